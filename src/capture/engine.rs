@@ -1,0 +1,186 @@
+//! Runs a plan: one task per stream, at most `concurrency` at once, each with its own timeout
+//! and cancellation token. Results go to the snapshot; a failing stream never stops the others.
+use super::live::LiveView;
+use super::runner::{RunOutcome, StreamIo, TargetRunner};
+use crate::model::CapturePlan;
+use crate::snapshot::manifest::{CaptureState, Manifest, OutputRecord, StreamResult, StreamStatus};
+use crate::snapshot::writer::{SnapshotWriter, timestamp};
+use std::{
+    sync::Arc,
+    time::{Instant, SystemTime},
+};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Lifecycle changes, for progress output. Bulk output never goes through here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Started { stream: usize },
+    Ended { stream: usize, result: StreamResult },
+}
+
+/// Cancels all streams or one. Cancelled streams keep the output they produced.
+#[derive(Debug, Clone)]
+pub struct CaptureControl {
+    pub all: CancellationToken,
+    pub streams: Vec<CancellationToken>,
+}
+
+impl CaptureControl {
+    pub fn new(stream_count: usize) -> CaptureControl {
+        let all = CancellationToken::new();
+        let streams = (0..stream_count).map(|_| all.child_token()).collect();
+        CaptureControl { all, streams }
+    }
+
+    pub fn cancel_all(&self) {
+        self.all.cancel();
+    }
+
+    pub fn cancel(&self, stream: usize) {
+        if let Some(token) = self.streams.get(stream) {
+            token.cancel();
+        }
+    }
+}
+
+/// Runs capture plans.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub concurrency: usize,
+}
+
+impl Engine {
+    /// Runs every stream of `plan` into `writer`; returns the final manifest.
+    /// Targets whose runner cannot be made fail their streams with the reason.
+    pub async fn run(
+        &self,
+        plan: &CapturePlan,
+        writer: Arc<SnapshotWriter>,
+        live: Arc<LiveView>,
+        control: &CaptureControl,
+        events: Option<mpsc::Sender<StreamEvent>>,
+    ) -> std::io::Result<Manifest> {
+        let runners: Vec<Arc<Result<TargetRunner, String>>> =
+            plan.targets.iter().map(|t| Arc::new(TargetRunner::for_target(t))).collect();
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, spec) in plan.streams.iter().enumerate() {
+            if spec.skip_reason.is_some() {
+                live.streams[index].set_status(StreamStatus::Skipped, None);
+                continue;
+            }
+            let spec = spec.clone();
+            let runner = Arc::clone(&runners[spec.target]);
+            let (writer, live, events, permits) = (Arc::clone(&writer), Arc::clone(&live), events.clone(), Arc::clone(&permits));
+            let cancel = control.streams[index].clone();
+            tasks.spawn(async move {
+                let result = tokio::select! {
+                    permit = permits.acquire_owned() => {
+                        let _permit = permit;
+                        run_one(index, &spec, &runner, &writer, &live, &cancel, events.as_ref()).await
+                    }
+                    _ = cancel.cancelled() => Ok(not_run(StreamStatus::Cancelled, "cancelled before it started")),
+                };
+                let result = result.unwrap_or_else(|e| {
+                    let mut failed = not_run(StreamStatus::Failed, "");
+                    failed.reason = Some(format!("snapshot write failed: {e}"));
+                    failed
+                });
+                if let Err(e) = writer.stream_ended(index, result.clone()) {
+                    eprintln!("casefile: cannot record the end of stream {}: {e}", spec.id);
+                }
+                live.streams[index].set_status(result.status, Some(result.clone()));
+                live.changed.notify_one();
+                if let Some(events) = events {
+                    let _ = events.send(StreamEvent::Ended { stream: index, result }).await;
+                }
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(e) = joined {
+                eprintln!("casefile: a stream task failed: {e}");
+            }
+        }
+        let state = if control.all.is_cancelled() { CaptureState::Cancelled } else { CaptureState::Complete };
+        writer.finish(state)
+    }
+}
+
+fn not_run(status: StreamStatus, reason: &str) -> StreamResult {
+    StreamResult {
+        status,
+        started_at: None,
+        ended_at: Some(timestamp(SystemTime::now())),
+        duration_ms: None,
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        truncated: false,
+        reason: (!reason.is_empty()).then(|| reason.to_string()),
+        stdout: OutputRecord::default(),
+        stderr: OutputRecord::default(),
+        redactions: 0,
+    }
+}
+
+async fn run_one(
+    index: usize,
+    spec: &crate::model::StreamSpec,
+    runner: &Result<TargetRunner, String>,
+    writer: &SnapshotWriter,
+    live: &LiveView,
+    cancel: &tokio_util::sync::CancellationToken,
+    events: Option<&mpsc::Sender<StreamEvent>>,
+) -> std::io::Result<StreamResult> {
+    let runner = match runner {
+        Ok(runner) => runner,
+        Err(reason) => return Ok(not_run(StreamStatus::Failed, reason)),
+    };
+    let (stdout, stderr) = writer.stream_started(index)?;
+    let stream_live = &live.streams[index];
+    stream_live.set_status(StreamStatus::Running, None);
+    live.changed.notify_one();
+    if let Some(events) = events {
+        let _ = events.send(StreamEvent::Started { stream: index }).await;
+    }
+    let started = Instant::now();
+    let mut io = StreamIo { stdout, stderr, live: stream_live, changed: &live.changed };
+    let outcome = runner.run(spec, &mut io, cancel).await;
+    let StreamIo { stdout, stderr, .. } = io;
+    let (stdout, out_redactions, out_truncated) = stdout.finish()?;
+    let (stderr, err_redactions, err_truncated) = stderr.finish()?;
+    let truncated = out_truncated || err_truncated;
+    let (status, reason) = classify(&outcome);
+    Ok(StreamResult {
+        status,
+        started_at: None,
+        ended_at: Some(timestamp(SystemTime::now())),
+        duration_ms: Some(started.elapsed().as_millis() as u64),
+        exit_code: outcome.exit_code,
+        signal: outcome.signal,
+        timed_out: outcome.timed_out,
+        truncated,
+        reason,
+        stdout,
+        stderr,
+        redactions: out_redactions + err_redactions,
+    })
+}
+
+/// Maps how a run ended to the manifest's status. Exit 127 is the shell's "command not found".
+fn classify(outcome: &RunOutcome) -> (StreamStatus, Option<String>) {
+    if let Some(error) = &outcome.error {
+        return (StreamStatus::Failed, Some(error.clone()));
+    }
+    if outcome.timed_out {
+        return (StreamStatus::TimedOut, Some("the step ran past its timeout and was stopped".into()));
+    }
+    if outcome.cancelled {
+        return (StreamStatus::Cancelled, Some("cancelled by the operator".into()));
+    }
+    if outcome.exit_code == Some(127) {
+        return (StreamStatus::NotAvailable, Some("a tool this step needs is not installed (exit 127; see stderr)".into()));
+    }
+    (StreamStatus::Exited, None)
+}

@@ -1,0 +1,79 @@
+//! The seam where target kinds plug in: one `TargetRunner` per target, shared by its streams
+//! (an SSH host keeps one connection; a database one session). Adding a kind adds a variant and a file.
+use super::live::StreamLive;
+use super::local::LocalRunner;
+use crate::model::{StreamSpec, Target, TargetSpec};
+use crate::snapshot::OutputFile;
+use crate::snapshot::journal::Fd;
+use std::io;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How a stream's run ended, before it is turned into a manifest status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    /// The stream could not run, or broke off (spawn error, lost connection, write error).
+    pub error: Option<String>,
+}
+
+/// Where a runner puts a stream's output: the snapshot files first, then the live view.
+pub struct StreamIo<'a> {
+    pub stdout: OutputFile,
+    pub stderr: OutputFile,
+    pub live: &'a StreamLive,
+    pub changed: &'a Notify,
+}
+
+impl StreamIo<'_> {
+    /// Stores a chunk (disk first) and shows it live.
+    pub fn chunk(&mut self, fd: Fd, data: &[u8]) -> io::Result<()> {
+        let file = match fd {
+            Fd::Out => &mut self.stdout,
+            Fd::Err => &mut self.stderr,
+        };
+        let written = file.write_chunk(data)?;
+        if !written.is_empty() {
+            self.live.ring().push(fd, written);
+            self.changed.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Runs steps on one target.
+#[derive(Debug)]
+pub enum TargetRunner {
+    Local(LocalRunner),
+}
+
+impl TargetRunner {
+    /// A runner for `target`, or why this build cannot capture from it.
+    pub fn for_target(target: &Target) -> Result<TargetRunner, String> {
+        match &target.spec {
+            TargetSpec::Local => Ok(TargetRunner::Local(LocalRunner::new())),
+            other => Err(format!(
+                "target `{}` ({}): {} targets are not supported yet in casefile {}",
+                target.name,
+                other.to_url(),
+                match other {
+                    TargetSpec::Ssh { .. } => "SSH",
+                    TargetSpec::Mysql(_) => "MySQL/MariaDB",
+                    TargetSpec::Postgres(_) => "PostgreSQL",
+                    _ => "SQLite",
+                },
+                env!("CARGO_PKG_VERSION")
+            )),
+        }
+    }
+
+    /// Runs one stream to its end, timeout or cancellation.
+    pub async fn run(&self, spec: &StreamSpec, io: &mut StreamIo<'_>, cancel: &CancellationToken) -> RunOutcome {
+        match self {
+            TargetRunner::Local(local) => local.run(spec, io, cancel).await,
+        }
+    }
+}

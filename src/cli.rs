@@ -1,0 +1,451 @@
+//! The headless command line: `capture`, `presets`, `targets`, `show`.
+//! Exit codes: 0 every stream ran to its end; 1 some stream failed, timed out or was cancelled
+//! (the snapshot is still written); 2 usage or configuration error (nothing ran).
+use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent};
+use crate::config::Config;
+use crate::model::{ByteSize, CapturePlan, HumanDuration, Incident, size::human_bytes};
+use crate::planner::{PlanRequest, build_plan};
+use crate::preset::{PresetLibrary, PresetOrigin, load_file};
+use crate::redact::Redactor;
+use crate::snapshot::{Manifest, Snapshot, SnapshotWriter, StreamStatus, VerifyResult};
+use clap::{Args, Parser, Subcommand};
+use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
+
+/// Exit status for usage and configuration errors.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when some stream could not run to its end.
+pub const EXIT_INCOMPLETE: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(name = "casefile", version, about = "Capture the debug state of hosts and databases during an incident")]
+pub struct Cli {
+    /// Configuration file (default: $CASEFILE_CONFIG, then ~/.config/casefile/casefile.toml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run presets and ad-hoc steps on targets now, into a new snapshot
+    Capture(CaptureArgs),
+    /// List, show and check presets
+    #[command(subcommand)]
+    Presets(PresetsCommand),
+    /// List targets from the inventory
+    #[command(subcommand)]
+    Targets(TargetsCommand),
+    /// Summarise a snapshot and verify its files against their SHA-256
+    Show {
+        /// Snapshot folder (or its manifest.json)
+        snapshot: PathBuf,
+        /// Print the manifest as JSON instead
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Target: inventory name, tag:TAG, local, or ssh://… mysql://… postgres://… sqlite:PATH (repeatable; default local)
+    #[arg(short, long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Preset to run (repeatable); see `casefile presets list`
+    #[arg(short, long = "preset", value_name = "NAME")]
+    pub presets: Vec<String>,
+    /// Preset parameter (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Ad-hoc shell command for shell targets (repeatable)
+    #[arg(long = "run", value_name = "CMD")]
+    pub runs: Vec<String>,
+    /// Ad-hoc SQL for database targets (repeatable)
+    #[arg(long = "query", value_name = "SQL")]
+    pub queries: Vec<String>,
+    /// Incident id to record in the snapshot
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// Folder to put the snapshot folder in (default: ~/.local/share/casefile/captures)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Per-step timeout; overrides presets' own (e.g. 10s, 2m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<HumanDuration>,
+    /// Streams running at once
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Output cap per ad-hoc stream (e.g. 100MiB; default unlimited)
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes: Option<ByteSize>,
+    /// Run steps marked intrusive (gdb, heap dumps, tcpdump); otherwise they are skipped
+    #[arg(long)]
+    pub allow_intrusive: bool,
+    /// Print a machine-readable summary on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetsCommand {
+    /// Every preset with its target kind and origin
+    List,
+    /// One preset's parameters and steps
+    Show { name: String },
+    /// Validate preset files; errors name file:line:col
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetsCommand {
+    /// Every target with its kind, address, tags and where it is defined
+    List,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("casefile: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => return usage_error(e),
+    };
+    match cli.command {
+        None => {
+            eprintln!("casefile: the interactive TUI is not in this build yet; use `casefile capture` (see --help)");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Some(Command::Capture(args)) => capture(&config, args).await,
+        Some(Command::Presets(cmd)) => presets(&config, cmd),
+        Some(Command::Targets(TargetsCommand::List)) => {
+            println!("{:<20} {:<9} {:<44} {:<16} SOURCE", "NAME", "KIND", "ADDRESS", "TAGS");
+            for t in config.all_targets() {
+                println!("{:<20} {:<9} {:<44} {:<16} {}", t.name, t.kind(), t.spec.to_url(), t.tags.join(","), t.source);
+            }
+            ExitCode::SUCCESS
+        }
+        Some(Command::Show { snapshot, json }) => show(&snapshot, json),
+    }
+}
+
+fn load_library(config: &Config) -> PresetLibrary {
+    let library = PresetLibrary::load(config.preset_dir.as_deref());
+    for problem in &library.problems {
+        eprintln!("casefile: warning: preset file skipped: {problem}");
+    }
+    library
+}
+
+fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
+    match command {
+        PresetsCommand::List => {
+            let library = load_library(config);
+            println!("{:<16} {:<9} {:>5}  {:<10} DESCRIPTION", "NAME", "TARGET", "STEPS", "ORIGIN");
+            for p in library.presets.values() {
+                let origin = if p.origin == PresetOrigin::Builtin { "built-in".to_string() } else { "user".to_string() };
+                println!("{:<16} {:<9} {:>5}  {:<10} {}", p.name, p.target, p.steps.len(), origin, p.description);
+            }
+            ExitCode::SUCCESS
+        }
+        PresetsCommand::Show { name } => {
+            let library = load_library(config);
+            let preset = match library.get(&name) {
+                Ok(p) => p,
+                Err(e) => return usage_error(e),
+            };
+            println!("{} ({} targets, {})\n  {}", preset.name, preset.target, preset.origin, preset.description);
+            if !preset.params.is_empty() {
+                println!("parameters:");
+                for (name, def) in &preset.params {
+                    let default = def.default.as_deref().map(|d| format!(" (default {d:?})")).unwrap_or_else(|| " (required)".into());
+                    println!("  {name}: {}{default}  {}", def.kind.describe(), def.description.as_deref().unwrap_or(""));
+                }
+            }
+            println!("steps:");
+            for step in &preset.steps {
+                let mut flags = vec![format!("timeout {}", humantime::format_duration(step.timeout))];
+                if step.sudo {
+                    flags.push("sudo".into());
+                }
+                if step.intrusive {
+                    flags.push("INTRUSIVE".into());
+                }
+                if !step.requires.is_empty() {
+                    flags.push(format!("needs {}", step.requires.join(",")));
+                }
+                println!("  {} [{}]", step.name, flags.join(", "));
+                for line in step.action.text().lines() {
+                    println!("      {line}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        PresetsCommand::Check { files } => {
+            let mut failed = false;
+            for file in files {
+                match load_file(&file, PresetOrigin::File(file.clone())) {
+                    Ok(p) => println!("{}: ok ({} preset `{}`, {} steps)", file.display(), p.target, p.name, p.steps.len()),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+        }
+    }
+}
+
+/// `user@host` of whoever runs casefile.
+pub fn operator() -> String {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Resolves the secrets this plan needs (and those always redacted) and builds the redactor.
+fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>, String> {
+    let mut names: Vec<&str> = plan.targets.iter().filter_map(|t| t.password_secret.as_deref()).collect();
+    names.extend(config.secrets.iter().filter(|(_, s)| s.always_redact).map(|(n, _)| n.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    let mut values = Vec::new();
+    for name in names {
+        let reference = config.secrets.get(name).ok_or_else(|| format!("secret `{name}` is not defined"))?;
+        values.push(reference.resolve(name)?.expose().to_string());
+    }
+    Ok(Redactor::new(&values))
+}
+
+async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
+    let library = load_library(config);
+    let mut targets = Vec::new();
+    for selector in &args.targets {
+        match config.select_targets(selector) {
+            Ok(found) => targets.extend(found),
+            Err(e) => return usage_error(e),
+        }
+    }
+    let request = PlanRequest {
+        incident: args.incident.map(|id| Incident { id, title: None, source: None }),
+        targets,
+        presets: args.presets,
+        params: args.params.into_iter().collect::<BTreeMap<_, _>>(),
+        runs: args.runs,
+        queries: args.queries,
+        timeout: args.timeout.map(|t| t.0).unwrap_or(config.timeout),
+        override_timeouts: args.timeout.is_some(),
+        max_bytes: args.max_bytes.map(|b| b.0).or(config.max_bytes),
+        allow_intrusive: args.allow_intrusive,
+    };
+    let plan = match build_plan(&request, &library) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error(e),
+    };
+    for target in &plan.targets {
+        if let Err(e) = crate::capture::TargetRunner::for_target(target) {
+            return usage_error(e);
+        }
+    }
+    let redactor = match redactor_for(config, &plan) {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    let out_dir = args.out.unwrap_or_else(|| config.capture_dir.clone());
+    let writer = match SnapshotWriter::create(&out_dir, &plan, redactor, operator()) {
+        Ok(w) => w,
+        Err(e) => return usage_error(format!("cannot create the snapshot: {e}")),
+    };
+    eprintln!("casefile: capturing {} streams into {}", plan.streams.len(), writer.dir().display());
+    for (index, spec) in plan.streams.iter().enumerate() {
+        if let Some(reason) = &spec.skip_reason {
+            eprintln!("{}  skipped: {reason}", progress_label(&plan, index));
+        }
+    }
+    let live = Arc::new(LiveView::new(plan.streams.len(), 200, 64 << 10));
+    let control = CaptureControl::new(plan.streams.len());
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(256);
+    let engine = Engine { concurrency: args.concurrency.unwrap_or(config.concurrency) };
+    let printer_plan = plan.clone();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = events_rx.recv().await {
+            match event {
+                StreamEvent::Started { stream } => eprintln!("{}  running", progress_label(&printer_plan, stream)),
+                StreamEvent::Ended { stream, result } => {
+                    let detail = match result.status {
+                        StreamStatus::Exited => match (result.exit_code, result.signal) {
+                            (Some(code), _) => format!("done, exit {code}"),
+                            (None, Some(sig)) => format!("done, killed by signal {sig}"),
+                            _ => "done".into(),
+                        },
+                        other => format!("{}{}", other.label(), result.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+                    };
+                    let size = human_bytes(result.stdout.bytes + result.stderr.bytes);
+                    let seconds = result.duration_ms.map(|ms| format!(", {:.2}s", ms as f64 / 1000.0)).unwrap_or_default();
+                    let truncated = if result.truncated { ", TRUNCATED" } else { "" };
+                    eprintln!("{}  {detail} ({size}{seconds}{truncated})", progress_label(&printer_plan, stream));
+                }
+            }
+        }
+    });
+    let ctrl_c_control = control.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
+            ctrl_c_control.cancel_all();
+        }
+    });
+    let result = engine.run(&plan, Arc::clone(&writer), live, &control, Some(events_tx)).await;
+    ctrl_c.abort();
+    let _ = printer.await;
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("casefile: finishing the snapshot failed: {e}");
+            return ExitCode::from(EXIT_INCOMPLETE);
+        }
+    };
+    let incomplete = manifest.failures().count();
+    if args.json {
+        println!("{}", summary_json(writer.dir(), &manifest));
+    } else {
+        println!("{}", writer.dir().display());
+    }
+    if incomplete > 0 {
+        eprintln!("casefile: {incomplete} of {} streams did not run to the end; the snapshot keeps what they produced", manifest.streams.len());
+        ExitCode::from(EXIT_INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn progress_label(plan: &CapturePlan, stream: usize) -> String {
+    let spec = &plan.streams[stream];
+    let width = plan.streams.len().to_string().len();
+    format!("[{:>width$}/{}] {} {}/{}", stream + 1, plan.streams.len(), plan.target_of(spec).name, spec.preset, spec.step)
+}
+
+/// The `--json` summary: where the snapshot is and how each stream ended.
+pub fn summary_json(dir: &std::path::Path, manifest: &Manifest) -> serde_json::Value {
+    serde_json::json!({
+        "snapshot": dir.display().to_string(),
+        "id": manifest.id,
+        "state": manifest.state,
+        "incident": manifest.incident.as_ref().map(|i| i.id.clone()),
+        "streams": manifest.streams.iter().map(|s| serde_json::json!({
+            "id": s.spec.id,
+            "target": s.target_name,
+            "preset": s.spec.preset,
+            "step": s.spec.step,
+            "status": s.result.status,
+            "exit_code": s.result.exit_code,
+            "signal": s.result.signal,
+            "timed_out": s.result.timed_out,
+            "truncated": s.result.truncated,
+            "stdout_bytes": s.result.stdout.bytes,
+            "stderr_bytes": s.result.stderr.bytes,
+            "duration_ms": s.result.duration_ms,
+            "reason": s.result.reason,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn show(path: &std::path::Path, json: bool) -> ExitCode {
+    let snapshot = match Snapshot::open(path) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let m = &snapshot.manifest;
+    if json {
+        match serde_json::to_string_pretty(m) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return usage_error(e),
+        }
+        return ExitCode::SUCCESS;
+    }
+    println!("snapshot   {}", snapshot.dir.display());
+    println!("incident   {}", m.incident.as_ref().map(|i| i.id.as_str()).unwrap_or("none (ad hoc)"));
+    println!("operator   {}", m.operator);
+    println!("started    {}", m.started_at);
+    println!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
+    let state = format!("{:?}", m.state).to_lowercase();
+    println!("state      {state}{}", if snapshot.recovered { " (rebuilt from the journal: casefile stopped before finishing)" } else { "" });
+    println!("targets    {}", m.targets.iter().map(|t| format!("{} ({})", t.name, t.spec.to_url())).collect::<Vec<_>>().join(", "));
+    println!();
+    println!("{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  FLAGS", "STREAM", "STATUS", "EXIT", "STDOUT", "STDERR", "SECONDS");
+    let verify = snapshot.verify();
+    let mut mismatches = 0;
+    for (index, s) in m.streams.iter().enumerate() {
+        let exit = match (s.result.exit_code, s.result.signal) {
+            (Some(c), _) => c.to_string(),
+            (None, Some(sig)) => format!("sig{sig}"),
+            _ => "-".into(),
+        };
+        let mut flags = Vec::new();
+        if s.result.timed_out {
+            flags.push("timed-out".to_string());
+        }
+        if s.result.truncated {
+            flags.push("truncated".to_string());
+        }
+        if s.result.redactions > 0 {
+            flags.push(format!("redacted:{}", s.result.redactions));
+        }
+        for (_, label, verdict) in verify.iter().filter(|(i, _, _)| *i == index) {
+            match verdict {
+                VerifyResult::Differs { .. } => {
+                    mismatches += 1;
+                    flags.push(format!("{label}-SHA256-MISMATCH"));
+                }
+                VerifyResult::Missing => {
+                    mismatches += 1;
+                    flags.push(format!("{label}-MISSING"));
+                }
+                _ => {}
+            }
+        }
+        let seconds = s.result.duration_ms.map(|ms| format!("{:.2}", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  {}",
+            s.spec.id,
+            s.result.status.label(),
+            exit,
+            human_bytes(s.result.stdout.bytes),
+            human_bytes(s.result.stderr.bytes),
+            seconds,
+            flags.join(" ")
+        );
+        if let Some(reason) = s.result.reason.as_deref().filter(|_| !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped) {
+            println!("    {reason}");
+        }
+    }
+    let hashed = verify.iter().filter(|(_, _, v)| *v != VerifyResult::NotRecorded).count();
+    let redactions: u64 = m.streams.iter().map(|s| s.result.redactions).sum();
+    println!();
+    println!("redactions {redactions}");
+    if mismatches == 0 {
+        println!("integrity  all {hashed} recorded files match their SHA-256");
+        ExitCode::SUCCESS
+    } else {
+        println!("integrity  {mismatches} file(s) DO NOT match the manifest");
+        ExitCode::from(EXIT_INCOMPLETE)
+    }
+}

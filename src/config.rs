@@ -1,0 +1,275 @@
+//! `casefile.toml`: the target inventory, secret references, destinations and directories.
+//! Precedence: command line > file > defaults. No file at all is fine (local target, built-ins).
+use crate::model::{ByteSize, HumanDuration, Target, TargetSpec};
+use crate::secret::SecretRef;
+use crate::source_error::SourceError;
+use serde::Deserialize;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+use toml::Spanned;
+
+/// Where exports go by default (used by the export commands).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destinations {
+    /// `s3://bucket/prefix/`
+    #[serde(default)]
+    pub s3: Option<String>,
+    /// The `From` email PagerDuty requires on notes.
+    #[serde(default)]
+    pub pagerduty_from: Option<String>,
+    /// Secret holding the PagerDuty REST API token.
+    #[serde(default)]
+    pub pagerduty_token_secret: Option<String>,
+    #[serde(default)]
+    pub pagerduty_api_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    url: Spanned<String>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    password_secret: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    capture_dir: Option<String>,
+    #[serde(default)]
+    preset_dir: Option<String>,
+    #[serde(default)]
+    concurrency: Option<Spanned<usize>>,
+    #[serde(default)]
+    timeout: Option<HumanDuration>,
+    #[serde(default)]
+    max_bytes: Option<ByteSize>,
+    #[serde(default)]
+    secrets: BTreeMap<Spanned<String>, Spanned<SecretRef>>,
+    #[serde(default)]
+    targets: BTreeMap<Spanned<String>, RawTarget>,
+    #[serde(default)]
+    destinations: Destinations,
+}
+
+/// The loaded configuration, with defaults applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub file: Option<PathBuf>,
+    pub capture_dir: PathBuf,
+    pub preset_dir: Option<PathBuf>,
+    pub concurrency: usize,
+    /// Timeout for ad-hoc steps.
+    pub timeout: std::time::Duration,
+    /// Output cap for ad-hoc steps (`None` = unlimited).
+    pub max_bytes: Option<u64>,
+    pub secrets: BTreeMap<String, SecretRef>,
+    pub targets: Vec<Target>,
+    pub destinations: Destinations,
+}
+
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+impl Config {
+    /// Defaults only: what a fresh machine gets.
+    pub fn defaults() -> Config {
+        let config_dir = dirs::config_dir().map(|d| d.join("casefile"));
+        Config {
+            file: None,
+            capture_dir: default_capture_dir(),
+            preset_dir: config_dir.map(|d| d.join("presets")),
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout: crate::preset::DEFAULT_STEP_TIMEOUT,
+            max_bytes: None,
+            secrets: BTreeMap::new(),
+            targets: Vec::new(),
+            destinations: Destinations::default(),
+        }
+    }
+
+    /// `--config`, else `CASEFILE_CONFIG`, else `$XDG_CONFIG_HOME/casefile/casefile.toml` if it exists.
+    pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return Some(path.to_path_buf());
+        }
+        if let Some(path) = std::env::var_os("CASEFILE_CONFIG").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(path));
+        }
+        dirs::config_dir().map(|d| d.join("casefile").join("casefile.toml")).filter(|p| p.exists())
+    }
+
+    /// Loads the config file if there is one.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, SourceError> {
+        match Config::locate(explicit) {
+            None => Ok(Config::defaults()),
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| SourceError::at(&name, "", None, format!("cannot read the config file: {e}")))?;
+                Config::parse(&name, &text)
+            }
+        }
+    }
+
+    /// Parses config text; `name` is the file name used in messages.
+    pub fn parse(name: &str, text: &str) -> Result<Config, SourceError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| SourceError::from_toml(name, text, &e))?;
+        let at = |span, msg: String| SourceError::at(name, text, Some(span), msg);
+        let mut config = Config::defaults();
+        config.file = Some(PathBuf::from(name));
+        if let Some(dir) = raw.capture_dir {
+            config.capture_dir = expand_home(&dir);
+        }
+        if let Some(dir) = raw.preset_dir {
+            config.preset_dir = Some(expand_home(&dir));
+        }
+        if let Some(c) = raw.concurrency {
+            if *c.get_ref() == 0 {
+                return Err(at(c.span(), "concurrency must be at least 1".into()).with_hint("e.g. concurrency = 64"));
+            }
+            config.concurrency = c.into_inner();
+        }
+        if let Some(t) = raw.timeout {
+            config.timeout = t.0;
+        }
+        config.max_bytes = raw.max_bytes.map(|b| b.0);
+        for (secret_name, secret) in raw.secrets {
+            secret.get_ref().validate().map_err(|e| at(secret.span(), format!("secret `{}`: {e}", secret_name.get_ref())))?;
+            config.secrets.insert(secret_name.into_inner(), secret.into_inner());
+        }
+        for (target_name, raw_target) in raw.targets {
+            let target_name_text = target_name.get_ref().clone();
+            if target_name_text == "local" || target_name_text.starts_with("tag:") || target_name_text.contains("://") {
+                return Err(at(target_name.span(), format!("`{target_name_text}` cannot be a target name"))
+                    .with_hint("`local`, `tag:…` and URLs have their own meaning on the command line"));
+            }
+            let spec = TargetSpec::parse_url(raw_target.url.get_ref()).map_err(|e| at(raw_target.url.span(), e))?;
+            let mut tags = Vec::new();
+            for tag in raw_target.tags {
+                if tag.get_ref().is_empty() || tag.get_ref().contains([' ', ',', ':']) {
+                    return Err(at(tag.span(), format!("tag `{}` must be one word without spaces, commas or colons", tag.get_ref())));
+                }
+                tags.push(tag.into_inner());
+            }
+            let password_secret = match raw_target.password_secret {
+                Some(s) if !config.secrets.contains_key(s.get_ref()) => {
+                    return Err(at(s.span(), format!("target `{target_name_text}` uses secret `{}`, which is not defined", s.get_ref()))
+                        .with_hint(format!("add [secrets.{}] with env, file or command", s.get_ref())));
+                }
+                Some(s) if !spec.kind().is_database() => {
+                    return Err(at(s.span(), format!("target `{target_name_text}` is not a database; password_secret is for database targets"))
+                        .with_hint("SSH password authentication arrives with SSH targets"));
+                }
+                other => other.map(Spanned::into_inner),
+            };
+            config.targets.push(Target { name: target_name_text, spec, tags, source: name.to_string(), password_secret });
+        }
+        if let Some(secret) = &raw.destinations.pagerduty_token_secret {
+            if !config.secrets.contains_key(secret) {
+                return Err(SourceError::at(name, text, None, format!("destinations.pagerduty_token_secret names `{secret}`, which is not defined"))
+                    .with_hint(format!("add [secrets.{secret}]")));
+            }
+        }
+        config.destinations = raw.destinations;
+        Ok(config)
+    }
+
+    /// Targets from the inventory plus the always-present `local`.
+    pub fn all_targets(&self) -> Vec<Target> {
+        let mut all = vec![Target::local()];
+        all.extend(self.targets.iter().cloned());
+        all
+    }
+
+    /// Resolves a `--target` argument: a name, `tag:NAME`, `local`, or an inline URL.
+    pub fn select_targets(&self, selector: &str) -> Result<Vec<Target>, String> {
+        if selector == "local" {
+            return Ok(vec![Target::local()]);
+        }
+        if let Some(tag) = selector.strip_prefix("tag:") {
+            let found: Vec<Target> = self.targets.iter().filter(|t| t.tags.iter().any(|x| x == tag)).cloned().collect();
+            if found.is_empty() {
+                let mut tags: Vec<&str> = self.targets.iter().flat_map(|t| t.tags.iter().map(String::as_str)).collect();
+                tags.sort_unstable();
+                tags.dedup();
+                return Err(format!("no target has tag `{tag}`; known tags: {}", if tags.is_empty() { "none".into() } else { tags.join(", ") }));
+            }
+            return Ok(found);
+        }
+        if let Some(target) = self.targets.iter().find(|t| t.name == selector) {
+            return Ok(vec![target.clone()]);
+        }
+        if selector.contains("://") || selector.starts_with("sqlite:") {
+            let spec = TargetSpec::parse_url(selector)?;
+            return Ok(vec![Target { name: spec.to_url(), spec, tags: vec![], source: "inline".into(), password_secret: None }]);
+        }
+        let names: Vec<&str> = self.targets.iter().map(|t| t.name.as_str()).collect();
+        Err(format!(
+            "no target named `{selector}` (known: local{}{}); inline URLs look like ssh://user@host:22",
+            if names.is_empty() { "" } else { ", " },
+            names.join(", ")
+        ))
+    }
+}
+
+/// `$XDG_DATA_HOME/casefile/captures`, or `./casefile-captures` when there is no home.
+pub fn default_capture_dir() -> PathBuf {
+    dirs::data_dir().map(|d| d.join("casefile").join("captures")).unwrap_or_else(|| PathBuf::from("casefile-captures"))
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_inventory_and_selects_by_tag() {
+        let config = Config::parse(
+            "casefile.toml",
+            r#"
+concurrency = 8
+[secrets.db]
+env = "DB_PW"
+[targets.web1]
+url = "ssh://ops@web1:22"
+tags = ["web"]
+[targets.orders]
+url = "mysql://app@db1/orders"
+password_secret = "db"
+tags = ["db", "web"]
+"#,
+        )
+        .expect("valid config");
+        assert_eq!(config.concurrency, 8);
+        assert_eq!(config.select_targets("tag:web").expect("tag").len(), 2);
+        assert_eq!(config.select_targets("orders").expect("name")[0].password_secret.as_deref(), Some("db"));
+        assert!(config.select_targets("tag:nope").expect_err("tag").contains("known tags: db, web"));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_a_fix() {
+        let err = Config::parse("c.toml", "[targets.a]\nurl = \"ssh://h\"\ntagz = []\n").expect_err("unknown key");
+        assert_eq!((err.line, err.file.as_str()), (3, "c.toml"));
+        assert!(err.to_string().contains("unknown field `tagz`"), "{err}");
+        let err = Config::parse("c.toml", "[targets.a]\nurl = \"mysql://h\"\npassword_secret = \"x\"\n").expect_err("undefined secret");
+        assert_eq!(err.line, 3);
+        assert!(err.to_string().contains("[secrets.x]"), "{err}");
+        let err = Config::parse("c.toml", "timeout = \"5 fortnights\"\n").expect_err("bad duration");
+        assert_eq!(err.line, 1);
+        let err = Config::parse("c.toml", "[targets.b]\nurl = \"ftp://x\"\n").expect_err("bad url");
+        assert_eq!((err.line, err.column), (2, 7));
+    }
+}

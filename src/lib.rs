@@ -1,0 +1,11 @@
+//! casefile: capture the debug state of hosts and databases during an incident.
+pub mod capture; // the engine: runs a plan's streams concurrently into a snapshot
+pub mod cli; // headless commands: capture, presets, targets, show
+pub mod config; // casefile.toml: inventory, secrets, destinations, directories
+pub mod model; // plain data: targets, plans, sizes, durations
+pub mod planner; // operator's choices → CapturePlan
+pub mod preset; // preset parsing, validation, parameters, library
+pub mod redact; // secret redaction before bytes reach disk
+pub mod secret; // secret references resolved at run time
+pub mod snapshot; // the on-disk snapshot: writer, reader, manifest, journal
+pub mod source_error; // file:line:col errors for user-written files

@@ -1,0 +1,251 @@
+//! Capture targets: the local machine, SSH hosts and databases.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What kind of steps a target runs: shell commands or SQL of one dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Shell,
+    Mysql,
+    Postgres,
+    Sqlite,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Shell => "shell",
+            TargetKind::Mysql => "mysql",
+            TargetKind::Postgres => "postgres",
+            TargetKind::Sqlite => "sqlite",
+        }
+    }
+
+    pub fn is_database(self) -> bool {
+        self != TargetKind::Shell
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a target is and how to reach it. URLs never hold passwords (see `password_secret`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum TargetSpec {
+    Local,
+    Ssh {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        host: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    Mysql(DbAddress),
+    Postgres(DbAddress),
+    Sqlite {
+        path: String,
+    },
+}
+
+/// A network database address, as parsed from `mysql://user@host:port/db`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbAddress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+impl TargetSpec {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            TargetSpec::Local | TargetSpec::Ssh { .. } => TargetKind::Shell,
+            TargetSpec::Mysql(_) => TargetKind::Mysql,
+            TargetSpec::Postgres(_) => TargetKind::Postgres,
+            TargetSpec::Sqlite { .. } => TargetKind::Sqlite,
+        }
+    }
+
+    /// Parses `local`, `ssh://user@host:port`, `mysql://user@host:port/db`,
+    /// `postgres://user@host:port/db` (or `postgresql://`) and `sqlite:PATH`.
+    pub fn parse_url(text: &str) -> Result<TargetSpec, String> {
+        if text == "local" {
+            return Ok(TargetSpec::Local);
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err("`sqlite:` needs a file path, e.g. sqlite:/var/lib/app/app.db".into());
+            }
+            return Ok(TargetSpec::Sqlite { path: path.to_string() });
+        }
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(format!(
+                "`{text}` is not a target name or URL; use local, ssh://user@host:port, \
+                 mysql://user@host:port/db, postgres://user@host:port/db or sqlite:PATH"
+            ));
+        };
+        let address = parse_authority(text, rest)?;
+        match scheme {
+            "ssh" => {
+                if address.database.is_some() {
+                    return Err(format!("`{text}`: an ssh:// URL takes no path"));
+                }
+                Ok(TargetSpec::Ssh { user: address.user, host: address.host, port: address.port })
+            }
+            "mysql" | "mariadb" => Ok(TargetSpec::Mysql(address)),
+            "postgres" | "postgresql" => Ok(TargetSpec::Postgres(address)),
+            other => Err(format!(
+                "unknown target scheme `{other}://` in `{text}`; use ssh://, mysql://, postgres:// or sqlite:"
+            )),
+        }
+    }
+
+    /// The URL form, password-free, as shown in lists and the manifest.
+    pub fn to_url(&self) -> String {
+        fn authority(user: &Option<String>, host: &str, port: Option<u16>) -> String {
+            let user = user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
+            let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{user}{host}{port}")
+        }
+        match self {
+            TargetSpec::Local => "local".into(),
+            TargetSpec::Ssh { user, host, port } => format!("ssh://{}", authority(user, host, *port)),
+            TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => {
+                let scheme = if matches!(self, TargetSpec::Mysql(_)) { "mysql" } else { "postgres" };
+                let db = a.database.as_deref().map(|d| format!("/{d}")).unwrap_or_default();
+                format!("{scheme}://{}{db}", authority(&a.user, &a.host, a.port))
+            }
+            TargetSpec::Sqlite { path } => format!("sqlite:{path}"),
+        }
+    }
+}
+
+/// Parses `[user@]host[:port][/database]`; refuses passwords in the URL.
+fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
+    let (authority, path) = match rest.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (rest, None),
+    };
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, hp)) => (Some(user), hp),
+        None => (None, authority),
+    };
+    if user.is_some_and(|u| u.contains(':')) {
+        return Err(format!(
+            "`{}`: passwords in target URLs leak into shell history and process lists; \
+             put the target in casefile.toml with `password_secret` instead",
+            redact_userinfo(full)
+        ));
+    }
+    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+        let Some((host, after)) = bracketed.split_once(']') else {
+            return Err(format!("`{full}`: missing `]` after an IPv6 address"));
+        };
+        (host, after.strip_prefix(':'))
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("`{full}` has no host"));
+    }
+    let port = match port {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("`{full}`: port `{p}` is not a number from 1 to 65535"))?,
+        ),
+        None => None,
+    };
+    let database = path.map(|p| p.split('?').next().unwrap_or_default()).filter(|p| !p.is_empty());
+    Ok(DbAddress {
+        user: user.filter(|u| !u.is_empty()).map(str::to_string),
+        host: host.to_string(),
+        port,
+        database: database.map(str::to_string),
+    })
+}
+
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let user = url[start + 3..at].split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &url[..start + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A named target with its tags and where it was defined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub name: String,
+    pub spec: TargetSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `built-in`, `inline`, or the config file path it came from.
+    pub source: String,
+    /// Name of a secret in the config that holds the password; the value is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<String>,
+}
+
+impl Target {
+    pub fn local() -> Target {
+        Target {
+            name: "local".into(),
+            spec: TargetSpec::Local,
+            tags: vec![],
+            source: "built-in".into(),
+            password_secret: None,
+        }
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        self.spec.kind()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_url_form() {
+        assert_eq!(TargetSpec::parse_url("local"), Ok(TargetSpec::Local));
+        assert_eq!(
+            TargetSpec::parse_url("ssh://ops@web1:2222"),
+            Ok(TargetSpec::Ssh { user: Some("ops".into()), host: "web1".into(), port: Some(2222) })
+        );
+        let mysql = TargetSpec::parse_url("mysql://root@127.0.0.1:3306/app").expect("mysql url");
+        assert_eq!(mysql.kind(), TargetKind::Mysql);
+        assert_eq!(mysql.to_url(), "mysql://root@127.0.0.1:3306/app");
+        let pg = TargetSpec::parse_url("postgresql://[::1]:5432/db").expect("pg url");
+        assert_eq!(pg.to_url(), "postgres://[::1]:5432/db");
+        assert_eq!(
+            TargetSpec::parse_url("sqlite:/tmp/a.db"),
+            Ok(TargetSpec::Sqlite { path: "/tmp/a.db".into() })
+        );
+    }
+
+    #[test]
+    fn refuses_passwords_and_garbage_with_a_hint() {
+        let err = TargetSpec::parse_url("mysql://root:hunter2@db/app").expect_err("password");
+        assert!(err.contains("password_secret"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(TargetSpec::parse_url("ftp://x").expect_err("scheme").contains("unknown target scheme"));
+        assert!(TargetSpec::parse_url("ssh://h:99999").expect_err("port").contains("port"));
+        assert!(TargetSpec::parse_url("web1").expect_err("bare").contains("not a target name"));
+    }
+}

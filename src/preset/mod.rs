@@ -1,0 +1,86 @@
+//! Presets: named, reviewed lists of capture steps for one kind of target.
+//!
+//! `parse` turns a TOML file into a validated [`Preset`] (errors carry file:line:col and a hint),
+//! `params` fills `{{name}}` placeholders safely, and `library` merges built-ins with user files.
+mod library;
+mod params;
+mod parse;
+
+pub use library::{PresetLibrary, PresetOrigin, load_file};
+pub use params::{ParamDef, ParamKind, fill_template, placeholders};
+pub use parse::parse_preset;
+
+use crate::model::{StepAction, TargetKind};
+use std::{collections::BTreeMap, time::Duration};
+
+/// Timeout of a step that does not set one.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Output cap of a preset step that does not set one.
+pub const DEFAULT_STEP_MAX_BYTES: u64 = 64 << 20;
+
+/// A validated preset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    pub name: String,
+    pub description: String,
+    pub target: TargetKind,
+    pub params: BTreeMap<String, ParamDef>,
+    pub steps: Vec<PresetStep>,
+    pub origin: PresetOrigin,
+}
+
+/// One step of a preset, with its command or query still holding `{{placeholders}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetStep {
+    pub name: String,
+    pub description: Option<String>,
+    pub action: StepAction,
+    pub timeout: Duration,
+    pub max_bytes: u64,
+    pub requires: Vec<String>,
+    pub sudo: bool,
+    pub intrusive: bool,
+}
+
+impl Preset {
+    /// Resolves parameter values: given ones win, then defaults; every value is checked against its kind.
+    pub fn resolve_params(
+        &self,
+        given: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut values = BTreeMap::new();
+        for (name, def) in &self.params {
+            let value = match (given.get(name), &def.default) {
+                (Some(v), _) => v.clone(),
+                (None, Some(d)) => d.clone(),
+                (None, None) => {
+                    return Err(format!(
+                        "preset `{}` needs parameter `{name}` ({}): pass --param {name}=VALUE",
+                        self.name,
+                        def.description.as_deref().unwrap_or(def.kind.describe())
+                    ));
+                }
+            };
+            def.kind
+                .check(&value)
+                .map_err(|e| format!("preset `{}`, parameter `{name}`: {e}", self.name))?;
+            values.insert(name.clone(), value);
+        }
+        Ok(values)
+    }
+
+    /// The step's command or query with parameters filled in for this target kind.
+    pub fn render_step(
+        &self,
+        step: &PresetStep,
+        values: &BTreeMap<String, String>,
+        kind: TargetKind,
+    ) -> Result<StepAction, String> {
+        let kinds: BTreeMap<&str, ParamKind> =
+            self.params.iter().map(|(n, d)| (n.as_str(), d.kind)).collect();
+        Ok(match &step.action {
+            StepAction::Command(t) => StepAction::Command(fill_template(t, values, &kinds, kind)?),
+            StepAction::Query(t) => StepAction::Query(fill_template(t, values, &kinds, kind)?),
+        })
+    }
+}

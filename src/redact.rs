@@ -1,0 +1,223 @@
+//! Redaction of secrets before bytes reach disk: values casefile resolved (registered) and
+//! common patterns (AWS keys, `password=…`, `IDENTIFIED BY '…'`, bearer and PagerDuty tokens,
+//! passwords in URLs). Works on streams: a secret split across two chunks is still caught.
+use regex::bytes::{Regex, RegexBuilder};
+use std::sync::Arc;
+
+/// What replaces a secret.
+pub const MARK: &[u8] = b"[REDACTED]";
+
+/// Patterns as (regex, length of the leading part to keep). The kept part names the secret
+/// (`password=`) so the reader still sees what was there.
+const PATTERNS: &[&str] = &[
+    // AWS access key ids.
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    // key=value and key: value forms of passwords, secrets and tokens (PagerDuty's `Token token=`).
+    r#"(?i)(?:password|passwd|secret|secret_access_key|api_key|apikey|access_token|auth_token|token)["']?\s*[=:]\s*["']?[^\s"'&,;]{1,200}"#,
+    // MySQL account statements.
+    r"(?i)identified\s+(?:with\s+\S{1,64}\s+)?by\s+(?:password\s+)?'[^'\n]{0,200}'",
+    // HTTP bearer tokens.
+    r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,400}",
+    // Passwords in URLs: scheme://user:password@host.
+    r"(?i)[a-z][a-z0-9+.-]{0,20}://[^:/\s@]{1,100}:[^@\s/]{1,200}@",
+];
+
+/// How far a single match can reach; a stream holds back at most this much of a partial line.
+const LONGEST_PATTERN_MATCH: usize = 640;
+
+/// The shared redaction rules of one capture.
+#[derive(Debug)]
+pub struct Redactor {
+    any: Regex,
+    patterns: Vec<Regex>,
+    secrets: Vec<Vec<u8>>,
+    hold: usize,
+}
+
+impl Redactor {
+    /// Builds the rules; `secrets` are values resolved at run time (shorter than 4 bytes are ignored,
+    /// since redacting them would shred ordinary output).
+    pub fn new(secrets: &[String]) -> Arc<Redactor> {
+        let secrets: Vec<Vec<u8>> = secrets
+            .iter()
+            .filter(|s| s.len() >= 4)
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        let mut alternatives: Vec<String> = secrets
+            .iter()
+            .map(|s| regex::escape(&String::from_utf8_lossy(s)))
+            .collect();
+        alternatives.extend(PATTERNS.iter().map(|p| format!("(?:{p})")));
+        let build = |p: &str| {
+            RegexBuilder::new(p)
+                .unicode(false)
+                .size_limit(64 << 20)
+                .build()
+                .unwrap_or_else(|e| panic!("built-in redaction pattern is invalid: {e}"))
+        };
+        let any = build(&alternatives.join("|"));
+        let patterns = PATTERNS.iter().map(|p| build(p)).collect();
+        let longest_secret = secrets.iter().map(Vec::len).max().unwrap_or(0);
+        Arc::new(Redactor { any, patterns, secrets, hold: LONGEST_PATTERN_MATCH.max(longest_secret + 64) })
+    }
+
+    /// A redactor with only the built-in patterns.
+    pub fn patterns_only() -> Arc<Redactor> {
+        Redactor::new(&[])
+    }
+
+    /// Redacts a whole text (commands recorded in the manifest); returns it and the match count.
+    pub fn redact_text(&self, text: &str) -> (String, u64) {
+        let mut out = Vec::with_capacity(text.len());
+        let count = self.redact_into(text.as_bytes(), &mut out);
+        (String::from_utf8_lossy(&out).into_owned(), count)
+    }
+
+    /// Appends `input` to `out` with every match replaced; returns how many were replaced.
+    fn redact_into(&self, input: &[u8], out: &mut Vec<u8>) -> u64 {
+        let mut last = 0;
+        let mut count = 0;
+        for m in self.any.find_iter(input) {
+            out.extend_from_slice(&input[last..m.start()]);
+            out.extend_from_slice(self.kept_prefix(m.as_bytes()));
+            out.extend_from_slice(MARK);
+            last = m.end();
+            count += 1;
+        }
+        out.extend_from_slice(&input[last..]);
+        count
+    }
+
+    /// The part of a match that names the secret without revealing it (`password=`, `Bearer `).
+    fn kept_prefix<'a>(&self, matched: &'a [u8]) -> &'a [u8] {
+        if self.secrets.iter().any(|s| s == matched) {
+            return &[];
+        }
+        let Some(index) = self.patterns.iter().position(|p| p.is_match(matched)) else {
+            return &[];
+        };
+        let keep = match index {
+            1 => matched.iter().position(|&b| b == b'=' || b == b':').map(|i| {
+                i + 1 + matched[i + 1..].iter().take_while(|b| b.is_ascii_whitespace() || **b == b'"' || **b == b'\'').count()
+            }),
+            2 => matched.iter().position(|&b| b == b'\'').map(|i| i + 1),
+            3 => matched.iter().position(|b| b.is_ascii_whitespace()).map(|i| {
+                i + matched[i..].iter().take_while(|b| b.is_ascii_whitespace()).count()
+            }),
+            4 => matched.iter().rposition(|&b| b == b':').map(|i| i + 1),
+            _ => None,
+        };
+        &matched[..keep.unwrap_or(0)]
+    }
+
+    pub fn stream(self: &Arc<Self>) -> StreamRedactor {
+        StreamRedactor { rules: Arc::clone(self), carry: Vec::new(), redactions: 0 }
+    }
+}
+
+/// Per-stream redaction state: holds back an unfinished line (at most a bounded tail) so that a
+/// secret split across chunks is seen whole. Complete lines pass through at once.
+#[derive(Debug)]
+pub struct StreamRedactor {
+    rules: Arc<Redactor>,
+    carry: Vec<u8>,
+    pub redactions: u64,
+}
+
+impl StreamRedactor {
+    /// Feeds a chunk; appends what is safe to emit now to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let owned;
+        let buffer: &[u8] = if self.carry.is_empty() {
+            chunk
+        } else {
+            self.carry.extend_from_slice(chunk);
+            owned = std::mem::take(&mut self.carry);
+            &owned
+        };
+        let after_newline = buffer.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut cut = after_newline.max(buffer.len().saturating_sub(self.rules.hold));
+        let mut last = 0;
+        for m in self.rules.any.find_iter(buffer) {
+            if m.end() > cut {
+                if m.start() < cut {
+                    cut = m.start();
+                }
+                break;
+            }
+            out.extend_from_slice(&buffer[last..m.start()]);
+            out.extend_from_slice(self.rules.kept_prefix(m.as_bytes()));
+            out.extend_from_slice(MARK);
+            last = m.end();
+            self.redactions += 1;
+        }
+        out.extend_from_slice(&buffer[last..cut]);
+        self.carry.extend_from_slice(&buffer[cut..]);
+    }
+
+    /// Flushes what is held back at end of stream.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let carry = std::mem::take(&mut self.carry);
+        self.redactions += self.rules.redact_into(&carry, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redact_chunks(rules: &Arc<Redactor>, chunks: &[&[u8]]) -> (String, u64) {
+        let mut stream = rules.stream();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            stream.push(chunk, &mut out);
+        }
+        stream.finish(&mut out);
+        (String::from_utf8_lossy(&out).into_owned(), stream.redactions)
+    }
+
+    #[test]
+    fn redacts_patterns_and_keeps_their_names() {
+        let rules = Redactor::patterns_only();
+        let (text, n) = rules.redact_text(
+            "key AKIAIOSFODNN7EXAMPLE password=hunter2 x\nCREATE USER a IDENTIFIED BY 's3cret';\n\
+             Authorization: Bearer abcdefghijklmnop\nAuthorization: Token token=y_NbAkKc66ryYTWUXYEu\n\
+             mysql://app:pa55word@db:3306/x",
+        );
+        assert_eq!(n, 6, "{text}");
+        for secret in ["AKIAIOSFODNN7EXAMPLE", "hunter2", "s3cret", "abcdefghijklmnop", "y_NbAkKc66ryYTWUXYEu", "pa55word"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("password=[REDACTED] x"), "{text}");
+        assert!(text.contains("IDENTIFIED BY '[REDACTED]';"), "{text}");
+        assert!(text.contains("Bearer [REDACTED]"), "{text}");
+        assert!(text.contains("mysql://app:[REDACTED]@db"), "{text}");
+    }
+
+    #[test]
+    fn catches_a_registered_secret_split_across_chunks() {
+        let rules = Redactor::new(&["correct-horse-battery".to_string()]);
+        let (text, n) = redact_chunks(&rules, &[b"line one\nthe value is correct-hor", b"se-battery, ok\n"]);
+        assert_eq!(text, "line one\nthe value is [REDACTED], ok\n");
+        assert_eq!(n, 1);
+        // Every split point of a pattern secret, too.
+        let input = b"a\nexport AWS=AKIAIOSFODNN7EXAMPLE done\n";
+        for split in 0..input.len() {
+            let (text, n) = redact_chunks(&rules, &[&input[..split], &input[split..]]);
+            assert_eq!(text, "a\nexport AWS=[REDACTED] done\n", "split at {split}");
+            assert_eq!(n, 1);
+        }
+    }
+
+    #[test]
+    fn complete_lines_pass_through_without_delay() {
+        let rules = Redactor::patterns_only();
+        let mut stream = rules.stream();
+        let mut out = Vec::new();
+        stream.push(b"procs 1\nprocs 2\npartial", &mut out);
+        assert_eq!(out, b"procs 1\nprocs 2\n");
+        let long_line = vec![b'x'; 10_000];
+        stream.push(&long_line, &mut out);
+        assert!(out.len() > 9_000, "a long line is emitted except a bounded tail");
+    }
+}

@@ -1,0 +1,23 @@
+//! The snapshot: a folder per capture that cat/less/grep can read.
+//!
+//! ```text
+//! manifest.json        what ran where, statuses, sizes, SHA-256 (rewritten atomically as it goes)
+//! journal.jsonl        timestamped chunk index and stream events, appended as they happen
+//! streams/ID.out|.err  raw (redacted) stdout and stderr of each stream
+//! ```
+//! The journal makes the snapshot crash-safe: after a `kill -9` the reader rebuilds each
+//! stream's state from it, and marks streams that never ended as interrupted.
+pub mod journal;
+pub mod manifest;
+pub mod reader;
+pub mod writer;
+
+pub use manifest::{CaptureState, Manifest, OutputRecord, StreamRecord, StreamStatus};
+pub use reader::{Snapshot, VerifyResult};
+pub use writer::{OutputFile, SnapshotWriter};
+
+/// Version of the manifest and journal format; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+pub const STREAMS_DIR: &str = "streams";

@@ -1,0 +1,120 @@
+//! Opens a snapshot folder, including one whose writer was killed mid-capture.
+use super::journal::{JournalEvent, read_journal};
+use super::manifest::{CaptureState, Manifest, StreamStatus};
+use super::{JOURNAL_FILE, MANIFEST_FILE};
+use sha2::{Digest, Sha256};
+use std::{
+    fs::{self, File},
+    io::{self, Read},
+    path::{Path, PathBuf},
+};
+
+/// An opened snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// True when the manifest was rebuilt from the journal because the writer never finished.
+    pub recovered: bool,
+}
+
+/// Whether a stream file still matches the SHA-256 in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyResult {
+    Matches,
+    Differs { expected: String, actual: String },
+    Missing,
+    /// No hash was recorded (stream interrupted or never run).
+    NotRecorded,
+}
+
+impl Snapshot {
+    /// Opens `path` (a snapshot folder or its manifest.json).
+    pub fn open(path: &Path) -> io::Result<Snapshot> {
+        let dir = if path.is_file() { path.parent().unwrap_or(Path::new(".")).to_path_buf() } else { path.to_path_buf() };
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = fs::read(&manifest_path).map_err(|e| {
+            io::Error::new(e.kind(), format!("{}: {e} (is this a casefile snapshot folder?)", manifest_path.display()))
+        })?;
+        let mut manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{}:{}:{}: {e}", manifest_path.display(), e.line(), e.column()))
+        })?;
+        let recovered = manifest.state == CaptureState::Running;
+        if recovered {
+            recover_from_journal(&dir, &mut manifest)?;
+        }
+        Ok(Snapshot { dir, manifest, recovered })
+    }
+
+    /// Compares every stream file that has a recorded hash with its content now.
+    pub fn verify(&self) -> Vec<(usize, &'static str, VerifyResult)> {
+        let mut results = Vec::new();
+        for (index, stream) in self.manifest.streams.iter().enumerate() {
+            for (label, record) in [("stdout", &stream.result.stdout), ("stderr", &stream.result.stderr)] {
+                let verdict = match &record.sha256 {
+                    None => VerifyResult::NotRecorded,
+                    Some(expected) => match sha256_file(&self.dir.join(&record.path)) {
+                        Err(_) => VerifyResult::Missing,
+                        Ok(actual) if &actual == expected => VerifyResult::Matches,
+                        Ok(actual) => VerifyResult::Differs { expected: expected.clone(), actual },
+                    },
+                };
+                results.push((index, label, verdict));
+            }
+        }
+        results
+    }
+}
+
+/// A writer that died leaves the manifest at its last periodic write; the journal holds the truth.
+fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
+    let journal = dir.join(JOURNAL_FILE);
+    let events = if journal.exists() { read_journal(&journal)? } else { Vec::new() };
+    let mut finished = false;
+    for event in events {
+        match event {
+            JournalEvent::Start { s, .. } => {
+                if let Some(stream) = manifest.streams.get_mut(s) {
+                    stream.result.status = StreamStatus::Running;
+                }
+            }
+            JournalEvent::End { s, result, .. } => {
+                if let Some(stream) = manifest.streams.get_mut(s) {
+                    stream.result = *result;
+                }
+            }
+            JournalEvent::Finish { .. } => finished = true,
+            JournalEvent::Begin { .. } | JournalEvent::Chunk { .. } => {}
+        }
+    }
+    for stream in &mut manifest.streams {
+        if stream.result.status == StreamStatus::Running {
+            stream.result.status = StreamStatus::Interrupted;
+            stream.result.reason = Some("casefile stopped while this stream ran; output up to then is kept".into());
+            for output in [&mut stream.result.stdout, &mut stream.result.stderr] {
+                output.bytes = fs::metadata(dir.join(&output.path)).map(|m| m.len()).unwrap_or(0);
+                output.received_bytes = output.received_bytes.max(output.bytes);
+            }
+        } else if stream.result.status == StreamStatus::Queued {
+            stream.result.status = StreamStatus::Interrupted;
+            stream.result.reason = Some("never started: casefile stopped first".into());
+        }
+    }
+    manifest.state = if finished { CaptureState::Complete } else { CaptureState::Interrupted };
+    Ok(())
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 << 10];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

@@ -1,0 +1,294 @@
+//! Writes a snapshot while the capture runs: every chunk reaches the stream file and the journal
+//! the moment it arrives (no user-space buffering), so a crash loses nothing already received.
+use super::journal::{Fd, JournalEvent, JournalWriter};
+use super::manifest::{CaptureState, Manifest, OutputRecord, StreamRecord, StreamResult, StreamStatus};
+use super::{JOURNAL_FILE, MANIFEST_FILE, SCHEMA_VERSION, STREAMS_DIR};
+use crate::model::{CapturePlan, StepAction};
+use crate::redact::{Redactor, StreamRedactor};
+use sha2::{Digest, Sha256};
+use std::{
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime},
+};
+
+/// How often, at most, the manifest is rewritten while streams start and end.
+const MANIFEST_MIN_INTERVAL: Duration = Duration::from_millis(250);
+
+/// RFC 3339 UTC time with milliseconds, as used throughout the manifest.
+pub fn timestamp(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+struct ManifestState {
+    manifest: Manifest,
+    last_written: Option<Instant>,
+}
+
+/// The snapshot being written. Shared by every stream task of a capture.
+pub struct SnapshotWriter {
+    dir: PathBuf,
+    journal: Arc<JournalWriter>,
+    state: Mutex<ManifestState>,
+    redactor: Arc<Redactor>,
+}
+
+impl std::fmt::Debug for SnapshotWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotWriter").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl SnapshotWriter {
+    /// Creates `parent/<UTC time>-<incident or adhoc>/` with its manifest and journal.
+    pub fn create(
+        parent: &Path,
+        plan: &CapturePlan,
+        redactor: Arc<Redactor>,
+        operator: String,
+    ) -> io::Result<Arc<SnapshotWriter>> {
+        fs::create_dir_all(parent).map_err(|e| with_path(e, parent))?;
+        let started = SystemTime::now();
+        let label = plan.incident.as_ref().map(|i| crate::model::plan::slug(&i.id)).unwrap_or_else(|| "adhoc".into());
+        let stamp = humantime::format_rfc3339_seconds(started).to_string().replace([':', '-'], "");
+        let (id, dir) = unique_dir(parent, &format!("{}-{label}", stamp.trim_end_matches('Z')))?;
+        fs::create_dir(dir.join(STREAMS_DIR)).map_err(|e| with_path(e, &dir))?;
+        let journal = Arc::new(JournalWriter::create(&dir.join(JOURNAL_FILE))?);
+        journal.append(&JournalEvent::Begin { started_at: timestamp(started), schema_version: SCHEMA_VERSION })?;
+
+        let streams = plan
+            .streams
+            .iter()
+            .map(|spec| {
+                let mut spec = spec.clone();
+                let (text, redactions) = redactor.redact_text(spec.action.text());
+                spec.action = match spec.action {
+                    StepAction::Command(_) => StepAction::Command(text),
+                    StepAction::Query(_) => StepAction::Query(text),
+                };
+                let output = |ext: &str| OutputRecord { path: format!("{STREAMS_DIR}/{}.{ext}", spec.id), ..Default::default() };
+                let result = StreamResult {
+                    status: if spec.skip_reason.is_some() { StreamStatus::Skipped } else { StreamStatus::Queued },
+                    reason: spec.skip_reason.clone(),
+                    started_at: None,
+                    ended_at: None,
+                    duration_ms: None,
+                    exit_code: None,
+                    signal: None,
+                    timed_out: false,
+                    truncated: false,
+                    stdout: output("out"),
+                    stderr: output("err"),
+                    redactions,
+                };
+                StreamRecord { target_name: plan.targets[spec.target].name.clone(), spec, result }
+            })
+            .collect();
+        let manifest = Manifest {
+            schema_version: SCHEMA_VERSION,
+            casefile_version: env!("CARGO_PKG_VERSION").to_string(),
+            id,
+            incident: plan.incident.clone(),
+            operator,
+            started_at: timestamp(started),
+            ended_at: None,
+            state: CaptureState::Running,
+            targets: plan.targets.clone(),
+            streams,
+        };
+        let writer = SnapshotWriter {
+            dir,
+            journal,
+            state: Mutex::new(ManifestState { manifest, last_written: None }),
+            redactor,
+        };
+        writer.write_manifest(true)?;
+        Ok(Arc::new(writer))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens the stream's two output files and records its start.
+    pub fn stream_started(&self, stream: usize) -> io::Result<(OutputFile, OutputFile)> {
+        let (out_path, err_path, cap) = self.with_manifest(|m| {
+            let record = &mut m.streams[stream];
+            record.result.status = StreamStatus::Running;
+            record.result.started_at = Some(timestamp(SystemTime::now()));
+            (record.result.stdout.path.clone(), record.result.stderr.path.clone(), record.spec.max_bytes)
+        })?;
+        self.journal.append(&JournalEvent::Start { t: self.journal.now(), s: stream })?;
+        let open = |rel: String, fd| -> io::Result<OutputFile> {
+            let path = self.dir.join(&rel);
+            let file = File::options().create(true).truncate(true).write(true).open(&path).map_err(|e| with_path(e, &path))?;
+            Ok(OutputFile {
+                file,
+                relative_path: rel,
+                stream,
+                fd,
+                hasher: Sha256::new(),
+                written: 0,
+                received: 0,
+                cap,
+                truncated: false,
+                redactor: self.redactor.stream(),
+                journal: Arc::clone(&self.journal),
+                scratch: Vec::with_capacity(64 << 10),
+            })
+        };
+        Ok((open(out_path, Fd::Out)?, open(err_path, Fd::Err)?))
+    }
+
+    /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).
+    pub fn stream_ended(&self, stream: usize, mut result: StreamResult) -> io::Result<()> {
+        let previous = self.with_manifest(|m| m.streams[stream].result.clone())?;
+        result.redactions += previous.redactions;
+        if result.started_at.is_none() {
+            result.started_at = previous.started_at;
+        }
+        if result.stdout.path.is_empty() {
+            result.stdout.path = previous.stdout.path;
+        }
+        if result.stderr.path.is_empty() {
+            result.stderr.path = previous.stderr.path;
+        }
+        self.journal.append(&JournalEvent::End { t: self.journal.now(), s: stream, result: Box::new(result.clone()) })?;
+        self.with_manifest(|m| m.streams[stream].result = result)?;
+        self.write_manifest(false)
+    }
+
+    /// Marks the capture complete (or cancelled) and writes the final manifest.
+    pub fn finish(&self, state: CaptureState) -> io::Result<Manifest> {
+        self.journal.append(&JournalEvent::Finish { t: self.journal.now() })?;
+        self.with_manifest(|m| {
+            m.state = state;
+            m.ended_at = Some(timestamp(SystemTime::now()));
+        })?;
+        self.write_manifest(true)?;
+        self.with_manifest(|m| m.clone())
+    }
+
+    /// A copy of the manifest as it stands.
+    pub fn manifest(&self) -> io::Result<Manifest> {
+        self.with_manifest(|m| m.clone())
+    }
+
+    fn with_manifest<T>(&self, f: impl FnOnce(&mut Manifest) -> T) -> io::Result<T> {
+        let mut state = self.state.lock().map_err(|_| io::Error::other("manifest lock poisoned"))?;
+        Ok(f(&mut state.manifest))
+    }
+
+    /// Rewrites manifest.json atomically (temp file + rename); throttled unless `force`.
+    fn write_manifest(&self, force: bool) -> io::Result<()> {
+        let mut state = self.state.lock().map_err(|_| io::Error::other("manifest lock poisoned"))?;
+        if !force && state.last_written.is_some_and(|t| t.elapsed() < MANIFEST_MIN_INTERVAL) {
+            return Ok(());
+        }
+        let json = serde_json::to_vec_pretty(&state.manifest).map_err(io::Error::other)?;
+        let tmp = self.dir.join(format!("{MANIFEST_FILE}.tmp"));
+        fs::write(&tmp, json).map_err(|e| with_path(e, &tmp))?;
+        fs::rename(&tmp, self.dir.join(MANIFEST_FILE))?;
+        state.last_written = Some(Instant::now());
+        Ok(())
+    }
+}
+
+fn unique_dir(parent: &Path, base: &str) -> io::Result<(String, PathBuf)> {
+    for attempt in 1..1000 {
+        let id = if attempt == 1 { base.to_string() } else { format!("{base}-{attempt}") };
+        let dir = parent.join(&id);
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(with_path(e, &dir)),
+        }
+    }
+    Err(io::Error::other(format!("too many snapshots named {base} in {}", parent.display())))
+}
+
+fn with_path(err: io::Error, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
+/// One output (stdout or stderr) of a running stream: redacts, caps, hashes, writes, journals.
+pub struct OutputFile {
+    file: File,
+    relative_path: String,
+    stream: usize,
+    fd: Fd,
+    hasher: Sha256,
+    written: u64,
+    received: u64,
+    cap: Option<u64>,
+    truncated: bool,
+    redactor: StreamRedactor,
+    journal: Arc<JournalWriter>,
+    scratch: Vec<u8>,
+}
+
+impl OutputFile {
+    /// Takes a chunk as it arrived from the target; returns the bytes that were written
+    /// (redacted, within the cap) so a live view can show exactly what is on disk.
+    pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<&[u8]> {
+        self.received += data.len() as u64;
+        let mut emitted = std::mem::take(&mut self.scratch);
+        emitted.clear();
+        self.redactor.push(data, &mut emitted);
+        self.scratch = emitted;
+        self.store_scratch()
+    }
+
+    /// Flushes what redaction held back; returns the last bytes written.
+    pub fn flush_tail(&mut self) -> io::Result<&[u8]> {
+        let mut emitted = std::mem::take(&mut self.scratch);
+        emitted.clear();
+        self.redactor.finish(&mut emitted);
+        self.scratch = emitted;
+        self.store_scratch()
+    }
+
+    fn store_scratch(&mut self) -> io::Result<&[u8]> {
+        let mut len = self.scratch.len();
+        if let Some(cap) = self.cap {
+            let room = cap.saturating_sub(self.written) as usize;
+            if len > room {
+                len = room;
+                self.truncated = true;
+            }
+        }
+        if len > 0 {
+            let data = &self.scratch[..len];
+            self.file.write_all(data)?;
+            self.hasher.update(data);
+            self.journal.append(&JournalEvent::Chunk {
+                t: self.journal.now(),
+                s: self.stream,
+                fd: self.fd,
+                off: self.written,
+                len: len as u64,
+            })?;
+            self.written += len as u64;
+        }
+        Ok(&self.scratch[..len])
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Closes the file: its record (with SHA-256), the redactions made, and whether the cap cut it.
+    pub fn finish(mut self) -> io::Result<(OutputRecord, u64, bool)> {
+        self.flush_tail()?;
+        self.file.flush()?;
+        let record = OutputRecord {
+            path: self.relative_path,
+            bytes: self.written,
+            received_bytes: self.received,
+            sha256: Some(hex::encode(self.hasher.finalize())),
+        };
+        Ok((record, self.redactor.redactions, self.truncated))
+    }
+}
