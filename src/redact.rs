@@ -79,8 +79,7 @@ impl Redactor {
         let mut count = 0;
         for m in self.any.find_iter(input) {
             out.extend_from_slice(&input[last..m.start()]);
-            out.extend_from_slice(self.kept_prefix(m.as_bytes()));
-            out.extend_from_slice(MARK);
+            self.replace_match(m.as_bytes(), out);
             last = m.end();
             count += 1;
         }
@@ -88,13 +87,26 @@ impl Redactor {
         count
     }
 
-    /// The part of a match that names the secret without revealing it (`password=`, `Bearer `).
-    fn kept_prefix<'a>(&self, matched: &'a [u8]) -> &'a [u8] {
+    /// Writes a match with its secret replaced, keeping the parts that name it (`password=`,
+    /// `Bearer `, the quotes of `IDENTIFIED BY '…'`, the `@` of a URL).
+    fn replace_match(&self, matched: &[u8], out: &mut Vec<u8>) {
+        let (prefix, suffix) = self.kept_parts(matched);
+        out.extend_from_slice(&matched[..prefix]);
+        out.extend_from_slice(MARK);
+        out.extend_from_slice(&matched[matched.len() - suffix..]);
+    }
+
+    /// Lengths of the leading and trailing parts of a match to keep.
+    fn kept_parts(&self, matched: &[u8]) -> (usize, usize) {
         if self.secrets.iter().any(|s| s == matched) {
-            return &[];
+            return (0, 0);
         }
         let Some(index) = self.patterns.iter().position(|p| p.is_match(matched)) else {
-            return &[];
+            return (0, 0);
+        };
+        let suffix = match index {
+            2 | 4 => 1,
+            _ => 0,
         };
         let keep = match index {
             1 => matched.iter().position(|&b| b == b'=' || b == b':').map(|i| {
@@ -104,10 +116,11 @@ impl Redactor {
             3 => matched.iter().position(|b| b.is_ascii_whitespace()).map(|i| {
                 i + matched[i..].iter().take_while(|b| b.is_ascii_whitespace()).count()
             }),
-            4 => matched.iter().rposition(|&b| b == b':').map(|i| i + 1),
+            4 => matched[..matched.len() - 1].iter().rposition(|&b| b == b':').map(|i| i + 1),
             _ => None,
         };
-        &matched[..keep.unwrap_or(0)]
+        let prefix = keep.unwrap_or(0).min(matched.len() - suffix);
+        (prefix, suffix)
     }
 
     pub fn stream(self: &Arc<Self>) -> StreamRedactor {
@@ -146,8 +159,7 @@ impl StreamRedactor {
                 break;
             }
             out.extend_from_slice(&buffer[last..m.start()]);
-            out.extend_from_slice(self.rules.kept_prefix(m.as_bytes()));
-            out.extend_from_slice(MARK);
+            self.rules.replace_match(m.as_bytes(), out);
             last = m.end();
             self.redactions += 1;
         }

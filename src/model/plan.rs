@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn slugs_are_file_safe() {
         assert_eq!(slug("Top CPU / mem"), "top-cpu-mem");
-        assert_eq!(slug("../../etc"), "x.-.-etc");
+        assert_eq!(slug("../../etc"), "x..-..-etc");
         assert_eq!(slug(""), "x");
     }
 }
