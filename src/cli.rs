@@ -22,6 +22,9 @@ pub struct Cli {
     /// Configuration file (default: $CASEFILE_CONFIG, then ~/.config/casefile/casefile.toml)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// TUI theme: dark, light, high-contrast, or a theme file (default: config `theme`, then dark)
+    #[arg(long, global = true, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -44,6 +47,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay a snapshot in the TUI with its original timing
+    Replay {
+        /// Snapshot folder (or its manifest.json)
+        path: PathBuf,
+    },
+    /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
+    EditPreset { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -124,10 +134,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Err(e) => return usage_error(e),
     };
     match cli.command {
-        None => {
-            eprintln!("casefile: the interactive TUI is not in this build yet; use `casefile capture` (see --help)");
-            ExitCode::from(EXIT_USAGE)
-        }
+        None => crate::tui::run(config, cli.theme, crate::tui::app::Start::Home).await,
+        Some(Command::Replay { path }) => crate::tui::run(config, cli.theme, crate::tui::app::Start::Replay(path)).await,
+        Some(Command::EditPreset { name }) => crate::tui::run(config, cli.theme, crate::tui::app::Start::EditPreset(name)).await,
         Some(Command::Capture(args)) => capture(&config, args).await,
         Some(Command::Presets(cmd)) => presets(&config, cmd),
         Some(Command::Targets(TargetsCommand::List)) => {
@@ -222,7 +231,7 @@ pub fn operator() -> String {
 }
 
 /// Resolves the secrets this plan needs (and those always redacted) and builds the redactor.
-fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>, String> {
+pub fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>, String> {
     let mut names: Vec<&str> = plan.targets.iter().filter_map(|t| t.password_secret.as_deref()).collect();
     names.extend(config.secrets.iter().filter(|(_, s)| s.always_redact).map(|(n, _)| n.as_str()));
     names.sort_unstable();

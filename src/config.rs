@@ -56,6 +56,20 @@ struct RawConfig {
     targets: BTreeMap<Spanned<String>, RawTarget>,
     #[serde(default)]
     destinations: Destinations,
+    /// TUI theme: a built-in name (dark, light, high-contrast) or a theme file path.
+    #[serde(default)]
+    theme: Option<String>,
+    /// TUI key overrides: `[keys.SCREEN] command = "key"` or `["key", …]`.
+    #[serde(default)]
+    keys: BTreeMap<String, BTreeMap<String, KeyList>>,
+}
+
+/// One key or several, as written under `[keys.SCREEN]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// The loaded configuration, with defaults applied.
@@ -73,6 +87,10 @@ pub struct Config {
     pub secrets: BTreeMap<String, SecretRef>,
     pub targets: Vec<Target>,
     pub destinations: Destinations,
+    /// TUI theme name or file (`--theme` wins).
+    pub theme: Option<String>,
+    /// TUI key overrides per screen: command name → keys.
+    pub keys: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -91,6 +109,8 @@ impl Config {
             secrets: BTreeMap::new(),
             targets: Vec::new(),
             destinations: Destinations::default(),
+            theme: None,
+            keys: BTreeMap::new(),
         }
     }
 
@@ -178,6 +198,15 @@ impl Config {
             }
         }
         config.destinations = raw.destinations;
+        config.theme = raw.theme;
+        config.keys = raw
+            .keys
+            .into_iter()
+            .map(|(screen, bindings)| {
+                let bindings = bindings.into_iter().map(|(cmd, keys)| (cmd, match keys { KeyList::One(k) => vec![k], KeyList::Many(ks) => ks })).collect();
+                (screen, bindings)
+            })
+            .collect();
         Ok(config)
     }
 

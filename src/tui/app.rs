@@ -1,0 +1,797 @@
+//! The app: owns the screens, the capture tasks and their cancellation, and the event loop.
+//!
+//! The loop waits on terminal input (`EventStream`), a `Notify` poked by the live views, an app
+//! channel (incidents loaded, capture finished, preset saved) and a tick while something moves;
+//! it draws only when something changed, at most [`FRAME`] apart.
+use super::action::{Action, Cmd, Effect};
+use super::keymap::{Keymap, Scope};
+use super::screens::{
+    editor::EditorState,
+    export::ExportState,
+    incidents::{IncidentRow, IncidentsState, RecentCapture, incident_sources, scan_captures},
+    plan::{PlanDefaults, PlanState},
+    replay::ReplayState,
+    run::{RunCapture, RunState},
+};
+use super::theme::Theme;
+use super::widgets::{
+    centered,
+    confirm::ConfirmDialog,
+    help::HelpOverlay,
+    status::{Footer, Header},
+};
+use crate::capture::{CaptureControl, Engine, LiveView};
+use crate::config::Config;
+use crate::model::CapturePlan;
+use crate::planner::build_plan;
+use crate::preset::PresetLibrary;
+use crate::snapshot::{CaptureState, Manifest, Snapshot, SnapshotWriter};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
+};
+use futures::StreamExt;
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    text::{Line, Span},
+    widgets::{Paragraph, Widget, Wrap},
+};
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::{Notify, mpsc};
+
+/// Minimum time between two frames (~60 fps).
+pub const FRAME: Duration = Duration::from_millis(16);
+/// How often elapsed counters and replay advance while something moves.
+const TICK: Duration = Duration::from_millis(50);
+/// Smallest terminal the screens are laid out for.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+/// Lines and bytes each live pane keeps in memory (the files hold everything).
+const LIVE_LINES: usize = 20_000;
+const LIVE_BYTES: usize = 4 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Incidents,
+    Plan,
+    Run,
+    Export,
+    Replay,
+    Editor,
+}
+
+impl Screen {
+    fn scope(self) -> Scope {
+        match self {
+            Screen::Incidents => Scope::Incidents,
+            Screen::Plan => Scope::Plan,
+            Screen::Run => Scope::Run,
+            Screen::Export => Scope::Export,
+            Screen::Replay => Scope::Replay,
+            Screen::Editor => Scope::Editor,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Screen::Incidents => "Incidents",
+            Screen::Plan => "Plan",
+            Screen::Run => "Run",
+            Screen::Export => "Export",
+            Screen::Replay => "Replay",
+            Screen::Editor => "Preset editor",
+        }
+    }
+}
+
+/// Results of background work, delivered to the loop.
+#[derive(Debug)]
+pub enum AppEvent {
+    IncidentsLoaded {
+        rows: Vec<IncidentRow>,
+        errors: Vec<String>,
+        captures: Vec<RecentCapture>,
+    },
+    CaptureFinished {
+        capture: usize,
+        result: Result<Manifest, String>,
+    },
+    PresetSaved(Result<PathBuf, String>),
+}
+
+/// Where the app opens.
+#[derive(Debug, Clone)]
+pub enum Start {
+    Home,
+    Replay(PathBuf),
+    EditPreset(String),
+}
+
+pub struct App {
+    pub config: Config,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    library: Arc<PresetLibrary>,
+    pub screen: Screen,
+    history: Vec<Screen>,
+    pub incidents: IncidentsState,
+    pub plan: Option<PlanState>,
+    pub run: Option<RunState>,
+    pub export: Option<ExportState>,
+    pub replay: Option<ReplayState>,
+    pub editor: Option<EditorState>,
+    pub help: bool,
+    pub confirm: Option<(String, Effect)>,
+    pub message: Option<String>,
+    controls: Vec<CaptureControl>,
+    forwarders: Vec<tokio::task::JoinHandle<()>>,
+    /// Quit once every capture has been finalised.
+    quitting: bool,
+    pub should_quit: bool,
+    tx: mpsc::Sender<AppEvent>,
+    pub wake: Arc<Notify>,
+    last_tick: Instant,
+}
+
+impl App {
+    pub fn new(config: Config, theme: Theme, keymap: Keymap) -> (App, mpsc::Receiver<AppEvent>) {
+        let (tx, rx) = mpsc::channel(64);
+        let library = Arc::new(PresetLibrary::load(config.preset_dir.as_deref()));
+        let mut app = App {
+            config,
+            theme,
+            keymap,
+            library,
+            screen: Screen::Incidents,
+            history: Vec::new(),
+            incidents: IncidentsState::default(),
+            plan: None,
+            run: None,
+            export: None,
+            replay: None,
+            editor: None,
+            help: false,
+            confirm: None,
+            message: None,
+            controls: Vec::new(),
+            forwarders: Vec::new(),
+            quitting: false,
+            should_quit: false,
+            tx,
+            wake: Arc::new(Notify::new()),
+            last_tick: Instant::now(),
+        };
+        if let Some(problem) = app.library.problems.first() {
+            app.message = Some(format!(
+                "error: preset skipped: {}",
+                problem.to_string().lines().next().unwrap_or("")
+            ));
+        }
+        (app, rx)
+    }
+
+    /// Opens the first screen (loading incidents in the background when it is the home screen).
+    pub fn start(&mut self, start: Start) {
+        match start {
+            Start::Home => self.apply(Effect::LoadIncidents),
+            Start::Replay(path) => {
+                self.apply(Effect::OpenReplay(path));
+                if self.replay.is_none() {
+                    self.apply(Effect::LoadIncidents);
+                }
+            }
+            Start::EditPreset(name) => {
+                let mut editor = EditorState::new(self.config.preset_dir.clone());
+                editor.open_named(&name);
+                self.editor = Some(editor);
+                self.screen = Screen::Editor;
+            }
+        }
+    }
+
+    fn text_mode(&self) -> bool {
+        match self.screen {
+            Screen::Incidents => self.incidents.text_mode(),
+            Screen::Plan => self.plan.as_ref().is_some_and(PlanState::text_mode),
+            Screen::Run => self.run.as_ref().is_some_and(RunState::text_mode),
+            Screen::Replay => self.replay.as_ref().is_some_and(ReplayState::text_mode),
+            Screen::Editor => self.editor.as_ref().is_some_and(EditorState::text_mode),
+            Screen::Export => false,
+        }
+    }
+
+    fn commands(&self) -> &'static [Cmd] {
+        match self.screen {
+            Screen::Incidents => IncidentsState::COMMANDS,
+            Screen::Plan => PlanState::COMMANDS,
+            Screen::Run => RunState::COMMANDS,
+            Screen::Export => ExportState::COMMANDS,
+            Screen::Replay => ReplayState::COMMANDS,
+            Screen::Editor => EditorState::COMMANDS,
+        }
+    }
+
+    /// True while something changes on its own (elapsed counters, playback).
+    pub fn animating(&self) -> bool {
+        match self.screen {
+            Screen::Run => self.run.as_ref().is_some_and(RunState::running),
+            Screen::Replay => self.replay.as_ref().is_some_and(|r| r.playing),
+            _ => false,
+        }
+    }
+
+    /// Advances time-driven state.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        let dt = now
+            .duration_since(self.last_tick)
+            .min(Duration::from_millis(250));
+        self.last_tick = now;
+        if let Some(run) = self.run.as_mut() {
+            run.now = now;
+        }
+        if self.screen == Screen::Replay {
+            if let Some(replay) = self.replay.as_mut() {
+                replay.update(Action::Tick(dt));
+            }
+        }
+    }
+
+    /// Handles one terminal event.
+    pub fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Event::Mouse(mouse) => {
+                let action = match mouse.kind {
+                    MouseEventKind::Down(MouseButton::Left) => Action::Click {
+                        column: mouse.column,
+                        row: mouse.row,
+                    },
+                    MouseEventKind::ScrollUp => Action::Scroll {
+                        column: mouse.column,
+                        row: mouse.row,
+                        lines: -1,
+                    },
+                    MouseEventKind::ScrollDown => Action::Scroll {
+                        column: mouse.column,
+                        row: mouse.row,
+                        lines: 1,
+                    },
+                    _ => return,
+                };
+                if self.confirm.is_none() && !self.help {
+                    self.dispatch(action);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        if let Some((message, then)) = self.confirm.take() {
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => self.apply(then),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {}
+                _ => self.confirm = Some((message, then)),
+            }
+            return;
+        }
+        if self.help {
+            self.help = false;
+            return;
+        }
+        self.message = None;
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        let action = if ctrl_c {
+            Action::Cmd(Cmd::Quit)
+        } else if self.text_mode() {
+            Action::Key(key)
+        } else {
+            match self.keymap.lookup(self.screen.scope(), &key) {
+                Some(Cmd::Help) => {
+                    self.help = true;
+                    return;
+                }
+                Some(cmd) => Action::Cmd(cmd),
+                None => return,
+            }
+        };
+        self.dispatch(action);
+    }
+
+    /// Sends an action to the current screen and carries out its effect.
+    pub fn dispatch(&mut self, action: Action) {
+        let effect = match self.screen {
+            Screen::Incidents => self.incidents.update(action),
+            Screen::Plan => self.plan.as_mut().and_then(|s| s.update(action)),
+            Screen::Run => self.run.as_mut().and_then(|s| s.update(action)),
+            Screen::Export => self.export.as_mut().and_then(|s| s.update(action)),
+            Screen::Replay => self.replay.as_mut().and_then(|s| s.update(action)),
+            Screen::Editor => self.editor.as_mut().and_then(|s| s.update(action)),
+        };
+        if let Some(effect) = effect {
+            self.apply(effect);
+        }
+    }
+
+    fn goto(&mut self, screen: Screen) {
+        if self.screen != screen {
+            self.history.push(self.screen);
+            self.screen = screen;
+        }
+    }
+
+    fn capturing(&self) -> bool {
+        self.run.as_ref().is_some_and(RunState::running)
+    }
+
+    /// Carries out an effect.
+    pub fn apply(&mut self, effect: Effect) {
+        tracing::debug!(?effect, "effect");
+        match effect {
+            Effect::Quit if self.capturing() => {
+                self.confirm = Some((
+                    "A capture is running. Stop every stream, finalise the snapshot and quit?"
+                        .into(),
+                    Effect::StopAndQuit,
+                ));
+            }
+            Effect::Quit => self.should_quit = true,
+            Effect::StopAndQuit => {
+                self.quitting = true;
+                self.controls.iter().for_each(CaptureControl::cancel_all);
+                self.message = Some("stopping streams and finalising the snapshot…".into());
+                if !self.capturing() {
+                    self.should_quit = true;
+                }
+            }
+            Effect::Home => {
+                self.history.clear();
+                self.screen = Screen::Incidents;
+                self.apply(Effect::LoadIncidents);
+            }
+            Effect::Back => {
+                self.screen = self.history.pop().unwrap_or(Screen::Incidents);
+                if self.screen == Screen::Incidents {
+                    self.apply(Effect::LoadIncidents);
+                }
+            }
+            Effect::OpenPlan(incident) => {
+                let defaults = PlanDefaults {
+                    timeout: self.config.timeout,
+                    max_bytes: self.config.max_bytes,
+                };
+                self.plan = Some(PlanState::new(
+                    incident,
+                    self.config.all_targets(),
+                    Arc::clone(&self.library),
+                    defaults,
+                ));
+                self.goto(Screen::Plan);
+            }
+            Effect::StartCapture(request) => match build_plan(&request, &self.library) {
+                Ok(plan) => self.start_capture(plan, None),
+                Err(e) => self.message = Some(format!("cannot start: {e}")),
+            },
+            Effect::Rerun { pane } => self.rerun(pane),
+            Effect::CancelStream { capture, stream } => {
+                if let Some(control) = self.controls.get(capture) {
+                    control.cancel(stream);
+                }
+            }
+            Effect::CancelAll => self.controls.iter().for_each(CaptureControl::cancel_all),
+            Effect::OpenReplay(path) => match ReplayState::open(&path) {
+                Ok(replay) => {
+                    self.replay = Some(replay);
+                    self.goto(Screen::Replay);
+                }
+                Err(e) => self.message = Some(format!("error: {e}")),
+            },
+            Effect::OpenEditor => {
+                self.editor = Some(EditorState::new(self.config.preset_dir.clone()));
+                self.goto(Screen::Editor);
+            }
+            Effect::OpenExport => {
+                let Some(dir) = self
+                    .run
+                    .as_ref()
+                    .and_then(|r| r.captures.first())
+                    .map(|c| c.dir.clone())
+                else {
+                    return;
+                };
+                let manifest = Snapshot::open(&dir).ok().map(|s| s.manifest);
+                self.export = Some(ExportState::new(dir, manifest));
+                self.goto(Screen::Export);
+            }
+            Effect::LoadIncidents => self.load_incidents(),
+            Effect::SavePreset { path, text } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = async {
+                        if let Some(dir) = path.parent() {
+                            tokio::fs::create_dir_all(dir)
+                                .await
+                                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                        }
+                        tokio::fs::write(&path, text)
+                            .await
+                            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                        Ok(path)
+                    }
+                    .await;
+                    let _ = tx.send(AppEvent::PresetSaved(result)).await;
+                });
+            }
+            Effect::Confirm { message, then } => self.confirm = Some((message, *then)),
+            Effect::Message(message) => self.message = Some(message),
+            Effect::AllowIntrusive => {
+                if let Some(plan) = self.plan.as_mut() {
+                    plan.set_allow_intrusive(true);
+                }
+            }
+            Effect::DiscardEdit => {
+                if let Some(editor) = self.editor.as_mut() {
+                    editor.discard();
+                }
+            }
+        }
+    }
+
+    fn load_incidents(&mut self) {
+        self.incidents.loading = true;
+        let sources = incident_sources(&self.config);
+        let capture_dir = self.config.capture_dir.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut rows = Vec::new();
+            let mut errors = Vec::new();
+            for source in sources {
+                match source.list().await {
+                    Ok(found) => rows.extend(found),
+                    Err(e) => errors.push(format!("{}: {e}", source.name())),
+                }
+            }
+            let captures = tokio::task::spawn_blocking(move || scan_captures(&capture_dir, 50))
+                .await
+                .unwrap_or_default();
+            let _ = tx
+                .send(AppEvent::IncidentsLoaded {
+                    rows,
+                    errors,
+                    captures,
+                })
+                .await;
+        });
+    }
+
+    fn rerun(&mut self, pane: usize) {
+        let Some(run) = self.run.as_ref() else { return };
+        let Some(&pref) = run.panes.get(pane) else {
+            return;
+        };
+        let Some(capture) = run.captures.get(pref.capture) else {
+            return;
+        };
+        let mut spec = capture.plan.streams[pref.stream].clone();
+        let target = capture.plan.targets[spec.target].clone();
+        spec.target = 0;
+        spec.skip_reason = None;
+        let plan = CapturePlan {
+            incident: capture.plan.incident.clone(),
+            targets: vec![target],
+            streams: vec![spec],
+        };
+        self.start_capture(plan, Some(pane));
+    }
+
+    /// Creates the snapshot and spawns the engine; the run screen follows its live view.
+    fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
+        for target in &plan.targets {
+            if let Err(e) = crate::capture::TargetRunner::for_target(target) {
+                self.message = Some(format!("cannot start: {e}"));
+                return;
+            }
+        }
+        let redactor = match crate::cli::redactor_for(&self.config, &plan) {
+            Ok(r) => r,
+            Err(e) => {
+                self.message = Some(format!("cannot start: {e}"));
+                return;
+            }
+        };
+        let writer = match SnapshotWriter::create(
+            &self.config.capture_dir,
+            &plan,
+            redactor,
+            crate::cli::operator(),
+        ) {
+            Ok(w) => w,
+            Err(e) => {
+                self.message = Some(format!("cannot create the snapshot: {e}"));
+                return;
+            }
+        };
+        let dir = writer.dir().to_path_buf();
+        tracing::info!(snapshot = %dir.display(), streams = plan.streams.len(), "capture started");
+        let live = Arc::new(LiveView::new(plan.streams.len(), LIVE_LINES, LIVE_BYTES));
+        let control = CaptureControl::new(plan.streams.len());
+        let capture_index = self.controls.len();
+        self.controls.push(control.clone());
+        let wake = Arc::clone(&self.wake);
+        let forward_live = Arc::clone(&live);
+        self.forwarders.push(tokio::spawn(async move {
+            loop {
+                forward_live.changed.notified().await;
+                wake.notify_one();
+            }
+        }));
+        let engine = Engine {
+            concurrency: self.config.concurrency,
+        };
+        let engine_plan = plan.clone();
+        let engine_live = Arc::clone(&live);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = engine
+                .run(&engine_plan, writer, engine_live, &control, None)
+                .await
+                .map_err(|e| format!("finishing the snapshot failed: {e}"));
+            let _ = tx
+                .send(AppEvent::CaptureFinished {
+                    capture: capture_index,
+                    result,
+                })
+                .await;
+        });
+        let capture = RunCapture {
+            plan,
+            live,
+            dir,
+            state: None,
+        };
+        match (rerun_pane, self.run.as_mut()) {
+            (Some(pane), Some(run)) => run.add_rerun(pane, capture),
+            _ => self.run = Some(RunState::new(capture)),
+        }
+        self.goto(Screen::Run);
+    }
+
+    /// Handles a background result.
+    pub fn on_app_event(&mut self, event: AppEvent) {
+        match event {
+            AppEvent::IncidentsLoaded {
+                rows,
+                errors,
+                captures,
+            } => self.incidents.loaded(rows, errors, captures),
+            AppEvent::CaptureFinished { capture, result } => {
+                if let Some(handle) = self.forwarders.get(capture) {
+                    handle.abort();
+                }
+                let state = match &result {
+                    Ok(m) => m.state,
+                    Err(e) => {
+                        tracing::error!(error = %e, "capture failed");
+                        self.message = Some(format!("error: {e}"));
+                        CaptureState::Interrupted
+                    }
+                };
+                if let Some(run) = self.run.as_mut() {
+                    if let Some(c) = run.captures.get_mut(capture) {
+                        c.state = Some(state);
+                    }
+                    if !run.running() && result.is_ok() && !self.quitting {
+                        self.message = Some(format!(
+                            "capture finished · e to export · snapshot {}",
+                            run.captures[capture].dir.display()
+                        ));
+                    }
+                }
+                if self.quitting && !self.capturing() {
+                    self.should_quit = true;
+                }
+            }
+            AppEvent::PresetSaved(result) => match result {
+                Ok(path) => {
+                    self.message = Some(format!("saved {}", path.display()));
+                    self.library = Arc::new(PresetLibrary::load(self.config.preset_dir.as_deref()));
+                    if let Some(editor) = self.editor.as_mut() {
+                        editor.saved();
+                    }
+                }
+                Err(e) => self.message = Some(format!("error: {e}")),
+            },
+        }
+    }
+
+    fn context(&self) -> String {
+        match self.screen {
+            Screen::Incidents => format!("captures in {}", self.config.capture_dir.display()),
+            Screen::Plan => match self.plan.as_ref().and_then(|p| p.incident.as_ref()) {
+                Some(i) => format!("incident {} {}", i.id, i.title.as_deref().unwrap_or("")),
+                None => "no incident (ad hoc)".into(),
+            },
+            Screen::Run => self.run.as_ref().map(RunState::context).unwrap_or_default(),
+            Screen::Export => self
+                .export
+                .as_ref()
+                .map(|e| e.dir.display().to_string())
+                .unwrap_or_default(),
+            Screen::Replay => self
+                .replay
+                .as_ref()
+                .map(ReplayState::context)
+                .unwrap_or_default(),
+            Screen::Editor => self
+                .editor
+                .as_ref()
+                .map(EditorState::context)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Draws the whole screen.
+    pub fn render(&mut self, frame: &mut Frame) {
+        let area = frame.area();
+        let theme = self.theme.clone();
+        let buf = frame.buffer_mut();
+        buf.set_style(area, theme.base);
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            let text = vec![
+                Line::from(Span::styled("Terminal too small", theme.error)),
+                Line::from(Span::styled(
+                    format!(
+                        "casefile needs {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}",
+                        area.width, area.height
+                    ),
+                    theme.base,
+                )),
+                Line::from(Span::styled(
+                    "enlarge the window, or q to quit",
+                    theme.muted,
+                )),
+            ];
+            let rect = centered(area, area.width, 3);
+            Paragraph::new(text)
+                .centered()
+                .wrap(Wrap { trim: true })
+                .render(rect, buf);
+            return;
+        }
+        let [header, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let context = self.context();
+        Header {
+            screen: self.screen.title(),
+            context: &context,
+            theme: &theme,
+        }
+        .render(header, buf);
+        let body = Rect {
+            height: body.height,
+            ..body
+        };
+        match self.screen {
+            Screen::Incidents => self.incidents.render(body, buf, &theme),
+            Screen::Plan => {
+                if let Some(s) = self.plan.as_ref() {
+                    s.render(body, buf, &theme)
+                }
+            }
+            Screen::Run => {
+                if let Some(s) = self.run.as_mut() {
+                    s.render(body, buf, &theme)
+                }
+            }
+            Screen::Export => {
+                if let Some(s) = self.export.as_ref() {
+                    s.render(body, buf, &theme)
+                }
+            }
+            Screen::Replay => {
+                if let Some(s) = self.replay.as_mut() {
+                    s.render(body, buf, &theme)
+                }
+            }
+            Screen::Editor => {
+                if let Some(s) = self.editor.as_ref() {
+                    s.render(body, buf, &theme)
+                }
+            }
+        }
+        let scope = self.screen.scope();
+        Footer {
+            scope,
+            commands: self.commands(),
+            keymap: &self.keymap,
+            message: self.message.as_deref(),
+            theme: &theme,
+        }
+        .render(footer, buf);
+        if self.help {
+            HelpOverlay {
+                title: self.screen.title(),
+                scope,
+                commands: self.commands(),
+                keymap: &self.keymap,
+                theme: &theme,
+            }
+            .render(area, buf);
+        }
+        if let Some((message, _)) = &self.confirm {
+            ConfirmDialog {
+                message,
+                theme: &theme,
+            }
+            .render(area, buf);
+        }
+    }
+}
+
+/// Runs the app on a real terminal until the operator quits.
+pub async fn run_loop(
+    terminal: &mut super::term::Tui,
+    mut app: App,
+    mut rx: mpsc::Receiver<AppEvent>,
+) -> std::io::Result<()> {
+    let mut events = crossterm::event::EventStream::new();
+    let wake = Arc::clone(&app.wake);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
+    loop {
+        if app.should_quit {
+            break;
+        }
+        let since = last_draw.map(|t| t.elapsed()).unwrap_or(FRAME);
+        if dirty && since >= FRAME {
+            terminal.draw(|frame| app.render(frame))?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+        let wait = if dirty {
+            FRAME.saturating_sub(since)
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => {
+                    app.on_event(event);
+                    dirty = true;
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "terminal input failed");
+                    return Err(e);
+                }
+                None => break,
+            },
+            _ = wake.notified() => dirty = true,
+            Some(event) = rx.recv() => {
+                app.on_app_event(event);
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                if app.animating() {
+                    app.tick();
+                    dirty = true;
+                } else {
+                    app.last_tick = Instant::now();
+                }
+            }
+            _ = tokio::time::sleep(wait), if dirty => {}
+        }
+    }
+    Ok(())
+}

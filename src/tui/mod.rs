@@ -1,0 +1,93 @@
+//! The interactive TUI that `casefile` (no subcommand) opens: incidents → plan → live panes →
+//! export, plus replay and the preset editor. It drives the same engine and snapshot writer as
+//! the headless CLI; nothing under the engine knows about ratatui.
+pub mod action; // Action (input) and Effect (what the app must do)
+pub mod app; // the event loop, screens, capture tasks
+pub mod keymap; // per-screen key tables, overridable in [keys]
+pub mod screens; // one file per screen
+pub mod svg; // buffer → SVG, for screenshots generated from the app's own rendering
+pub mod term; // terminal init/restore, sanitising captured bytes
+pub mod theme; // themes/*.toml with per-field user overrides
+pub mod widgets; // pane grid, header/footer, help overlay, confirm dialog
+
+#[cfg(test)]
+mod snapshot_tests;
+
+use crate::config::Config;
+use app::{App, Start};
+use keymap::Keymap;
+use std::{path::PathBuf, process::ExitCode};
+use theme::Theme;
+
+/// `$XDG_CONFIG_HOME/casefile/theme.toml`: single-field overrides applied to any theme.
+pub fn user_theme_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("casefile").join("theme.toml"))
+}
+
+/// The theme from `--theme`, else the config's `theme`, else dark; plus the user's overrides.
+pub fn load_theme(config: &Config, flag: Option<&str>) -> Result<Theme, String> {
+    let name = flag.or(config.theme.as_deref()).unwrap_or("dark");
+    Theme::load(name, user_theme_path().as_deref())
+}
+
+/// Sends tracing output to `$XDG_STATE_HOME/casefile/casefile.log` (never to the screen).
+fn init_logging() -> Option<PathBuf> {
+    let dir = dirs::state_dir().or_else(dirs::data_dir)?.join("casefile");
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join("casefile.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASEFILE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(path)
+}
+
+/// Runs the TUI until the operator quits. Exit 0 on a normal quit, 2 when it cannot start.
+pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> ExitCode {
+    let theme = match load_theme(&config, theme_flag.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("casefile: {e}");
+            return ExitCode::from(crate::cli::EXIT_USAGE);
+        }
+    };
+    let keymap = match Keymap::with_overrides(&config.keys) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("casefile: casefile.toml: {e}");
+            return ExitCode::from(crate::cli::EXIT_USAGE);
+        }
+    };
+    let log = init_logging();
+    tracing::info!(log = ?log, "casefile TUI starting");
+    let (mut app, rx) = App::new(config, theme, keymap);
+    let mut terminal = match term::init() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "casefile: cannot use this terminal: {e} (the headless commands work without one: casefile capture --help)"
+            );
+            return ExitCode::from(crate::cli::EXIT_USAGE);
+        }
+    };
+    let _guard = term::RestoreGuard;
+    app.start(start);
+    let result = app::run_loop(&mut terminal, app, rx).await;
+    term::restore();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("casefile: the terminal failed: {e}");
+            ExitCode::from(crate::cli::EXIT_INCOMPLETE)
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! Replay: a saved snapshot played back in the same pane grid with its original timing, from
+//! the journal's timestamped chunk index. Play/pause, speed 0.5×–16×, seek, jump to the end,
+//! search. Seeking rebuilds each pane from the tail of its files, so it costs the same
+//! whatever the snapshot size.
+use crate::capture::OutputRing;
+use crate::snapshot::journal::{Fd, JournalEvent, read_journal};
+use crate::snapshot::{JOURNAL_FILE, Manifest, Snapshot, StreamStatus};
+use crate::tui::action::{Action, Cmd, Effect};
+use crate::tui::theme::Theme;
+use crate::tui::widgets::pane::{
+    PaneGrid, PaneInfo, PaneStatus, RingExtent, Search, render_grid, ring_len,
+};
+use crossterm::event::KeyCode;
+use ratatui::{
+    buffer::Buffer,
+    layout::{Constraint, Layout, Rect},
+    text::{Line, Span},
+};
+use std::{fs::File, os::unix::fs::FileExt, path::PathBuf, time::Duration};
+
+/// Playback speeds offered.
+pub const SPEEDS: [f64; 6] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+/// A seek step.
+const SEEK_STEP_US: u64 = 5_000_000;
+/// Per stream and output, how much of the file a seek loads into the pane.
+const TAIL_BYTES: u64 = 256 << 10;
+/// Playing forward more than this in one tick rebuilds from the tail instead.
+const REBUILD_BYTES: u64 = 1 << 20;
+/// Lines kept per pane.
+const RING_LINES: usize = 20_000;
+const RING_BYTES: usize = 4 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkRef {
+    t: u64,
+    stream: usize,
+    fd: Fd,
+    off: u64,
+    len: u64,
+}
+
+/// State of the replay screen.
+#[derive(Debug)]
+pub struct ReplayState {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    chunks: Vec<ChunkRef>,
+    starts: Vec<Option<u64>>,
+    ends: Vec<Option<u64>>,
+    /// Microseconds from the first to the last journal event.
+    pub duration: u64,
+    /// Playback position, microseconds.
+    pub pos: u64,
+    applied: usize,
+    rings: Vec<OutputRing>,
+    files: Vec<[Option<File>; 2]>,
+    pub speed_index: usize,
+    pub playing: bool,
+    pub grid: PaneGrid,
+    timeline_area: Rect,
+}
+
+impl ReplayState {
+    pub const COMMANDS: &'static [Cmd] = &[
+        Cmd::PlayPause,
+        Cmd::Faster,
+        Cmd::Slower,
+        Cmd::SeekBack,
+        Cmd::SeekForward,
+        Cmd::JumpEnd,
+        Cmd::Restart,
+        Cmd::Right,
+        Cmd::Zoom,
+        Cmd::Search,
+        Cmd::NextMatch,
+    ];
+
+    /// Opens a snapshot folder (or its manifest.json) and starts playing from the beginning.
+    pub fn open(path: &std::path::Path) -> Result<ReplayState, String> {
+        let snapshot =
+            Snapshot::open(path).map_err(|e| format!("cannot open the snapshot: {e}"))?;
+        let journal_path = snapshot.dir.join(JOURNAL_FILE);
+        let events = if journal_path.exists() {
+            read_journal(&journal_path).map_err(|e| format!("cannot read the journal: {e}"))?
+        } else {
+            Vec::new()
+        };
+        let n = snapshot.manifest.streams.len();
+        let mut chunks = Vec::new();
+        let mut starts = vec![None; n];
+        let mut ends = vec![None; n];
+        let mut duration = 0;
+        for event in events {
+            match event {
+                JournalEvent::Chunk { t, s, fd, off, len } if s < n => {
+                    chunks.push(ChunkRef {
+                        t,
+                        stream: s,
+                        fd,
+                        off,
+                        len,
+                    });
+                    duration = duration.max(t);
+                }
+                JournalEvent::Start { t, s } if s < n => {
+                    starts[s] = Some(t);
+                    duration = duration.max(t);
+                }
+                JournalEvent::End { t, s, .. } if s < n => {
+                    ends[s] = Some(t);
+                    duration = duration.max(t);
+                }
+                JournalEvent::Finish { t } => duration = duration.max(t),
+                _ => {}
+            }
+        }
+        // Chunks of different streams are appended by different tasks: keep them in time order.
+        chunks.sort_by_key(|c| c.t);
+        let files = (0..n).map(|_| [None, None]).collect();
+        let mut state = ReplayState {
+            dir: snapshot.dir,
+            manifest: snapshot.manifest,
+            chunks,
+            starts,
+            ends,
+            duration,
+            pos: 0,
+            applied: 0,
+            rings: (0..n)
+                .map(|_| OutputRing::new(RING_LINES, RING_BYTES))
+                .collect(),
+            files,
+            speed_index: 1,
+            playing: true,
+            grid: PaneGrid::new(n),
+            timeline_area: Rect::default(),
+        };
+        state.seek(0);
+        Ok(state)
+    }
+
+    pub fn speed(&self) -> f64 {
+        SPEEDS[self.speed_index]
+    }
+
+    pub fn text_mode(&self) -> bool {
+        self.grid.search.editing
+    }
+
+    /// Bytes of chunk `c` from its stream file.
+    fn read_chunk(&mut self, c: ChunkRef, from: u64) -> Vec<u8> {
+        let slot = &mut self.files[c.stream][c.fd as usize];
+        if slot.is_none() {
+            let record = &self.manifest.streams[c.stream].result;
+            let rel = if c.fd == Fd::Out {
+                &record.stdout.path
+            } else {
+                &record.stderr.path
+            };
+            *slot = File::open(self.dir.join(rel)).ok();
+        }
+        let Some(file) = slot.as_ref() else {
+            return Vec::new();
+        };
+        let start = from.max(c.off);
+        let len = (c.off + c.len).saturating_sub(start) as usize;
+        let mut buf = vec![0u8; len];
+        match file.read_at(&mut buf, start) {
+            Ok(n) => {
+                buf.truncate(n);
+                buf
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Moves playback to `pos`, loading what the panes show at that moment.
+    pub fn seek(&mut self, pos: u64) {
+        let pos = pos.min(self.duration);
+        let pending: u64 = self.chunks[self.applied.min(self.chunks.len())..]
+            .iter()
+            .take_while(|c| c.t <= pos)
+            .map(|c| c.len)
+            .sum();
+        if pos < self.pos || pending > REBUILD_BYTES || (pos == 0 && self.applied == 0) {
+            self.rebuild(pos);
+        } else {
+            while let Some(&c) = self.chunks.get(self.applied).filter(|c| c.t <= pos) {
+                let bytes = self.read_chunk(c, c.off);
+                self.rings[c.stream].push(c.fd, &bytes);
+                self.applied += 1;
+            }
+        }
+        self.pos = pos;
+    }
+
+    fn rebuild(&mut self, pos: u64) {
+        let end = self.chunks.partition_point(|c| c.t <= pos);
+        let n = self.rings.len();
+        let mut last_end = vec![[0u64; 2]; n];
+        for c in &self.chunks[..end] {
+            last_end[c.stream][c.fd as usize] = c.off + c.len;
+        }
+        self.rings = (0..n)
+            .map(|_| OutputRing::new(RING_LINES, RING_BYTES))
+            .collect();
+        for i in 0..end {
+            let c = self.chunks[i];
+            let from = last_end[c.stream][c.fd as usize].saturating_sub(TAIL_BYTES);
+            if c.off + c.len <= from {
+                continue;
+            }
+            let bytes = self.read_chunk(c, from);
+            self.rings[c.stream].push(c.fd, &bytes);
+        }
+        self.applied = end;
+        self.pos = pos;
+    }
+
+    fn status(&self, stream: usize) -> PaneStatus {
+        let result = &self.manifest.streams[stream].result;
+        match (self.starts[stream], self.ends[stream]) {
+            (_, Some(end)) if end <= self.pos => {
+                PaneStatus::from_parts(result.status, None, Some(result))
+            }
+            (Some(start), _) if start <= self.pos => PaneStatus::Running {
+                elapsed: Duration::from_micros(self.pos - start),
+            },
+            (None, None) if result.status.is_final() => {
+                PaneStatus::from_parts(result.status, None, Some(result))
+            }
+            (None, Some(_)) if result.status == StreamStatus::Skipped => {
+                PaneStatus::from_parts(result.status, None, Some(result))
+            }
+            _ => PaneStatus::Queued,
+        }
+    }
+
+    fn extent(&self, pane: usize) -> RingExtent {
+        self.rings
+            .get(pane)
+            .map(|r| (r.dropped_lines, ring_len(r)))
+            .unwrap_or((0, 0))
+    }
+
+    pub fn update(&mut self, action: Action) -> Option<Effect> {
+        match action {
+            Action::Tick(dt) => {
+                if self.playing {
+                    let step = (dt.as_micros() as f64 * self.speed()) as u64;
+                    let target = self.pos.saturating_add(step.max(1));
+                    if target >= self.duration {
+                        self.playing = false;
+                    }
+                    self.seek(target);
+                }
+                None
+            }
+            Action::Key(key) if self.grid.search.editing => {
+                match key.code {
+                    KeyCode::Esc => self.grid.search = Search::default(),
+                    KeyCode::Enter => {
+                        self.grid.search.editing = false;
+                        let focus = self.grid.focus;
+                        if let Some(ring) = self.rings.get(focus) {
+                            if !self.grid.find(ring, true) {
+                                return Some(Effect::Message(format!(
+                                    "`{}` not found in this pane (so far)",
+                                    self.grid.search.query
+                                )));
+                            }
+                        }
+                    }
+                    KeyCode::Backspace => {
+                        self.grid.search.query.pop();
+                    }
+                    KeyCode::Char(c) => self.grid.search.query.push(c),
+                    _ => {}
+                }
+                None
+            }
+            Action::Key(_) => None,
+            Action::Click { column, row } => {
+                let t = self.timeline_area;
+                if t.width > 0 && row == t.y && column >= t.x && column < t.x + t.width {
+                    let fraction = (column - t.x) as f64 / t.width.max(1) as f64;
+                    self.seek((self.duration as f64 * fraction) as u64);
+                } else {
+                    self.grid.click(column, row);
+                }
+                None
+            }
+            Action::Scroll { column, row, lines } => {
+                let extents: Vec<RingExtent> =
+                    (0..self.rings.len()).map(|i| self.extent(i)).collect();
+                self.grid.wheel(column, row, lines, &|i| {
+                    extents.get(i).copied().unwrap_or((0, 0))
+                });
+                None
+            }
+            Action::Cmd(cmd) => self.command(cmd),
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) -> Option<Effect> {
+        match cmd {
+            Cmd::PlayPause => {
+                if !self.playing && self.pos >= self.duration {
+                    self.seek(0);
+                }
+                self.playing = !self.playing;
+            }
+            Cmd::Faster => self.speed_index = (self.speed_index + 1).min(SPEEDS.len() - 1),
+            Cmd::Slower => self.speed_index = self.speed_index.saturating_sub(1),
+            Cmd::SeekForward => self.seek(self.pos.saturating_add(SEEK_STEP_US)),
+            Cmd::SeekBack => self.seek(self.pos.saturating_sub(SEEK_STEP_US)),
+            Cmd::JumpEnd => {
+                self.seek(self.duration);
+                self.playing = false;
+            }
+            Cmd::Restart => self.seek(0),
+            Cmd::Search => {
+                self.grid.search = Search {
+                    query: String::new(),
+                    editing: true,
+                }
+            }
+            Cmd::NextMatch | Cmd::PrevMatch => {
+                let focus = self.grid.focus;
+                let found = self
+                    .rings
+                    .get(focus)
+                    .is_some_and(|ring| self.grid.find(ring, cmd == Cmd::NextMatch));
+                if !found {
+                    return Some(Effect::Message("no more matches".into()));
+                }
+            }
+            Cmd::Back if self.grid.zoom => self.grid.zoom = false,
+            Cmd::Back => return Some(Effect::Home),
+            Cmd::Quit => return Some(Effect::Quit),
+            other => {
+                let extents: Vec<RingExtent> =
+                    (0..self.rings.len()).map(|i| self.extent(i)).collect();
+                self.grid
+                    .update(other, &|i| extents.get(i).copied().unwrap_or((0, 0)));
+            }
+        }
+        None
+    }
+
+    pub fn context(&self) -> String {
+        format!("replay {}", self.dir.display())
+    }
+
+    pub fn render(&mut self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let search_height = u16::from(self.grid.search.editing);
+        let [grid_area, search_area, bar_area] = Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Length(search_height),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.grid.area = grid_area;
+        let this = &*self;
+        render_grid(&this.grid, grid_area, buf, theme, &mut |index, draw| {
+            let Some(record) = this.manifest.streams.get(index) else {
+                return;
+            };
+            let title = format!(
+                "{:02} {} · {}/{}",
+                index + 1,
+                record.target_name,
+                record.spec.preset,
+                record.spec.step
+            );
+            let ring = &this.rings[index];
+            draw(&PaneInfo {
+                title,
+                status: this.status(index),
+                bytes: ring.total_bytes,
+                ring,
+            });
+        });
+        if self.grid.search.editing {
+            let line = Line::from(vec![
+                Span::styled(" search: ", theme.accent),
+                Span::styled(format!("{}▏", self.grid.search.query), theme.input),
+            ]);
+            buf.set_line(search_area.x, search_area.y, &line, search_area.width);
+        }
+        buf.set_style(bar_area, theme.status_bar);
+        let state = if self.playing {
+            Span::styled(" ▶ playing ", theme.key)
+        } else {
+            Span::styled(" ⏸ paused ", theme.status_bar.patch(theme.warn))
+        };
+        let clock = format!(" {} / {} ", clock(self.pos), clock(self.duration));
+        let speed = format!(" {}× ", self.speed());
+        let used = 11 + clock.chars().count() + speed.chars().count() + 1;
+        let width = (bar_area.width as usize).saturating_sub(used);
+        let filled = if self.duration == 0 {
+            width
+        } else {
+            (width as u128 * self.pos as u128 / self.duration as u128) as usize
+        };
+        let line = Line::from(vec![
+            state,
+            Span::styled(speed, theme.status_bar.patch(theme.accent)),
+            Span::styled(clock, theme.status_bar),
+            Span::styled(
+                "━".repeat(filled),
+                theme.status_bar.patch(theme.timeline_fill),
+            ),
+            Span::styled(
+                "─".repeat(width - filled.min(width)),
+                theme.status_bar.patch(theme.timeline),
+            ),
+        ]);
+        buf.set_line(bar_area.x, bar_area.y, &line, bar_area.width);
+        self.timeline_area = Rect::new(bar_area.x + used as u16 - 1, bar_area.y, width as u16, 1);
+    }
+}
+
+/// `mm:ss.mmm`.
+fn clock(us: u64) -> String {
+    let ms = us / 1000;
+    format!(
+        "{:02}:{:02}.{:03}",
+        ms / 60_000,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
+}

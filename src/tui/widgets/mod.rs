@@ -1,0 +1,19 @@
+//! Widgets shared by the screens.
+pub mod confirm; // yes/no dialog
+pub mod help; // `?` overlay listing the current screen's keys
+pub mod pane; // the pane grid of the run and replay screens
+pub mod status; // header and footer bars
+
+use ratatui::layout::Rect;
+
+/// A `width`×`height` rectangle centred in `area` (clamped to it).
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    )
+}
