@@ -215,6 +215,37 @@ impl App {
         }
     }
 
+    /// The few keys the footer shows (the help overlay lists them all).
+    fn footer_commands(&self) -> &'static [Cmd] {
+        match self.screen {
+            Screen::Incidents => &[Cmd::Select, Cmd::Filter, Cmd::NextFocus, Cmd::Editor],
+            Screen::Plan => &[
+                Cmd::Toggle,
+                Cmd::NextFocus,
+                Cmd::AdHoc,
+                Cmd::Start,
+                Cmd::Back,
+            ],
+            Screen::Run => &[
+                Cmd::Right,
+                Cmd::Zoom,
+                Cmd::Follow,
+                Cmd::Search,
+                Cmd::Cancel,
+                Cmd::Export,
+            ],
+            Screen::Export => &[Cmd::Back],
+            Screen::Replay => &[
+                Cmd::PlayPause,
+                Cmd::Faster,
+                Cmd::Slower,
+                Cmd::SeekForward,
+                Cmd::Search,
+            ],
+            Screen::Editor => &[Cmd::Select, Cmd::New, Cmd::Duplicate, Cmd::Save],
+        }
+    }
+
     /// True while something changes on its own (elapsed counters, playback).
     pub fn animating(&self) -> bool {
         match self.screen {
@@ -712,7 +743,7 @@ impl App {
         let scope = self.screen.scope();
         Footer {
             scope,
-            commands: self.commands(),
+            commands: self.footer_commands(),
             keymap: &self.keymap,
             message: self.message.as_deref(),
             theme: &theme,

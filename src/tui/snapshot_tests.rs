@@ -1,1 +1,134 @@
+//! Every screen rendered on a `TestBackend` at 120×40 and 80×24 with the demo data, compared
+//! with the committed snapshots in `src/tui/snapshots/` (review changes with `cargo insta review`
+//! or accept them with `INSTA_UPDATE=always`).
+use super::app::{App, Screen};
+use super::demo::demo_app;
+use super::theme::Theme;
+use crate::tui::action::{Action, Cmd};
+use ratatui::{Terminal, backend::TestBackend, style::Color};
 
+fn draw(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|frame| app.render(frame)).expect("draw");
+    terminal
+}
+
+fn app(screen: Screen, scratch: &tempfile::TempDir) -> App {
+    demo_app(screen, Theme::dark(), scratch.path()).expect("demo app")
+}
+
+macro_rules! screen_snapshots {
+    ($($name:ident => $screen:expr),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let scratch = tempfile::tempdir().expect("tmp");
+            for (w, h) in [(120, 40), (80, 24)] {
+                let mut app = app($screen, &scratch);
+                let terminal = draw(&mut app, w, h);
+                insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), terminal.backend());
+            }
+        }
+    )*};
+}
+
+screen_snapshots! {
+    incidents => Screen::Incidents,
+    plan => Screen::Plan,
+    run => Screen::Run,
+    export => Screen::Export,
+    replay => Screen::Replay,
+    editor => Screen::Editor,
+}
+
+#[test]
+fn run_zoomed_with_help_and_confirm() {
+    let scratch = tempfile::tempdir().expect("tmp");
+    let mut app = app(Screen::Run, &scratch);
+    app.dispatch(Action::Cmd(Cmd::Zoom));
+    insta::assert_snapshot!("run_zoomed_120x40", draw(&mut app, 120, 40).backend());
+    app.help = true;
+    insta::assert_snapshot!("run_help_120x40", draw(&mut app, 120, 40).backend());
+    app.help = false;
+    app.dispatch(Action::Cmd(Cmd::CancelAll));
+    assert!(app.confirm.is_some(), "cancel all asks first");
+    insta::assert_snapshot!("run_confirm_80x24", draw(&mut app, 80, 24).backend());
+}
+
+#[test]
+fn too_small_terminal_shows_a_message() {
+    let scratch = tempfile::tempdir().expect("tmp");
+    let mut app = app(Screen::Run, &scratch);
+    let terminal = draw(&mut app, 50, 12);
+    insta::assert_snapshot!("too_small_50x12", terminal.backend());
+}
+
+#[test]
+fn colours_come_from_the_theme() {
+    let scratch = tempfile::tempdir().expect("tmp");
+    for name in ["dark", "light", "high-contrast"] {
+        let theme = Theme::builtin(name).expect("theme");
+        let mut app = demo_app(Screen::Run, theme.clone(), scratch.path()).expect("demo");
+        let terminal = draw(&mut app, 120, 40);
+        let buffer = terminal.backend().buffer();
+        // The header's first cell uses the key style, the body the base background.
+        assert_eq!(
+            buffer[(1, 0)].bg,
+            theme.key.bg.unwrap_or(Color::Reset),
+            "{name}"
+        );
+        assert_eq!(
+            buffer[(60, 20)].bg,
+            theme.base.bg.unwrap_or(Color::Reset),
+            "{name}"
+        );
+        for cell in buffer.content() {
+            let allowed = |c: Color| c == Color::Reset || matches!(c, Color::Rgb(..));
+            assert!(
+                allowed(cell.fg) && allowed(cell.bg),
+                "{name}: colour {:?}/{:?} not from the theme",
+                cell.fg,
+                cell.bg
+            );
+        }
+    }
+}
+
+/// Hostile output rendered through the real crossterm backend: the bytes sent to the terminal
+/// carry no OSC (title, clipboard), no screen clear and no BEL from the stream.
+#[test]
+fn hostile_output_cannot_drive_the_terminal() {
+    use crate::snapshot::journal::Fd;
+    let scratch = tempfile::tempdir().expect("tmp");
+    let mut app = app(Screen::Run, &scratch);
+    let hostile: &[u8] = b"\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[H\x1b[31;1mred\x1b[0m\x1bc\x9b2J\xff\xfe\r\x08\x08\x08over\x1bP+q\x1b\\\n";
+    if let Some(run) = app.run.as_mut() {
+        let live = std::sync::Arc::clone(&run.captures[0].live);
+        live.streams[1].ring().push(Fd::Out, hostile);
+        live.streams[1].ring().push(Fd::Err, hostile);
+    }
+    let mut out = Vec::new();
+    {
+        let backend = ratatui::backend::CrosstermBackend::new(&mut out);
+        let mut terminal = Terminal::with_options(
+            backend,
+            ratatui::TerminalOptions {
+                viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 120, 40)),
+            },
+        )
+        .expect("terminal");
+        terminal.draw(|frame| app.render(frame)).expect("draw");
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.contains("pwned") && text.contains('␛') && text.contains('␇'),
+        "the sequence is shown as text"
+    );
+    for forbidden in [
+        "\x1b]", "\x07", "\x1b[2J", "\x1bc", "\x1bP", "\u{9b}", "\r", "\x08",
+    ] {
+        assert!(
+            !text.contains(forbidden),
+            "terminal output contains {forbidden:?}"
+        );
+    }
+}

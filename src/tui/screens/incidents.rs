@@ -380,14 +380,14 @@ impl IncidentsState {
         let visible = self.visible();
         let mut rows = vec![Row::new(vec![
             Cell::from(Span::styled("◆", theme.accent)),
-            Cell::from(Span::styled("no incident (ad hoc)", theme.accent)),
+            Cell::from(Span::styled("ad hoc", theme.accent)),
             Cell::from(""),
             Cell::from(""),
             Cell::from(""),
-            Cell::from(Span::styled(
-                "capture now, without an incident",
-                theme.muted,
-            )),
+            Cell::from(Line::from(vec![
+                Span::styled("no incident (ad hoc)", theme.accent),
+                Span::styled(" · capture now", theme.muted),
+            ])),
         ])];
         for row in &visible {
             let status_style = match row.status.as_str() {
@@ -446,9 +446,15 @@ impl IncidentsState {
                 }
             })
             .collect();
+        let id_width = visible
+            .iter()
+            .map(|r| r.id.chars().count())
+            .max()
+            .unwrap_or(6)
+            .clamp(6, 16) as u16;
         let widths = [
             Constraint::Length(1),
-            Constraint::Length(20),
+            Constraint::Length(id_width),
             Constraint::Length(12),
             Constraint::Length(7),
             Constraint::Length(22),

@@ -62,6 +62,9 @@ pub struct PlanState {
     /// The value being typed for the parameter under the cursor.
     pub param_edit: Option<String>,
     pub command: String,
+    /// Whether the ad-hoc line is SQL (ctrl-t in the field); `None` = SQL only when every
+    /// selected target is a database.
+    pub adhoc_sql: Option<bool>,
     pub focus: Focus,
     pub filtering: bool,
     pub allow_intrusive: bool,
@@ -110,6 +113,7 @@ impl PlanState {
             param_cursor: 0,
             param_edit: None,
             command: String::new(),
+            adhoc_sql: None,
             focus: Focus::Targets,
             filtering: false,
             allow_intrusive: false,
@@ -175,6 +179,17 @@ impl PlanState {
         out
     }
 
+    /// True when the ad-hoc line is run as SQL on database targets rather than as a shell command.
+    pub fn adhoc_is_sql(&self) -> bool {
+        self.adhoc_sql.unwrap_or_else(|| {
+            !self.selected_targets.is_empty()
+                && self
+                    .selected_targets
+                    .iter()
+                    .all(|&i| self.targets.get(i).is_some_and(|t| t.kind().is_database()))
+        })
+    }
+
     /// What would be asked of the planner now.
     pub fn request(&self) -> PlanRequest {
         let targets: Vec<Target> = self
@@ -183,15 +198,13 @@ impl PlanState {
             .filter_map(|&i| self.targets.get(i).cloned())
             .collect();
         let command = self.command.trim().to_string();
-        let has = |db: bool| targets.iter().any(|t| t.kind().is_database() == db);
         let mut runs = Vec::new();
         let mut queries = Vec::new();
         if !command.is_empty() {
-            if has(false) || targets.is_empty() {
-                runs.push(command.clone());
-            }
-            if has(true) {
+            if self.adhoc_is_sql() {
                 queries.push(command);
+            } else {
+                runs.push(command);
             }
         }
         let names: BTreeSet<String> = self.param_list().into_iter().map(|(n, _, _)| n).collect();
@@ -275,7 +288,11 @@ impl PlanState {
 
     pub fn update(&mut self, action: Action) -> Option<Effect> {
         let effect = match action {
-            Action::Key(key) => self.key(key.code),
+            Action::Key(key) => self.key(
+                key.code,
+                key.modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL),
+            ),
             Action::Cmd(cmd) => self.command(cmd),
             _ => None,
         };
@@ -283,7 +300,7 @@ impl PlanState {
         effect
     }
 
-    fn key(&mut self, code: KeyCode) -> Option<Effect> {
+    fn key(&mut self, code: KeyCode, ctrl: bool) -> Option<Effect> {
         if self.filtering {
             match code {
                 KeyCode::Esc => {
@@ -327,6 +344,10 @@ impl PlanState {
             return None;
         }
         // The ad-hoc command line.
+        if code == KeyCode::Char('t') && ctrl {
+            self.adhoc_sql = Some(!self.adhoc_is_sql());
+            return None;
+        }
         match code {
             KeyCode::Esc => self.focus = Focus::Targets,
             KeyCode::Tab => self.move_focus(true),
@@ -700,20 +721,21 @@ impl PlanState {
 
     fn render_command(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let focused = self.focus == Focus::Command;
-        let block = self.block(
-            "Ad-hoc command or query · enter to start".into(),
-            Focus::Command,
-            None,
-            theme,
-        );
+        let sql = self.adhoc_is_sql();
+        let title = if sql {
+            "Ad-hoc SQL for database targets · ^T shell · enter starts"
+        } else {
+            "Ad-hoc shell command · ^T SQL · enter starts"
+        };
+        let block = self.block(title.into(), Focus::Command, None, theme);
         let line = if self.command.is_empty() && !focused {
             Line::from(Span::styled(
-                " press c to type a shell command (or SQL for database targets)",
+                " press c to type a command to run on the selected targets",
                 theme.muted,
             ))
         } else {
             Line::from(vec![
-                Span::styled(" $ ", theme.accent),
+                Span::styled(if sql { " sql> " } else { " $ " }, theme.accent),
                 Span::styled(
                     format!("{}{}", self.command, if focused { "▏" } else { "" }),
                     if focused { theme.input } else { theme.base },
@@ -821,10 +843,14 @@ impl PlanState {
                 theme.muted,
             )));
         }
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block)
-            .render(area, buf);
+        // Commands are cut at the border rather than wrapped: one line per step reads faster.
+        let paragraph = Paragraph::new(lines).block(block);
+        let paragraph = if self.preview.is_err() {
+            paragraph.wrap(Wrap { trim: false })
+        } else {
+            paragraph
+        };
+        paragraph.render(area, buf);
     }
 }
 

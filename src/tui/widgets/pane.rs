@@ -420,7 +420,17 @@ pub fn render_pane(
     buf: &mut Buffer,
     theme: &Theme,
 ) {
-    let (status_text, status_style) = pane.status.label(theme);
+    let (full_status, status_style) = pane.status.label(theme);
+    // The status shares the top border with the title: keep it to about half the pane.
+    let room = (area.width as usize / 2).saturating_sub(10).max(8);
+    let status_text = if full_status.chars().count() > room {
+        format!(
+            "{}…",
+            full_status.chars().take(room - 1).collect::<String>()
+        )
+    } else {
+        full_status.clone()
+    };
     let border_style = if focused {
         theme.border_focus
     } else {
@@ -469,6 +479,22 @@ pub fn render_pane(
     let height = inner.height as usize;
     if height == 0 || inner.width == 0 {
         return;
+    }
+    // A stream that ended without output: say why in the body, wrapped, where there is room.
+    if len == 0 && pane.status.finished() {
+        if let PaneStatus::Other {
+            reason: Some(reason),
+            ..
+        } = &pane.status
+        {
+            ratatui::widgets::Paragraph::new(Line::from(Span::styled(
+                reason.clone(),
+                status_style,
+            )))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .render(inner, buf);
+            return;
+        }
     }
     let bottom = if view.follow {
         end

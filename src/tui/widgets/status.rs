@@ -44,17 +44,7 @@ impl Widget for Footer<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         buf.set_style(area, self.theme.status_bar);
         let mut spans = Vec::new();
-        for &cmd in self.commands.iter().chain([Cmd::Help, Cmd::Quit].iter()) {
-            let label = self.keymap.label(self.scope, cmd);
-            if label == "-" {
-                continue;
-            }
-            spans.push(Span::styled(format!(" {label} "), self.theme.key));
-            spans.push(Span::styled(
-                format!(" {} ", cmd.name().replace('_', " ")),
-                self.theme.status_bar,
-            ));
-        }
+        // The latest message first: it is what the operator needs to read now.
         if let Some(message) = self.message {
             let style = if message.starts_with("error")
                 || message.contains("cannot")
@@ -64,8 +54,40 @@ impl Widget for Footer<'_> {
             } else {
                 self.theme.status_bar.patch(self.theme.accent)
             };
-            spans.push(Span::styled(format!(" │ {message}"), style));
+            spans.push(Span::styled(format!(" {message} "), style));
+            spans.push(Span::styled("│", self.theme.status_bar));
+        }
+        for &cmd in self.commands.iter().chain([Cmd::Help, Cmd::Quit].iter()) {
+            let label = self.keymap.label(self.scope, cmd);
+            if label == "-" {
+                continue;
+            }
+            spans.push(Span::styled(format!(" {label} "), self.theme.key));
+            spans.push(Span::styled(
+                format!(" {} ", footer_name(cmd)),
+                self.theme.status_bar,
+            ));
         }
         buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    }
+}
+
+/// Short footer label of a command.
+fn footer_name(cmd: Cmd) -> &'static str {
+    match cmd {
+        Cmd::Select => "open",
+        Cmd::NextFocus => "panel",
+        Cmd::Right => "next pane",
+        Cmd::Follow => "follow",
+        Cmd::CancelAll => "cancel all",
+        Cmd::PlayPause => "play/pause",
+        Cmd::SeekBack => "-5s",
+        Cmd::SeekForward => "+5s",
+        Cmd::JumpEnd => "end",
+        Cmd::AdHoc => "command",
+        Cmd::Toggle => "select",
+        Cmd::SelectTag => "tag",
+        Cmd::AllowIntrusive => "intrusive",
+        other => other.name(),
     }
 }
