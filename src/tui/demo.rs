@@ -435,7 +435,7 @@ pub fn demo_app(screen: Screen, theme: Theme, scratch: &Path) -> io::Result<App>
         // Show validation as you type: an unknown key on line 17.
         editing
             .textarea
-            .move_cursor(ratatui_textarea::CursorMove::Jump(8, 0));
+            .move_cursor(ratatui_textarea::CursorMove::Jump(16, 0));
         editing.textarea.insert_str("timout = \"5s\"");
         editing.textarea.insert_newline();
         editing.validate();

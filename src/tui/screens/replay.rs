@@ -396,7 +396,12 @@ impl ReplayState {
         };
         let clock = format!(" {} / {} ", clock(self.pos), clock(self.duration));
         let speed = format!(" {}× ", self.speed());
-        let used = 11 + clock.chars().count() + speed.chars().count() + 1;
+        let search = if self.grid.search.query.is_empty() || self.grid.search.editing {
+            String::new()
+        } else {
+            format!(" /{} ", self.grid.search.query)
+        };
+        let used = 11 + clock.chars().count() + speed.chars().count() + search.chars().count() + 1;
         let width = (bar_area.width as usize).saturating_sub(used);
         let filled = if self.duration == 0 {
             width
@@ -407,6 +412,7 @@ impl ReplayState {
             state,
             Span::styled(speed, theme.status_bar.patch(theme.accent)),
             Span::styled(clock, theme.status_bar),
+            Span::styled(search, theme.status_bar.patch(theme.accent)),
             Span::styled(
                 "━".repeat(filled),
                 theme.status_bar.patch(theme.timeline_fill),
