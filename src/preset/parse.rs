@@ -1,7 +1,7 @@
 //! Preset TOML → validated [`Preset`], with every error located at file:line:col.
 use super::{
-    DEFAULT_STEP_MAX_BYTES, DEFAULT_STEP_TIMEOUT, ParamDef, Preset, PresetOrigin, PresetStep,
-    placeholders,
+    DEFAULT_STEP_MAX_BYTES, DEFAULT_STEP_TIMEOUT, ParamDef, ParamKind, Preset, PresetOrigin,
+    PresetStep, placeholders,
 };
 use crate::model::{ByteSize, HumanDuration, StepAction, TargetKind};
 use crate::source_error::SourceError;
@@ -16,8 +16,19 @@ struct RawPreset {
     description: String,
     target: TargetKind,
     #[serde(default)]
-    params: BTreeMap<Spanned<String>, Spanned<ParamDef>>,
+    params: BTreeMap<Spanned<String>, RawParam>,
     steps: Spanned<Vec<Spanned<RawStep>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    kind: ParamKind,
+    #[serde(default)]
+    default: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +69,7 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
             .with_hint("e.g. name = \"linux-triage\""));
     }
     let stem = file.rsplit('/').next().and_then(|f| f.strip_suffix(".toml"));
-    if let Some(stem) = stem.filter(|_| matches!(origin, PresetOrigin::User(_) | PresetOrigin::Builtin)) {
+    if let Some(stem) = stem {
         if stem != raw.name.get_ref() {
             return Err(err(raw.name.span(), format!("preset `{}` is in a file named `{stem}.toml`", raw.name.get_ref()))
                 .with_hint(format!("rename the file to `{}.toml` or set name = \"{stem}\"", raw.name.get_ref())));
@@ -76,13 +87,14 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
         if !valid {
             return Err(err(name.span(), format!("parameter name `{}` must be lowercase letters, digits and _", name.get_ref())));
         }
-        if let Some(default) = &def.get_ref().default {
-            if let Err(e) = def.get_ref().kind.check(default) {
-                return Err(err(def.span(), format!("default of parameter `{}`: {e}", name.get_ref()))
+        if let Some(default) = &def.default {
+            if let Err(e) = def.kind.check(default.get_ref()) {
+                return Err(err(default.span(), format!("default of parameter `{}`: {e}", name.get_ref()))
                     .with_hint("fix the default or change the parameter's kind"));
             }
         }
-        params.insert(name.into_inner(), def.into_inner());
+        let def = ParamDef { description: def.description, kind: def.kind, default: def.default.map(Spanned::into_inner) };
+        params.insert(name.into_inner(), def);
     }
 
     if raw.steps.get_ref().is_empty() {
@@ -149,7 +161,7 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
         };
         let mut requires = Vec::new();
         for tool in step.requires {
-            if !super::ParamKind::Word.check(tool.get_ref()).is_ok_and(|()| !tool.get_ref().contains(['@', ':'])) {
+            if !ParamKind::Word.check(tool.get_ref()).is_ok_and(|()| !tool.get_ref().contains(['@', ':'])) {
                 return Err(err(tool.span(), format!("`{}` is not a tool name", tool.get_ref()))
                     .with_hint("requires lists program names found on PATH, e.g. [\"mpstat\"]"));
             }
