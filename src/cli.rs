@@ -403,11 +403,11 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         }
     });
     let ctrl_c_control = control.clone();
+    let interrupt = wait_for_interrupt();
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
-            ctrl_c_control.cancel_all();
-        }
+        interrupt.await;
+        eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
+        ctrl_c_control.cancel_all();
     });
     let result = engine
         .run(&plan, Arc::clone(&writer), live, &control, Some(events_tx))
@@ -435,6 +435,25 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         ExitCode::from(EXIT_INCOMPLETE)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Ctrl-C or SIGTERM (automation stopping us): both stop the streams and finish the snapshot,
+/// so no step is left running on its own. The handlers are installed before this returns.
+fn wait_for_interrupt() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
     }
 }
 

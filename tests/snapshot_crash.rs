@@ -35,12 +35,15 @@ fn kill_9_mid_capture_leaves_a_readable_snapshot() {
             continue;
         };
         let file = snapshot_dir.join("streams/01-local-adhoc-run-1.out");
-        if std::fs::read_to_string(&file).is_ok_and(|t| t.contains("second-line")) {
+        let quick_ended = std::fs::read_to_string(snapshot_dir.join("journal.jsonl"))
+            .is_ok_and(|j| j.contains(r#""ev":"end","t":"#));
+        if quick_ended && std::fs::read_to_string(&file).is_ok_and(|t| t.contains("second-line")) {
             stream_file = Some((snapshot_dir, file));
             break;
         }
     }
-    let (snapshot_dir, file) = stream_file.expect("output reached disk while the step ran");
+    let (snapshot_dir, file) =
+        stream_file.expect("output reached disk while the step ran, and the quick step ended");
     assert!(
         child.try_wait().expect("poll").is_none(),
         "casefile still running"
@@ -49,7 +52,7 @@ fn kill_9_mid_capture_leaves_a_readable_snapshot() {
     child.wait().expect("reap");
     // The orphaned step (its own process group) is cleaned up by the test, not left running.
     let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 37.5"])
+        .args(["-f", "^sleep 37.5"])
         .status();
 
     let snapshot = Snapshot::open(&snapshot_dir).expect("a killed capture opens");
@@ -78,5 +81,55 @@ fn kill_9_mid_capture_leaves_a_readable_snapshot() {
     assert!(
         text.contains("interrupted") && text.contains("rebuilt from the journal"),
         "{text}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_steps_and_finishes_the_snapshot() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.captures();
+    let child = sandbox
+        .command()
+        .args(["capture", "--out", out.to_str().expect("utf8"), "--json"])
+        .args(["--run", "echo begun; exec sleep 41.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn casefile");
+    let mut running = false;
+    for _ in 0..200 {
+        std::thread::sleep(Duration::from_millis(25));
+        let status = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 41.5"])
+            .output()
+            .expect("pgrep");
+        if status.status.success() {
+            running = true;
+            break;
+        }
+    }
+    assert!(running, "the step started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "cancelled streams make exit 1"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json summary");
+    assert_eq!(summary["state"], "cancelled");
+    assert_eq!(summary["streams"][0]["status"], "cancelled");
+    assert_eq!(summary["streams"][0]["stdout_bytes"], 6);
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 41.5"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        !left.status.success(),
+        "the step's process was stopped with casefile"
     );
 }
