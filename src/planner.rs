@@ -180,3 +180,78 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
         streams,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TargetSpec;
+
+    fn target(name: &str, url: &str) -> Target {
+        Target {
+            name: name.into(),
+            spec: TargetSpec::parse_url(url).expect("url"),
+            tags: vec![],
+            source: "test".into(),
+            password_secret: None,
+        }
+    }
+
+    #[test]
+    fn presets_apply_to_targets_of_their_kind_and_ids_are_unique() {
+        let library = PresetLibrary::load(None);
+        let request = PlanRequest {
+            targets: vec![Target::local(), target("db", "postgres://u@127.0.0.1/x")],
+            presets: vec!["linux-triage".into(), "postgres".into()],
+            runs: vec!["uptime".into()],
+            queries: vec!["SELECT 1".into()],
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let plan = build_plan(&request, &library).expect("plan");
+        let triage = library.presets["linux-triage"].steps.len();
+        let postgres = library.presets["postgres"].steps.len();
+        assert_eq!(plan.streams.len(), triage + postgres + 2);
+        assert!(
+            plan.streams
+                .iter()
+                .all(|s| s.action.runs_on(plan.targets[s.target].kind()))
+        );
+        let mut ids: Vec<&str> = plan.streams.iter().map(|s| s.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), plan.streams.len());
+        assert!(plan.streams[0].id.starts_with("01-local-linux-triage-"));
+    }
+
+    #[test]
+    fn parameters_are_filled_quoted_and_intrusive_steps_wait_for_confirmation() {
+        let library = PresetLibrary::load(None);
+        let mut request = PlanRequest {
+            presets: vec!["jvm".into()],
+            params: BTreeMap::from([("pid".to_string(), "4242".to_string())]),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let plan = build_plan(&request, &library).expect("plan");
+        assert!(
+            plan.streams
+                .iter()
+                .any(|s| s.action.text().contains("'4242'"))
+        );
+        assert!(
+            plan.streams
+                .iter()
+                .any(|s| s.intrusive && s.skip_reason.is_some())
+        );
+        request.allow_intrusive = true;
+        let plan = build_plan(&request, &library).expect("plan");
+        assert!(plan.streams.iter().all(|s| s.skip_reason.is_none()));
+        request.override_timeouts = true;
+        let plan = build_plan(&request, &library).expect("plan");
+        assert!(
+            plan.streams
+                .iter()
+                .all(|s| s.timeout == Duration::from_secs(5))
+        );
+    }
+}
