@@ -21,6 +21,19 @@ pub struct PlanRequest {
     pub allow_intrusive: bool,
 }
 
+/// A stream before it gets its id.
+struct Draft {
+    target: usize,
+    preset: String,
+    step: String,
+    action: StepAction,
+    requires: Vec<String>,
+    timeout: Duration,
+    max_bytes: Option<u64>,
+    sudo: bool,
+    intrusive: bool,
+}
+
 /// Makes the plan, or says plainly why it cannot (nothing runs then).
 pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<CapturePlan, String> {
     if request.presets.is_empty() && request.runs.is_empty() && request.queries.is_empty() {
@@ -35,17 +48,23 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
     if targets.is_empty() {
         targets.push(Target::local());
     }
-    let mut drafts: Vec<(usize, String, String, StepAction, Vec<String>, Duration, Option<u64>, bool, bool)> = Vec::new();
+    let mut drafts: Vec<Draft> = Vec::new();
     let mut used_params = std::collections::BTreeSet::new();
 
     for name in &request.presets {
         let preset = library.get(name)?;
-        let matching: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].kind() == preset.target).collect();
+        let matching: Vec<usize> = (0..targets.len())
+            .filter(|&i| targets[i].kind() == preset.target)
+            .collect();
         if matching.is_empty() {
             return Err(format!(
                 "preset `{name}` is for {} targets, and none of the selected targets ({}) is one",
                 preset.target,
-                targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                targets
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         used_params.extend(preset.params.keys().cloned());
@@ -53,56 +72,186 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
         for &target in &matching {
             for step in &preset.steps {
                 let action = preset.render_step(step, &values, targets[target].kind())?;
-                let timeout = if request.override_timeouts { request.timeout } else { step.timeout };
-                drafts.push((target, name.clone(), step.name.clone(), action, step.requires.clone(), timeout, Some(step.max_bytes), step.sudo, step.intrusive));
+                let timeout = if request.override_timeouts {
+                    request.timeout
+                } else {
+                    step.timeout
+                };
+                drafts.push(Draft {
+                    target,
+                    preset: name.clone(),
+                    step: step.name.clone(),
+                    action,
+                    requires: step.requires.clone(),
+                    timeout,
+                    max_bytes: Some(step.max_bytes),
+                    sudo: step.sudo,
+                    intrusive: step.intrusive,
+                });
             }
         }
     }
     for given in request.params.keys() {
         if !used_params.contains(given) {
-            return Err(format!("--param {given}: none of the selected presets has a parameter `{given}`"));
+            return Err(format!(
+                "--param {given}: none of the selected presets has a parameter `{given}`"
+            ));
         }
     }
-    let adhoc = |kind_ok: fn(TargetKind) -> bool, texts: &[String], make: fn(String) -> StepAction, what: &str, drafts: &mut Vec<_>| -> Result<(), String> {
+    let adhoc = |kind_ok: fn(TargetKind) -> bool,
+                 texts: &[String],
+                 make: fn(String) -> StepAction,
+                 what: &str,
+                 drafts: &mut Vec<_>|
+     -> Result<(), String> {
         if texts.is_empty() {
             return Ok(());
         }
-        let matching: Vec<usize> = (0..targets.len()).filter(|&i| kind_ok(targets[i].kind())).collect();
+        let matching: Vec<usize> = (0..targets.len())
+            .filter(|&i| kind_ok(targets[i].kind()))
+            .collect();
         if matching.is_empty() {
-            return Err(format!("{what} needs a target of the right kind; none of the selected targets is one"));
+            return Err(format!(
+                "{what} needs a target of the right kind; none of the selected targets is one"
+            ));
         }
         for (n, text) in texts.iter().enumerate() {
             if text.trim().is_empty() {
                 return Err(format!("{what} #{} is empty", n + 1));
             }
             for &target in &matching {
-                let step = if texts.len() == 1 { what.trim_start_matches('-').to_string() } else { format!("{}-{}", what.trim_start_matches('-'), n + 1) };
-                drafts.push((target, "adhoc".to_string(), step, make(text.clone()), vec![], request.timeout, request.max_bytes, false, false));
+                let step = if texts.len() == 1 {
+                    what.trim_start_matches('-').to_string()
+                } else {
+                    format!("{}-{}", what.trim_start_matches('-'), n + 1)
+                };
+                drafts.push(Draft {
+                    target,
+                    preset: "adhoc".to_string(),
+                    step,
+                    action: make(text.clone()),
+                    requires: vec![],
+                    timeout: request.timeout,
+                    max_bytes: request.max_bytes,
+                    sudo: false,
+                    intrusive: false,
+                });
             }
         }
         Ok(())
     };
-    adhoc(|k| k == TargetKind::Shell, &request.runs, StepAction::Command, "--run", &mut drafts)?;
-    adhoc(TargetKind::is_database, &request.queries, StepAction::Query, "--query", &mut drafts)?;
+    adhoc(
+        |k| k == TargetKind::Shell,
+        &request.runs,
+        StepAction::Command,
+        "--run",
+        &mut drafts,
+    )?;
+    adhoc(
+        TargetKind::is_database,
+        &request.queries,
+        StepAction::Query,
+        "--query",
+        &mut drafts,
+    )?;
 
     let width = drafts.len().to_string().len().max(2);
     let streams = drafts
         .into_iter()
         .enumerate()
-        .map(|(i, (target, preset, step, action, requires, timeout, max_bytes, sudo, intrusive))| StreamSpec {
-            id: format!("{:0width$}-{}-{}-{}", i + 1, slug(&targets[target].name), slug(&preset), slug(&step)),
-            target,
-            preset,
-            step,
-            action,
-            requires,
-            timeout,
-            max_bytes,
-            sudo,
-            skip_reason: (intrusive && !request.allow_intrusive)
+        .map(|(i, d)| StreamSpec {
+            id: format!("{:0width$}-{}-{}-{}", i + 1, slug(&targets[d.target].name), slug(&d.preset), slug(&d.step)),
+            target: d.target,
+            preset: d.preset,
+            step: d.step,
+            action: d.action,
+            requires: d.requires,
+            timeout: d.timeout,
+            max_bytes: d.max_bytes,
+            sudo: d.sudo,
+            skip_reason: (d.intrusive && !request.allow_intrusive)
                 .then(|| "intrusive step (it can pause or burden the process): confirm to run it (--allow-intrusive)".to_string()),
-            intrusive,
+            intrusive: d.intrusive,
         })
         .collect();
-    Ok(CapturePlan { incident: request.incident.clone(), targets, streams })
+    Ok(CapturePlan {
+        incident: request.incident.clone(),
+        targets,
+        streams,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TargetSpec;
+
+    fn target(name: &str, url: &str) -> Target {
+        Target {
+            name: name.into(),
+            spec: TargetSpec::parse_url(url).expect("url"),
+            tags: vec![],
+            source: "test".into(),
+            password_secret: None,
+        }
+    }
+
+    #[test]
+    fn presets_apply_to_targets_of_their_kind_and_ids_are_unique() {
+        let library = PresetLibrary::load(None);
+        let request = PlanRequest {
+            targets: vec![Target::local(), target("db", "postgres://u@127.0.0.1/x")],
+            presets: vec!["linux-triage".into(), "postgres".into()],
+            runs: vec!["uptime".into()],
+            queries: vec!["SELECT 1".into()],
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let plan = build_plan(&request, &library).expect("plan");
+        let triage = library.presets["linux-triage"].steps.len();
+        let postgres = library.presets["postgres"].steps.len();
+        assert_eq!(plan.streams.len(), triage + postgres + 2);
+        assert!(
+            plan.streams
+                .iter()
+                .all(|s| s.action.runs_on(plan.targets[s.target].kind()))
+        );
+        let mut ids: Vec<&str> = plan.streams.iter().map(|s| s.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), plan.streams.len());
+        assert!(plan.streams[0].id.starts_with("01-local-linux-triage-"));
+    }
+
+    #[test]
+    fn parameters_are_filled_quoted_and_intrusive_steps_wait_for_confirmation() {
+        let library = PresetLibrary::load(None);
+        let mut request = PlanRequest {
+            presets: vec!["jvm".into()],
+            params: BTreeMap::from([("pid".to_string(), "4242".to_string())]),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let plan = build_plan(&request, &library).expect("plan");
+        assert!(
+            plan.streams
+                .iter()
+                .any(|s| s.action.text().contains("'4242'"))
+        );
+        assert!(
+            plan.streams
+                .iter()
+                .any(|s| s.intrusive && s.skip_reason.is_some())
+        );
+        request.allow_intrusive = true;
+        let plan = build_plan(&request, &library).expect("plan");
+        assert!(plan.streams.iter().all(|s| s.skip_reason.is_none()));
+        request.override_timeouts = true;
+        let plan = build_plan(&request, &library).expect("plan");
+        assert!(
+            plan.streams
+                .iter()
+                .all(|s| s.timeout == Duration::from_secs(5))
+        );
+    }
 }
