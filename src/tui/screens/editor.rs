@@ -83,10 +83,12 @@ impl Editing {
     /// Parses the text as it stands.
     pub fn validate(&mut self) {
         let text = self.text();
+        // No `.toml` in the name: the file is saved under the preset's own name, so the
+        // parser's "file name matches the preset name" check does not apply while editing.
         match parse_preset(
-            "preset.toml",
+            "(editor)",
             &text,
-            PresetOrigin::File(PathBuf::from("preset.toml")),
+            PresetOrigin::File(PathBuf::from("(editor)")),
         ) {
             Ok(p) => {
                 self.error = None;
