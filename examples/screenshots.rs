@@ -1,0 +1,44 @@
+//! Regenerates `screenshots/*.svg` from the app's own rendering: each main screen is drawn with
+//! the demo data on a `TestBackend` and the buffer is written as SVG in the theme's colours.
+//!
+//!     cargo run --example screenshots            # or scripts/screenshots.sh
+use casefile::tui::{app::Screen, demo::demo_app, svg::buffer_to_svg, theme::Theme};
+use ratatui::{Terminal, backend::TestBackend};
+use std::path::Path;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("screenshots");
+    std::fs::create_dir_all(&out)?;
+    let scratch = tempfile_dir()?;
+    let shots: &[(&str, Screen, &str, bool)] = &[
+        ("incidents", Screen::Incidents, "dark", false),
+        ("plan", Screen::Plan, "dark", false),
+        ("run", Screen::Run, "dark", false),
+        ("run-help", Screen::Run, "dark", true),
+        ("export", Screen::Export, "dark", false),
+        ("replay", Screen::Replay, "dark", false),
+        ("editor", Screen::Editor, "dark", false),
+        ("run-light", Screen::Run, "light", false),
+        ("run-high-contrast", Screen::Run, "high-contrast", false),
+    ];
+    for (name, screen, theme_name, help) in shots {
+        let theme = Theme::builtin(theme_name)?;
+        let mut app = demo_app(*screen, theme.clone(), &scratch)?;
+        app.help = *help;
+        let mut terminal = Terminal::new(TestBackend::new(120, 40))?;
+        terminal.draw(|frame| app.render(frame))?;
+        let svg = buffer_to_svg(terminal.backend().buffer(), theme.base.fg.unwrap_or_default(), theme.base.bg.unwrap_or_default());
+        let path = out.join(format!("{name}.svg"));
+        std::fs::write(&path, svg)?;
+        println!("{}", path.display());
+    }
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// A scratch folder for the demo snapshot (the example has no dev-dependency on tempfile).
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("casefile-screenshots-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
