@@ -39,7 +39,11 @@ const HEIGHT: u16 = 60;
 const PRODUCE_SECONDS: u32 = 5;
 
 fn line(stream: usize, i: usize) -> String {
-    format!("{stream:02} {i:>7} 2026-11-25T13:02:03Z worker[{}]: request handled in {}ms status=200 path=/api/v1/orders\n", i % 64, i % 997)
+    format!(
+        "{stream:02} {i:>7} 2026-11-25T13:02:03Z worker[{}]: request handled in {}ms status=200 path=/api/v1/orders\n",
+        i % 64,
+        i % 997
+    )
 }
 
 fn plan(streams: usize, command: &str) -> CapturePlan {
@@ -66,14 +70,24 @@ fn plan(streams: usize, command: &str) -> CapturePlan {
 
 fn app_with(live: Arc<LiveView>, plan: CapturePlan) -> App {
     let (mut app, _rx) = App::new(Config::defaults(), Theme::dark(), Keymap::default());
-    app.run = Some(RunState::new(RunCapture { plan, live, dir: PathBuf::from("/tmp/bench"), state: None }));
+    app.run = Some(RunState::new(RunCapture {
+        plan,
+        live,
+        dir: PathBuf::from("/tmp/bench"),
+        state: None,
+    }));
     app.screen = Screen::Run;
     app
 }
 
 fn sink_terminal() -> Terminal<CrosstermBackend<std::io::Sink>> {
-    Terminal::with_options(CrosstermBackend::new(std::io::sink()), TerminalOptions { viewport: Viewport::Fixed(Rect::new(0, 0, WIDTH, HEIGHT)) })
-        .expect("terminal")
+    Terminal::with_options(
+        CrosstermBackend::new(std::io::sink()),
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, WIDTH, HEIGHT)),
+        },
+    )
+    .expect("terminal")
 }
 
 /// Mean frame time of the run screen with `lines` of scrollback per pane, new output between frames.
@@ -92,7 +106,9 @@ fn frame_time(lines: usize, frames: usize) -> Duration {
     for frame in 0..frames {
         // New lines arrive between frames, as during a capture, so every frame really changes.
         for (s, stream) in live.streams.iter().enumerate() {
-            stream.ring().push(Fd::Out, line(s, lines + frame).as_bytes());
+            stream
+                .ring()
+                .push(Fd::Out, line(s, lines + frame).as_bytes());
         }
         terminal.draw(|f| app.render(f)).expect("draw");
     }
@@ -101,22 +117,28 @@ fn frame_time(lines: usize, frames: usize) -> Duration {
 
 /// The naive alternative: a Paragraph built from a pane's whole scrollback, scrolled to the end.
 fn naive_frame_time(lines: usize, frames: usize) -> Duration {
-    let text: Vec<String> = (0..lines).map(|i| line(0, i).trim_end().to_string()).collect();
+    let text: Vec<String> = (0..lines)
+        .map(|i| line(0, i).trim_end().to_string())
+        .collect();
     let mut buf = ratatui::buffer::Buffer::empty(Rect::new(0, 0, WIDTH / 4, HEIGHT / 4));
     let start = Instant::now();
     for _ in 0..frames {
         for _pane in 0..PANES {
             let lines: Vec<Line> = text.iter().map(|t| Line::raw(t.as_str())).collect();
             let scroll = (lines.len() as u16).saturating_sub(HEIGHT / 4);
-            Paragraph::new(lines).scroll((scroll, 0)).render(buf.area, &mut buf);
+            Paragraph::new(lines)
+                .scroll((scroll, 0))
+                .render(buf.area, &mut buf);
         }
     }
     start.elapsed() / frames as u32
 }
 
 fn cpu_self() -> Duration {
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).expect("getrusage");
-    let tv = |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .expect("getrusage");
+    let tv =
+        |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
     tv(usage.user_time()) + tv(usage.system_time())
 }
 
@@ -130,11 +152,15 @@ fn producer() -> String {
 
 /// CPU of this process (engine + snapshot writer + app drawing) while 16 producers run.
 fn casefile_cpu() -> (Duration, Duration, u64, usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("casefile-bench-{}", std::process::id()));
         let plan = plan(PANES, &producer());
-        let writer = SnapshotWriter::create(&dir, &plan, Redactor::new(&[]), "bench".into()).expect("snapshot");
+        let writer = SnapshotWriter::create(&dir, &plan, Redactor::new(&[]), "bench".into())
+            .expect("snapshot");
         let live = Arc::new(LiveView::new(PANES, 20_000, 4 << 20));
         let control = CaptureControl::new(PANES);
         let mut app = app_with(Arc::clone(&live), plan.clone());
@@ -142,7 +168,11 @@ fn casefile_cpu() -> (Duration, Duration, u64, usize) {
         let cpu_before = cpu_self();
         let start = Instant::now();
         let engine_live = Arc::clone(&live);
-        let engine = tokio::spawn(async move { Engine { concurrency: PANES }.run(&plan, writer, engine_live, &control, None).await });
+        let engine = tokio::spawn(async move {
+            Engine { concurrency: PANES }
+                .run(&plan, writer, engine_live, &control, None)
+                .await
+        });
         let mut frames = 0usize;
         let mut last_draw = Instant::now() - FRAME;
         while !engine.is_finished() {
@@ -173,15 +203,41 @@ fn tmux_cpu() -> Option<(Duration, Duration)> {
     let dir = std::env::temp_dir().join(format!("casefile-bench-tmux-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let sock = dir.join("sock");
-    let tmux = |args: &[&str]| Command::new("tmux").arg("-S").arg(&sock).args(args).output();
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&sock)
+            .args(args)
+            .output()
+    };
     let cmd = format!("{}; sleep 600", producer());
     let hold = "sleep 600";
-    tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string(), hold]).ok()?;
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        &WIDTH.to_string(),
+        "-y",
+        &HEIGHT.to_string(),
+        hold,
+    ])
+    .ok()?;
     for _ in 1..PANES {
         tmux(&["split-window", "-t", "b", hold]).ok()?;
         tmux(&["select-layout", "-t", "b", "tiled"]).ok()?;
     }
-    let pid: u32 = String::from_utf8_lossy(&tmux(&["display-message", "-p", "-t", "b", "#{pid}"]).ok()?.stdout).trim().parse().ok()?;
+    let pid: u32 = String::from_utf8_lossy(
+        &tmux(&["display-message", "-p", "-t", "b", "#{pid}"])
+            .ok()?
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .ok()?;
     let ticks = || -> Option<u64> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -189,7 +245,12 @@ fn tmux_cpu() -> Option<(Duration, Duration)> {
     };
     let before = ticks()?;
     let start = Instant::now();
-    let panes = String::from_utf8_lossy(&tmux(&["list-panes", "-t", "b", "-F", "#{pane_id}"]).ok()?.stdout).to_string();
+    let panes = String::from_utf8_lossy(
+        &tmux(&["list-panes", "-t", "b", "-F", "#{pane_id}"])
+            .ok()?
+            .stdout,
+    )
+    .to_string();
     for pane in panes.lines() {
         tmux(&["respawn-pane", "-k", "-t", pane, &cmd]).ok()?;
     }
@@ -198,21 +259,45 @@ fn tmux_cpu() -> Option<(Duration, Duration)> {
     let after = ticks()?;
     let _ = tmux(&["kill-server"]);
     let _ = std::fs::remove_dir_all(&dir);
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as u64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
     Some((Duration::from_millis((after - before) * 1000 / hz), wall))
 }
 
 fn main() {
-    println!("== frame time, run screen {WIDTH}×{HEIGHT}, {PANES} panes, crossterm backend to a sink");
+    println!(
+        "== frame time, run screen {WIDTH}×{HEIGHT}, {PANES} panes, crossterm backend to a sink"
+    );
     let big = frame_time(100_000, 200);
     let small = frame_time(100, 200);
     let naive = naive_frame_time(100_000, 3);
-    println!("  100 000 lines/pane : {:>8.3} ms/frame  ({:.0} fps possible)", big.as_secs_f64() * 1e3, 1.0 / big.as_secs_f64());
-    println!("      100 lines/pane : {:>8.3} ms/frame", small.as_secs_f64() * 1e3);
-    println!("  naive Paragraph of the whole scrollback: {:>8.1} ms/frame", naive.as_secs_f64() * 1e3);
-    println!("  ratio 100k/100 lines        : {:.2}× (1.0 = independent of scrollback)", big.as_secs_f64() / small.as_secs_f64());
-    println!("  ratio naive/casefile at 100k: {:.0}× faster", naive.as_secs_f64() / big.as_secs_f64());
-    println!("  frame budget at 60 fps (16.7 ms) used: {:.1}%", big.as_secs_f64() / 0.016_67 * 100.0);
+    println!(
+        "  100 000 lines/pane : {:>8.3} ms/frame  ({:.0} fps possible)",
+        big.as_secs_f64() * 1e3,
+        1.0 / big.as_secs_f64()
+    );
+    println!(
+        "      100 lines/pane : {:>8.3} ms/frame",
+        small.as_secs_f64() * 1e3
+    );
+    println!(
+        "  naive Paragraph of the whole scrollback: {:>8.1} ms/frame",
+        naive.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio 100k/100 lines        : {:.2}× (1.0 = independent of scrollback)",
+        big.as_secs_f64() / small.as_secs_f64()
+    );
+    println!(
+        "  ratio naive/casefile at 100k: {:.0}× faster",
+        naive.as_secs_f64() / big.as_secs_f64()
+    );
+    println!(
+        "  frame budget at 60 fps (16.7 ms) used: {:.1}%",
+        big.as_secs_f64() / 0.016_67 * 100.0
+    );
 
     println!("== CPU while {PANES} streams print ~10k lines/s each for {PRODUCE_SECONDS}s");
     let (cpu, wall, bytes, frames) = casefile_cpu();
@@ -234,8 +319,13 @@ fn main() {
                 tmux_wall.as_secs_f64(),
                 tmux_cpu.as_secs_f64() / tmux_wall.as_secs_f64() * 100.0
             );
-            println!("  ratio casefile/tmux CPU: {:.2}×", cpu.as_secs_f64() / tmux_cpu.as_secs_f64().max(1e-3));
+            println!(
+                "  ratio casefile/tmux CPU: {:.2}×",
+                cpu.as_secs_f64() / tmux_cpu.as_secs_f64().max(1e-3)
+            );
         }
-        None => println!("  tmux not available: comparison skipped (scripts/setup/tui.sh installs it)"),
+        None => {
+            println!("  tmux not available: comparison skipped (scripts/setup/tui.sh installs it)")
+        }
     }
 }

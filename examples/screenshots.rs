@@ -27,7 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app.help = *help;
         let mut terminal = Terminal::new(TestBackend::new(120, 40))?;
         terminal.draw(|frame| app.render(frame))?;
-        let svg = buffer_to_svg(terminal.backend().buffer(), theme.base.fg.unwrap_or_default(), theme.base.bg.unwrap_or_default());
+        let svg = buffer_to_svg(
+            terminal.backend().buffer(),
+            theme.base.fg.unwrap_or_default(),
+            theme.base.bg.unwrap_or_default(),
+        );
         let path = out.join(format!("{name}.svg"));
         std::fs::write(&path, svg)?;
         println!("{}", path.display());

@@ -242,7 +242,10 @@ impl App {
                 Cmd::SeekForward,
                 Cmd::Search,
             ],
-            Screen::Editor => &[Cmd::Select, Cmd::New, Cmd::Duplicate, Cmd::Save],
+            Screen::Editor if self.editor.as_ref().is_some_and(|e| e.editing.is_some()) => {
+                &[Cmd::Save, Cmd::Back]
+            }
+            Screen::Editor => &[Cmd::Select, Cmd::New, Cmd::Duplicate],
         }
     }
 
@@ -265,10 +268,10 @@ impl App {
         if let Some(run) = self.run.as_mut() {
             run.now = now;
         }
-        if self.screen == Screen::Replay {
-            if let Some(replay) = self.replay.as_mut() {
-                replay.update(Action::Tick(dt));
-            }
+        if self.screen == Screen::Replay
+            && let Some(replay) = self.replay.as_mut()
+        {
+            replay.update(Action::Tick(dt));
         }
     }
 

@@ -51,11 +51,7 @@ pub struct KeyCombo {
 
 impl KeyCombo {
     pub fn from_event(event: &KeyEvent) -> KeyCombo {
-        let code = match event.code {
-            // Shift+Tab arrives as BackTab; uppercase letters carry SHIFT: the char says it all.
-            KeyCode::Char(c) => KeyCode::Char(c),
-            other => other,
-        };
+        let code = event.code;
         KeyCombo {
             code,
             ctrl: event.modifiers.contains(KeyModifiers::CONTROL),

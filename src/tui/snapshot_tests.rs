@@ -132,3 +132,34 @@ fn hostile_output_cannot_drive_the_terminal() {
         );
     }
 }
+
+#[test]
+fn editor_highlights_the_error_line() {
+    let scratch = tempfile::tempdir().expect("tmp");
+    let theme = Theme::dark();
+    let mut app = app(Screen::Editor, &scratch);
+    let terminal = draw(&mut app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    let row = (0..40u16)
+        .find(|&y| {
+            (0..120u16)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .contains("timout")
+        })
+        .expect("the broken line is on screen");
+    let x = (0..120u16)
+        .find(|&x| buffer[(x, row)].symbol() == "t" && buffer[(x + 1, row)].symbol() == "i")
+        .expect("line text");
+    assert_eq!(
+        buffer[(x, row)].bg,
+        theme.error_line.bg.expect("error_line bg"),
+        "error line highlighted"
+    );
+    let other = row + 1;
+    assert_ne!(
+        buffer[(x, other)].bg,
+        theme.error_line.bg.expect("bg"),
+        "only that line"
+    );
+}

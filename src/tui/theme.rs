@@ -71,10 +71,10 @@ impl RawStyle {
 pub fn parse_color(text: &str) -> Result<Color, String> {
     let text = text.trim();
     if let Some(hex) = text.strip_prefix('#') {
-        if hex.len() == 6 {
-            if let Ok(v) = u32::from_str_radix(hex, 16) {
-                return Ok(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
-            }
+        if hex.len() == 6
+            && let Ok(v) = u32::from_str_radix(hex, 16)
+        {
+            return Ok(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
         }
         return Err(format!("`{text}` is not a #rrggbb colour"));
     }
@@ -192,12 +192,12 @@ impl Theme {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("theme file {}: {e}", path.display()))?;
             let over = parse_raw(&path.display().to_string(), &text)?;
-            if let Some(base_name) = &over.inherits {
-                if base_name != &name {
-                    raw = builtin_raw(base_name).ok_or_else(|| {
-                        format!("{}: inherits unknown theme `{base_name}`", path.display())
-                    })??;
-                }
+            if let Some(base_name) = &over.inherits
+                && base_name != &name
+            {
+                raw = builtin_raw(base_name).ok_or_else(|| {
+                    format!("{}: inherits unknown theme `{base_name}`", path.display())
+                })??;
             }
             raw = raw.merged(&over);
         }

@@ -122,30 +122,30 @@ pub fn load_entries(user_dir: Option<&Path>) -> Vec<PresetEntry> {
             text: text.to_string(),
         })
         .collect();
-    if let Some(dir) = user_dir {
-        if let Ok(read) = std::fs::read_dir(dir) {
-            let mut paths: Vec<PathBuf> = read
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect();
-            paths.sort();
-            for path in paths {
-                let Ok(text) = std::fs::read_to_string(&path) else {
-                    continue;
-                };
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                entries.retain(|e| e.name != name);
-                entries.push(PresetEntry {
-                    name,
-                    builtin: false,
-                    path: Some(path),
-                    text,
-                });
-            }
+    if let Some(dir) = user_dir
+        && let Ok(read) = std::fs::read_dir(dir)
+    {
+        let mut paths: Vec<PathBuf> = read
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            entries.retain(|e| e.name != name);
+            entries.push(PresetEntry {
+                name,
+                builtin: false,
+                path: Some(path),
+                text,
+            });
         }
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));

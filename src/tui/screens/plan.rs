@@ -401,17 +401,17 @@ impl PlanState {
             }
             Cmd::Toggle | Cmd::Select => match self.focus {
                 Focus::Targets => {
-                    if let Some(&i) = self.visible_targets().get(cursor_value) {
-                        if !self.selected_targets.remove(&i) {
-                            self.selected_targets.insert(i);
-                        }
+                    if let Some(&i) = self.visible_targets().get(cursor_value)
+                        && !self.selected_targets.remove(&i)
+                    {
+                        self.selected_targets.insert(i);
                     }
                 }
                 Focus::Presets => {
-                    if let Some(&i) = self.visible_presets().get(cursor_value) {
-                        if !self.selected_presets.remove(&i) {
-                            self.selected_presets.insert(i);
-                        }
+                    if let Some(&i) = self.visible_presets().get(cursor_value)
+                        && !self.selected_presets.remove(&i)
+                    {
+                        self.selected_presets.insert(i);
                     }
                 }
                 Focus::Params => {
@@ -451,9 +451,7 @@ impl PlanState {
                 _ => {}
             },
             Cmd::SelectTag if self.focus == Focus::Targets => {
-                let Some(&i) = self.visible_targets().get(cursor_value) else {
-                    return None;
-                };
+                let &i = self.visible_targets().get(cursor_value)?;
                 let tags = self.targets[i].tags.clone();
                 if tags.is_empty() {
                     return Some(Effect::Message(format!(
@@ -535,19 +533,19 @@ impl PlanState {
                 format!(" {title} "),
                 if focused { theme.accent } else { theme.title },
             ));
-        if let Some(f) = filter {
-            if !f.is_empty() || (focused && self.filtering) {
-                block = block.title(
-                    Line::from(vec![
-                        Span::styled(" filter: ", theme.muted),
-                        Span::styled(
-                            format!("{f}{}", if focused && self.filtering { "▏" } else { "" }),
-                            theme.input,
-                        ),
-                    ])
-                    .right_aligned(),
-                );
-            }
+        if let Some(f) = filter
+            && (!f.is_empty() || (focused && self.filtering))
+        {
+            block = block.title(
+                Line::from(vec![
+                    Span::styled(" filter: ", theme.muted),
+                    Span::styled(
+                        format!("{f}{}", if focused && self.filtering { "▏" } else { "" }),
+                        theme.input,
+                    ),
+                ])
+                .right_aligned(),
+            );
         }
         block
     }

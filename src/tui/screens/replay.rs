@@ -262,13 +262,13 @@ impl ReplayState {
                     KeyCode::Enter => {
                         self.grid.search.editing = false;
                         let focus = self.grid.focus;
-                        if let Some(ring) = self.rings.get(focus) {
-                            if !self.grid.find(ring, true) {
-                                return Some(Effect::Message(format!(
-                                    "`{}` not found in this pane (so far)",
-                                    self.grid.search.query
-                                )));
-                            }
+                        if let Some(ring) = self.rings.get(focus)
+                            && !self.grid.find(ring, true)
+                        {
+                            return Some(Effect::Message(format!(
+                                "`{}` not found in this pane (so far)",
+                                self.grid.search.query
+                            )));
                         }
                     }
                     KeyCode::Backspace => {

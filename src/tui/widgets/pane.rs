@@ -388,13 +388,16 @@ impl PaneGrid {
     }
 }
 
+/// Lends pane i's data to a drawing callback (the data may sit behind a lock).
+pub type PaneSource<'s> = &'s mut dyn FnMut(usize, &mut dyn FnMut(&PaneInfo<'_>));
+
 /// Draws the grid; `info(i)` gives pane i's data.
 pub fn render_grid(
     grid: &PaneGrid,
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
-    info: &mut dyn FnMut(usize, &mut dyn FnMut(&PaneInfo<'_>)),
+    info: PaneSource<'_>,
 ) {
     for (index, rect) in grid.layout(area) {
         let view = grid.views.get(index).copied().unwrap_or_default();
@@ -481,20 +484,17 @@ pub fn render_pane(
         return;
     }
     // A stream that ended without output: say why in the body, wrapped, where there is room.
-    if len == 0 && pane.status.finished() {
-        if let PaneStatus::Other {
+    if len == 0
+        && pane.status.finished()
+        && let PaneStatus::Other {
             reason: Some(reason),
             ..
         } = &pane.status
-        {
-            ratatui::widgets::Paragraph::new(Line::from(Span::styled(
-                reason.clone(),
-                status_style,
-            )))
+    {
+        ratatui::widgets::Paragraph::new(Line::from(Span::styled(reason.clone(), status_style)))
             .wrap(ratatui::widgets::Wrap { trim: true })
             .render(inner, buf);
-            return;
-        }
+        return;
     }
     let bottom = if view.follow {
         end
