@@ -416,7 +416,8 @@ pub fn demo_app(screen: Screen, theme: Theme, scratch: &Path) -> io::Result<App>
         dir: PathBuf::from(DEMO_CAPTURE_DIR).join(DEMO_SNAPSHOT_ID),
         state: None,
     });
-    run.now = now;
+    // Elapsed times as 12.3 s into the capture.
+    run.now = now + Duration::from_millis(12_300);
     run.grid.focus = 1;
     app.run = Some(run);
     let dir = write_demo_snapshot(scratch)?;

@@ -148,6 +148,14 @@ fn builtin_raw(name: &str) -> Option<Result<RawTheme, String>> {
 }
 
 impl Theme {
+    /// Default text colour without a background, for spans drawn over other styles.
+    pub fn text(&self) -> Style {
+        Style {
+            bg: None,
+            ..self.base
+        }
+    }
+
     /// A built-in theme by name (`dark`, `light`, `high-contrast`).
     pub fn builtin(name: &str) -> Result<Theme, String> {
         let raw = builtin_raw(name).ok_or_else(|| {

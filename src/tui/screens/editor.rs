@@ -348,15 +348,16 @@ impl EditorState {
                     Span::styled(" user", theme.accent)
                 };
                 let line = Line::from(vec![
-                    Span::styled(format!(" {:<18}", e.name), theme.base),
+                    Span::styled(format!(" {:<18}", e.name), theme.text()),
                     origin,
                 ]);
                 if i == self.cursor {
-                    line.style(if focused_list {
+                    let style = if focused_list {
                         theme.selected
                     } else {
                         theme.selected.patch(theme.muted)
-                    })
+                    };
+                    crate::tui::widgets::selected_line(line, style)
                 } else {
                     line
                 }
@@ -401,7 +402,7 @@ impl EditorState {
         let inner = block.inner(text_area);
         block.render(text_area, buf);
         let mut textarea = editing.textarea.clone();
-        textarea.set_style(theme.base);
+        textarea.set_style(theme.text());
         textarea.set_line_number_style(theme.gutter);
         textarea.set_cursor_line_style(Style::default());
         textarea.set_cursor_style(theme.selected);

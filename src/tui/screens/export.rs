@@ -107,27 +107,30 @@ impl ExportState {
                         .as_ref()
                         .map(|i| format!("{} {}", i.id, i.title.as_deref().unwrap_or("")))
                         .unwrap_or_else(|| "none (ad hoc)".into()),
-                    theme.base,
+                    theme.text(),
                 ),
             ]));
             lines.push(Line::from(vec![
                 Span::styled(" streams   ", theme.muted),
                 Span::styled(
                     format!("{} ({} did not run to the end)", m.streams.len(), failed),
-                    if failed > 0 { theme.warn } else { theme.base },
+                    if failed > 0 { theme.warn } else { theme.text() },
                 ),
             ]));
             lines.push(Line::from(vec![
                 Span::styled(" size      ", theme.muted),
-                Span::styled(human_bytes(bytes), theme.base),
+                Span::styled(human_bytes(bytes), theme.text()),
             ]));
             lines.push(Line::from(vec![
                 Span::styled(" operator  ", theme.muted),
-                Span::styled(m.operator.clone(), theme.base),
+                Span::styled(m.operator.clone(), theme.text()),
             ]));
             lines.push(Line::from(vec![
                 Span::styled(" check     ", theme.muted),
-                Span::styled(format!("casefile show {}", self.dir.display()), theme.base),
+                Span::styled(
+                    format!("casefile show {}", self.dir.display()),
+                    theme.text(),
+                ),
             ]));
         }
         let block = Block::default()
@@ -155,11 +158,11 @@ impl ExportState {
                 };
                 let line = Line::from(vec![
                     Span::styled(format!(" {icon} "), style),
-                    Span::styled(format!("{:<22}", d.name), theme.base),
+                    Span::styled(format!("{:<22}", d.name), theme.text()),
                     Span::styled(text, style),
                 ]);
                 if i == self.cursor {
-                    line.style(theme.selected)
+                    crate::tui::widgets::selected_line(line, theme.selected)
                 } else {
                     line
                 }

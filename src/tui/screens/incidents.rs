@@ -402,7 +402,7 @@ impl IncidentsState {
             };
             rows.push(Row::new(vec![
                 Cell::from(Span::styled("●", status_style)),
-                Cell::from(Span::styled(row.id.clone(), theme.base)),
+                Cell::from(Span::styled(row.id.clone(), theme.text())),
                 Cell::from(Span::styled(row.status.clone(), status_style)),
                 Cell::from(Span::styled(row.urgency.clone(), urgency_style)),
                 Cell::from(Span::styled(
@@ -413,7 +413,7 @@ impl IncidentsState {
                     ),
                     theme.muted,
                 )),
-                Cell::from(Span::styled(row.title.clone(), theme.base)),
+                Cell::from(Span::styled(row.title.clone(), theme.text())),
             ]));
         }
         if visible.is_empty() && !self.loading {
@@ -434,18 +434,7 @@ impl IncidentsState {
         let inner_height = area.height.saturating_sub(3) as usize;
         let offset = self.selected.saturating_sub(inner_height.saturating_sub(1));
         let selected = self.selected - offset;
-        let rows: Vec<Row> = rows
-            .into_iter()
-            .enumerate()
-            .skip(offset)
-            .map(|(i, r)| {
-                if focused && i == offset + selected {
-                    r.style(theme.selected)
-                } else {
-                    r
-                }
-            })
-            .collect();
+        let rows: Vec<Row> = rows.into_iter().skip(offset).collect();
         let id_width = visible
             .iter()
             .map(|r| r.id.chars().count())
@@ -460,18 +449,26 @@ impl IncidentsState {
             Constraint::Length(22),
             Constraint::Fill(1),
         ];
+        let inner = block.inner(area);
         Table::new(rows, widths)
             .header(header)
             .column_spacing(1)
             .block(block)
             .render(area, buf);
+        if focused {
+            // One uniform style over the whole selected row (cells keep their colours otherwise).
+            let y = inner.y + 1 + selected as u16;
+            if y < inner.bottom() {
+                buf.set_style(Rect::new(inner.x, y, inner.width, 1), theme.selected);
+            }
+        }
     }
 
     fn render_captures(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let focused = self.panel == Panel::Captures;
         let block = self.block("Recent captures · enter to replay", focused, theme);
         let mut rows = Vec::new();
-        for (i, c) in self.captures.iter().enumerate() {
+        for c in &self.captures {
             let (state, style) = match c.state {
                 CaptureState::Complete if c.failed == 0 => ("complete".to_string(), theme.ok),
                 CaptureState::Complete => (format!("{} failed", c.failed), theme.warn),
@@ -480,7 +477,7 @@ impl IncidentsState {
                 CaptureState::Interrupted => ("interrupted".into(), theme.error),
             };
             let row = Row::new(vec![
-                Cell::from(Span::styled(c.id.clone(), theme.base)),
+                Cell::from(Span::styled(c.id.clone(), theme.text())),
                 Cell::from(Span::styled(
                     c.incident.clone().unwrap_or_else(|| "ad hoc".into()),
                     theme.muted,
@@ -488,11 +485,7 @@ impl IncidentsState {
                 Cell::from(Span::styled(format!("{} streams", c.streams), theme.muted)),
                 Cell::from(Span::styled(state, style)),
             ]);
-            rows.push(if focused && i == self.capture_selected {
-                row.style(theme.selected)
-            } else {
-                row
-            });
+            rows.push(row);
         }
         if rows.is_empty() {
             rows.push(Row::new(vec![Cell::from(Span::styled(
@@ -511,10 +504,17 @@ impl IncidentsState {
             Constraint::Length(11),
             Constraint::Fill(1),
         ];
+        let inner = block.inner(area);
         Table::new(rows, widths)
             .column_spacing(2)
             .block(block)
             .render(area, buf);
+        if focused && !self.captures.is_empty() {
+            let y = inner.y + (self.capture_selected - offset) as u16;
+            if y < inner.bottom() {
+                buf.set_style(Rect::new(inner.x, y, inner.width, 1), theme.selected);
+            }
+        }
     }
 }
 

@@ -573,7 +573,7 @@ impl PlanState {
                 spans.insert(0, mark);
                 let line = Line::from(spans);
                 if focused && i == cursor {
-                    line.style(theme.selected)
+                    crate::tui::widgets::selected_line(line, theme.selected)
                 } else {
                     line
                 }
@@ -599,7 +599,7 @@ impl PlanState {
                     theme.header
                 };
                 let mut spans = vec![
-                    Span::styled(format!("{:<14}", t.name), theme.base),
+                    Span::styled(format!("{:<14}", t.name), theme.text()),
                     Span::styled(format!("{:<9}", t.kind().to_string()), kind_style),
                 ];
                 if !t.tags.is_empty() {
@@ -636,7 +636,7 @@ impl PlanState {
                 let p = self.library.presets.get(&self.preset_names[i])?;
                 let intrusive = p.steps.iter().any(|s| s.intrusive);
                 let mut spans = vec![
-                    Span::styled(format!("{:<15}", p.name), theme.base),
+                    Span::styled(format!("{:<15}", p.name), theme.text()),
                     Span::styled(
                         format!("{:<9}", p.target.to_string()),
                         if p.target == TargetKind::Shell {
@@ -692,7 +692,7 @@ impl PlanState {
                     )
                 } else {
                     match self.params.get(name).or(def.default.as_ref()) {
-                        Some(v) => Span::styled(v.clone(), theme.base),
+                        Some(v) => Span::styled(v.clone(), theme.text()),
                         None => Span::styled("required", theme.error),
                     }
                 };
@@ -708,7 +708,7 @@ impl PlanState {
                     ),
                 ]);
                 if focused && i == self.param_cursor && !editing {
-                    line.style(theme.selected)
+                    crate::tui::widgets::selected_line(line, theme.selected)
                 } else {
                     line
                 }
@@ -736,7 +736,7 @@ impl PlanState {
                 Span::styled(if sql { " sql> " } else { " $ " }, theme.accent),
                 Span::styled(
                     format!("{}{}", self.command, if focused { "▏" } else { "" }),
-                    if focused { theme.input } else { theme.base },
+                    if focused { theme.input } else { theme.text() },
                 ),
             ])
         };
@@ -784,7 +784,7 @@ impl PlanState {
                     let style: Style = if s.skip_reason.is_some() {
                         theme.muted
                     } else {
-                        theme.base
+                        theme.text()
                     };
                     let mut spans = vec![
                         Span::styled(format!("{:0id_width$} ", i + 1), theme.gutter),

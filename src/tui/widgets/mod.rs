@@ -17,3 +17,18 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
         height,
     )
 }
+
+/// A list row drawn as selected: one uniform style over the whole row width.
+pub fn selected_line(
+    line: ratatui::text::Line<'_>,
+    style: ratatui::style::Style,
+) -> ratatui::text::Line<'static> {
+    let mut spans: Vec<ratatui::text::Span<'static>> = line
+        .spans
+        .into_iter()
+        .map(|span| ratatui::text::Span::styled(span.content.into_owned(), style))
+        .collect();
+    // Padding past any pane width: the paragraph cuts it at the border.
+    spans.push(ratatui::text::Span::styled(" ".repeat(512), style));
+    ratatui::text::Line::from(spans)
+}

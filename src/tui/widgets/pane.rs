@@ -98,7 +98,7 @@ impl PaneStatus {
                     _ => theme.error,
                 };
                 let icon = match status {
-                    StreamStatus::TimedOut => "⏱",
+                    StreamStatus::TimedOut => "◷",
                     StreamStatus::Skipped => "⊘",
                     _ => "✗",
                 };
@@ -510,7 +510,7 @@ pub fn render_pane(
         let base = if fd == Fd::Err {
             theme.stderr
         } else {
-            theme.base
+            theme.text()
         };
         let line = styled_line(
             bytes,
