@@ -318,7 +318,10 @@ impl ReplayState {
                 self.seek(self.duration);
                 self.playing = false;
             }
-            Cmd::Restart => self.seek(0),
+            Cmd::Restart => {
+                self.seek(0);
+                self.playing = true;
+            }
             Cmd::Search => {
                 self.grid.search = Search {
                     query: String::new(),
@@ -436,4 +439,65 @@ fn clock(us: u64) -> String {
         (ms / 1000) % 60,
         ms % 1000
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plays_with_original_timing_seeks_and_changes_speed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let snapshot = crate::tui::demo::write_demo_snapshot(dir.path()).expect("snapshot");
+        let mut r = ReplayState::open(&snapshot).expect("open");
+        assert_eq!(r.duration, 6_000_000);
+        assert_eq!(r.pos, 0);
+        assert!(
+            matches!(r.status(0), PaneStatus::Running { .. }),
+            "stream 0 starts at t=0"
+        );
+        assert!(matches!(r.status(6), PaneStatus::Queued));
+        assert_eq!(r.rings[0].total_bytes, 0, "nothing printed at t=0");
+        // 0.35 s at 1×: the first chunk (t=0.3 s) has arrived, the second (0.6 s) not yet.
+        r.update(Action::Tick(Duration::from_millis(350)));
+        assert_eq!(r.rings[0].lines.len(), 1);
+        r.update(Action::Cmd(Cmd::Faster));
+        r.update(Action::Cmd(Cmd::Faster));
+        assert_eq!(r.speed(), 4.0);
+        r.update(Action::Tick(Duration::from_millis(100)));
+        assert_eq!(r.pos, 750_000, "4× speed");
+        r.update(Action::Cmd(Cmd::JumpEnd));
+        assert!(!r.playing);
+        assert!(matches!(
+            r.status(3),
+            PaneStatus::Done {
+                exit_code: Some(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.status(5),
+            PaneStatus::Other {
+                status: StreamStatus::Failed,
+                ..
+            }
+        ));
+        let at_end = r.rings[0].lines.len();
+        r.update(Action::Cmd(Cmd::SeekBack));
+        assert_eq!(r.pos, 1_000_000);
+        assert!(
+            r.rings[0].lines.len() < at_end,
+            "seeking back rebuilds the panes"
+        );
+        r.update(Action::Cmd(Cmd::Restart));
+        assert_eq!((r.pos, r.rings[1].total_bytes), (0, 0));
+        for _ in 0..10 {
+            r.update(Action::Cmd(Cmd::Slower));
+        }
+        assert_eq!(r.speed(), 0.5);
+        r.update(Action::Cmd(Cmd::PlayPause));
+        assert!(!r.playing);
+        r.update(Action::Cmd(Cmd::PlayPause));
+        assert!(r.playing);
+    }
 }

@@ -396,3 +396,97 @@ impl RunState {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::demo::{demo_live, demo_plan};
+
+    fn state() -> RunState {
+        let plan = demo_plan();
+        let live = demo_live(&plan);
+        let mut s = RunState::new(RunCapture {
+            plan,
+            live,
+            dir: PathBuf::from("/x"),
+            state: None,
+        });
+        s.grid.area = Rect::new(0, 0, 120, 36);
+        s
+    }
+
+    #[test]
+    fn cancel_asks_rerun_only_failed_and_export_waits() {
+        let mut s = state();
+        assert_eq!(
+            s.summary(),
+            Summary {
+                queued: 1,
+                running: 2,
+                ok: 1,
+                failed: 3
+            }
+        );
+        // Pane 1 runs: cancel asks, re-run refuses.
+        assert!(
+            matches!(s.update(Action::Cmd(Cmd::Cancel)), Some(Effect::Confirm { then, .. }) if matches!(*then, Effect::CancelStream { capture: 0, stream: 0 }))
+        );
+        assert!(
+            matches!(s.update(Action::Cmd(Cmd::Rerun)), Some(Effect::Message(m)) if m.contains("still running"))
+        );
+        assert!(
+            matches!(s.update(Action::Cmd(Cmd::Export)), Some(Effect::Message(_))),
+            "export waits for the capture"
+        );
+        // Pane 2 exited 0: not re-run. Pane 6 failed: re-run.
+        s.update(Action::Cmd(Cmd::Right));
+        assert!(
+            matches!(s.update(Action::Cmd(Cmd::Rerun)), Some(Effect::Message(m)) if m.contains("only failed"))
+        );
+        for _ in 0..4 {
+            s.update(Action::Cmd(Cmd::Right));
+        }
+        assert_eq!(s.grid.focus, 5);
+        assert!(matches!(
+            s.update(Action::Cmd(Cmd::Rerun)),
+            Some(Effect::Rerun { pane: 5 })
+        ));
+        assert!(
+            matches!(s.update(Action::Cmd(Cmd::Back)), Some(Effect::Message(_))),
+            "esc does not leave a running capture"
+        );
+        s.captures[0].state = Some(CaptureState::Complete);
+        assert!(matches!(
+            s.update(Action::Cmd(Cmd::Export)),
+            Some(Effect::OpenExport)
+        ));
+    }
+
+    #[test]
+    fn search_typed_in_the_footer_finds_a_line() {
+        let mut s = state();
+        s.update(Action::Cmd(Cmd::Right));
+        s.update(Action::Cmd(Cmd::Search));
+        assert!(s.text_mode());
+        for c in "segfault".chars() {
+            s.update(Action::Key(crossterm::event::KeyEvent::new(
+                KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            )));
+        }
+        let effect = s.update(Action::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Enter,
+            crossterm::event::KeyModifiers::NONE,
+        )));
+        assert!(effect.is_none(), "found: {effect:?}");
+        assert!(!s.grid.views[1].follow, "the view holds on the match");
+        assert_eq!(s.grid.views[1].mark, Some(0));
+        assert!(
+            matches!(
+                s.update(Action::Cmd(Cmd::NextMatch)),
+                Some(Effect::Message(_))
+            ),
+            "no older match"
+        );
+    }
+}
