@@ -168,3 +168,45 @@ fn too_small_then_resized() {
     tui.keys(&["q"]);
     tui.wait_for(&["EXITED:0"], WAIT);
 }
+
+/// The pid of `parent`'s child process named `name`, from /proc.
+fn child_pid(parent: u32, name: &str) -> Option<i32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == parent && comm == name).then_some(pid)
+        })
+}
+
+/// A SIGTERM (or the terminal closing) stops the streams and finalises the snapshot.
+#[test]
+fn sigterm_during_capture_finalises() {
+    let sandbox = Sandbox::new();
+    let tui = Tmux::start(&sandbox, &[], 120, 40);
+    tui.wait_for(&["no incident (ad hoc)"], WAIT);
+    tui.keys(&["Enter"]);
+    tui.wait_for(&["Targets"], WAIT);
+    tui.keys(&["c"]);
+    tui.type_text("echo started; sleep 60");
+    tui.keys(&["Enter"]);
+    tui.wait_for(&["started", "● running"], WAIT);
+    let shell: u32 = tui.display("#{pane_pid}").parse().expect("pane pid");
+    let pid = child_pid(shell, "casefile").expect("casefile runs in the pane");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("kill");
+    tui.wait_for(&["EXITED:0"], WAIT);
+    let snapshot = Snapshot::open(&only_snapshot(&sandbox)).expect("snapshot");
+    assert_eq!(snapshot.manifest.state, CaptureState::Cancelled);
+    assert_eq!(
+        snapshot.manifest.streams[0].result.status,
+        StreamStatus::Cancelled
+    );
+}

@@ -784,6 +784,11 @@ pub async fn run_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_draw: Option<Instant> = None;
     let mut dirty = true;
+    // A terminal closing (SIGHUP) or a kill (SIGTERM) stops the capture and finalises the
+    // snapshot like a confirmed quit, instead of leaving streams and the terminal behind.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     loop {
         if app.should_quit {
             break;
@@ -812,6 +817,16 @@ pub async fn run_loop(
                 None => break,
             },
             _ = wake.notified() => dirty = true,
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: stopping streams and finalising the snapshot");
+                app.apply(Effect::StopAndQuit);
+                dirty = true;
+            }
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: stopping streams and finalising the snapshot");
+                app.apply(Effect::StopAndQuit);
+                dirty = true;
+            }
             Some(event) = rx.recv() => {
                 app.on_app_event(event);
                 dirty = true;
