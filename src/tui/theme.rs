@@ -184,6 +184,10 @@ impl Theme {
             (raw?, name_or_path.to_string())
         } else {
             let path = Path::new(name_or_path);
+            if !path.exists() && !name_or_path.contains(['/', '.']) {
+                // Meant a built-in name: say which exist.
+                return Theme::builtin(name_or_path);
+            }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("theme file {}: {e}", path.display()))?;
             let file = parse_raw(name_or_path, &text)?;
