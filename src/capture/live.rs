@@ -50,7 +50,7 @@ impl OutputRing {
         self.total_bytes += data.len() as u64;
         let slot = fd as usize;
         let mut rest = data;
-        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
             let partial = &mut self.partial[slot];
             let room = MAX_LINE_BYTES.saturating_sub(partial.len());
             partial.extend_from_slice(&rest[..newline.min(room)]);

@@ -1,4 +1,5 @@
 //! Durations written as `500ms`, `10s`, `2m` in presets, config and flags.
+use super::NumberOrText;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -32,15 +33,9 @@ impl Serialize for HumanDuration {
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Number(n) => Ok(HumanDuration(Duration::from_secs(n))),
-            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(n) => Ok(HumanDuration(Duration::from_secs(n))),
+            NumberOrText::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
     }
 }

@@ -10,3 +10,11 @@ pub use incident::Incident;
 pub use plan::{CapturePlan, StepAction, StreamSpec};
 pub use size::ByteSize;
 pub use target::{Target, TargetKind, TargetSpec};
+
+/// A value written either as a bare number or as text with a unit (`512` or `"4MiB"`, `30` or `"30s"`).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(u64),
+    Text(String),
+}
