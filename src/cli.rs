@@ -317,6 +317,12 @@ pub fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
+    // Headless: warnings from the library (e.g. a snapshot write error) go to stderr with the progress.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .without_time()
+        .try_init();
     let library = load_library(config);
     let mut targets = Vec::new();
     for selector in &args.targets {

@@ -101,7 +101,7 @@ impl Engine {
                     failed
                 });
                 if let Err(e) = writer.stream_ended(index, result.clone()) {
-                    eprintln!("casefile: cannot record the end of stream {}: {e}", spec.id);
+                    tracing::error!(stream = %spec.id, "cannot record the end of the stream in the snapshot: {e}");
                 }
                 live.streams[index].set_status(result.status, Some(result.clone()));
                 live.changed.notify_one();
@@ -112,7 +112,7 @@ impl Engine {
         }
         while let Some(joined) = tasks.join_next().await {
             if let Err(e) = joined {
-                eprintln!("casefile: a stream task failed: {e}");
+                tracing::error!("a stream task failed: {e}");
             }
         }
         let state = if control.all.is_cancelled() {
