@@ -35,6 +35,15 @@ struct RawTarget {
     tags: Vec<Spanned<String>>,
     #[serde(default)]
     password_secret: Option<Spanned<String>>,
+    /// Database targets: disable, prefer, require, verify-ca, verify-full.
+    #[serde(default)]
+    tls: Option<Spanned<String>>,
+    /// Database targets: CA certificate (PEM) for verify-ca / verify-full.
+    #[serde(default)]
+    tls_ca: Option<Spanned<String>>,
+    /// Database targets: Unix socket (MySQL socket file, PostgreSQL socket directory).
+    #[serde(default)]
+    socket: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,7 +159,8 @@ impl Config {
                 return Err(at(target_name.span(), format!("`{target_name_text}` cannot be a target name"))
                     .with_hint("`local`, `tag:…` and URLs have their own meaning on the command line"));
             }
-            let spec = TargetSpec::parse_url(raw_target.url.get_ref()).map_err(|e| at(raw_target.url.span(), e))?;
+            let mut spec = TargetSpec::parse_url(raw_target.url.get_ref()).map_err(|e| at(raw_target.url.span(), e))?;
+            apply_db_settings(&mut spec, &raw_target, &target_name_text).map_err(|(span, e)| at(span, e))?;
             let mut tags = Vec::new();
             for tag in raw_target.tags {
                 if tag.get_ref().is_empty() || tag.get_ref().contains([' ', ',', ':']) {
@@ -217,6 +227,30 @@ impl Config {
             names.join(", ")
         ))
     }
+}
+
+/// Puts a target's `tls`, `tls_ca` and `socket` keys into its database address.
+fn apply_db_settings(spec: &mut TargetSpec, raw: &RawTarget, target: &str) -> Result<(), (std::ops::Range<usize>, String)> {
+    let keys = [("tls", &raw.tls), ("tls_ca", &raw.tls_ca), ("socket", &raw.socket)];
+    let address = match spec {
+        TargetSpec::Mysql(address) | TargetSpec::Postgres(address) => address,
+        _ => {
+            return match keys.iter().find_map(|(key, value)| value.as_ref().map(|v| (key, v.span()))) {
+                Some((key, span)) => Err((span, format!("target `{target}`: `{key}` is for MySQL and PostgreSQL targets"))),
+                None => Ok(()),
+            };
+        }
+    };
+    if let Some(tls) = &raw.tls {
+        address.tls = Some(crate::model::TlsMode::parse(tls.get_ref()).map_err(|e| (tls.span(), e))?);
+    }
+    if let Some(ca) = &raw.tls_ca {
+        address.tls_ca = Some(expand_home(ca.get_ref()).display().to_string());
+    }
+    if let Some(socket) = &raw.socket {
+        address.socket = Some(expand_home(socket.get_ref()).display().to_string());
+    }
+    Ok(())
 }
 
 /// `$XDG_DATA_HOME/casefile/captures`, or `./casefile-captures` when there is no home.

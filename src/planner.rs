@@ -1,6 +1,6 @@
 //! Builds a [`CapturePlan`] from what the operator picked: targets, presets with parameters,
 //! and ad-hoc `--run`/`--query` steps. Shared by the CLI and the TUI.
-use crate::model::{CapturePlan, Incident, StepAction, StreamSpec, Target, TargetKind, plan::slug};
+use crate::model::{CapturePlan, Incident, Repeat, StepAction, StreamSpec, Target, TargetKind, plan::slug};
 use crate::preset::PresetLibrary;
 use std::{collections::BTreeMap, time::Duration};
 
@@ -36,6 +36,8 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
         targets.push(Target::local());
     }
     let mut drafts: Vec<(usize, String, String, StepAction, Vec<String>, Duration, Option<u64>, bool, bool)> = Vec::new();
+    // Database-only step settings, by draft index (kept apart to leave the draft tuple as it is).
+    let mut sampling: BTreeMap<usize, (Option<u64>, Option<Repeat>)> = BTreeMap::new();
     let mut used_params = std::collections::BTreeSet::new();
 
     for name in &request.presets {
@@ -54,6 +56,9 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
             for step in &preset.steps {
                 let action = preset.render_step(step, &values, targets[target].kind())?;
                 let timeout = if request.override_timeouts { request.timeout } else { step.timeout };
+                if step.max_rows.is_some() || step.repeat.is_some() {
+                    sampling.insert(drafts.len(), (step.max_rows, step.repeat));
+                }
                 drafts.push((target, name.clone(), step.name.clone(), action, step.requires.clone(), timeout, Some(step.max_bytes), step.sudo, step.intrusive));
             }
         }
@@ -99,6 +104,8 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
             timeout,
             max_bytes,
             sudo,
+            max_rows: sampling.get(&i).and_then(|s| s.0),
+            repeat: sampling.get(&i).and_then(|s| s.1),
             skip_reason: (intrusive && !request.allow_intrusive)
                 .then(|| "intrusive step (it can pause or burden the process): confirm to run it (--allow-intrusive)".to_string()),
             intrusive,

@@ -7,6 +7,6 @@ pub mod target;
 
 pub use duration::HumanDuration;
 pub use incident::Incident;
-pub use plan::{CapturePlan, StepAction, StreamSpec};
+pub use plan::{CapturePlan, Repeat, StepAction, StreamSpec};
 pub use size::ByteSize;
-pub use target::{Target, TargetKind, TargetSpec};
+pub use target::{DbAddress, Target, TargetKind, TargetSpec, TlsMode};
