@@ -62,7 +62,8 @@ impl Engine {
         events: Option<mpsc::Sender<StreamEvent>>,
     ) -> std::io::Result<Manifest> {
         let runners = plan.targets.iter().map(TargetRunner::for_target).collect();
-        self.run_with_runners(plan, runners, writer, live, control, events).await
+        self.run_with_runners(plan, runners, writer, live, control, events)
+            .await
     }
 
     /// As [`Engine::run`], with runners made by the caller (one per plan target, in order), e.g.
@@ -76,7 +77,8 @@ impl Engine {
         control: &CaptureControl,
         events: Option<mpsc::Sender<StreamEvent>>,
     ) -> std::io::Result<Manifest> {
-        let runners: Vec<Arc<Result<TargetRunner, String>>> = runners.into_iter().map(Arc::new).collect();
+        let runners: Vec<Arc<Result<TargetRunner, String>>> =
+            runners.into_iter().map(Arc::new).collect();
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in plan.streams.iter().enumerate() {
@@ -86,7 +88,12 @@ impl Engine {
             }
             let spec = spec.clone();
             let runner = Arc::clone(&runners[spec.target]);
-            let (writer, live, events, permits) = (Arc::clone(&writer), Arc::clone(&live), events.clone(), Arc::clone(&permits));
+            let (writer, live, events, permits) = (
+                Arc::clone(&writer),
+                Arc::clone(&live),
+                events.clone(),
+                Arc::clone(&permits),
+            );
             let cancel = control.streams[index].clone();
             tasks.spawn(async move {
                 let result = tokio::select! {
@@ -116,7 +123,11 @@ impl Engine {
                 eprintln!("casefile: a stream task failed: {e}");
             }
         }
-        let state = if control.all.is_cancelled() { CaptureState::Cancelled } else { CaptureState::Complete };
+        let state = if control.all.is_cancelled() {
+            CaptureState::Cancelled
+        } else {
+            CaptureState::Complete
+        };
         writer.finish(state)
     }
 }
@@ -164,9 +175,20 @@ async fn run_one(
         crate::model::StepAction::Query(_) => Some(writer.data_started(index, "jsonl")?),
         crate::model::StepAction::Command(_) => None,
     };
-    let mut io = StreamIo { stdout, stderr, data, live: stream_live, changed: &live.changed };
+    let mut io = StreamIo {
+        stdout,
+        stderr,
+        data,
+        live: stream_live,
+        changed: &live.changed,
+    };
     let outcome = runner.run(spec, &mut io, cancel).await;
-    let StreamIo { stdout, stderr, data, .. } = io;
+    let StreamIo {
+        stdout,
+        stderr,
+        data,
+        ..
+    } = io;
     let (stdout, out_redactions, out_truncated) = stdout.finish()?;
     let (stderr, err_redactions, err_truncated) = stderr.finish()?;
     let (data, data_redactions) = match data {
@@ -201,16 +223,25 @@ fn classify(outcome: &RunOutcome) -> (StreamStatus, Option<String>) {
         return (StreamStatus::Failed, Some(error.clone()));
     }
     if outcome.timed_out {
-        return (StreamStatus::TimedOut, Some("the step ran past its timeout and was stopped".into()));
+        return (
+            StreamStatus::TimedOut,
+            Some("the step ran past its timeout and was stopped".into()),
+        );
     }
     if outcome.cancelled {
-        return (StreamStatus::Cancelled, Some("cancelled by the operator".into()));
+        return (
+            StreamStatus::Cancelled,
+            Some("cancelled by the operator".into()),
+        );
     }
     if let Some(reason) = &outcome.not_available {
         return (StreamStatus::NotAvailable, Some(reason.clone()));
     }
     if outcome.exit_code == Some(127) {
-        return (StreamStatus::NotAvailable, Some("a tool this step needs is not installed (exit 127; see stderr)".into()));
+        return (
+            StreamStatus::NotAvailable,
+            Some("a tool this step needs is not installed (exit 127; see stderr)".into()),
+        );
     }
     (StreamStatus::Exited, None)
 }

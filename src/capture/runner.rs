@@ -1,10 +1,10 @@
 //! The seam where target kinds plug in: one `TargetRunner` per target, shared by its streams
 //! (an SSH host keeps one connection; a database one session). Adding a kind adds a variant and a file.
-use super::live::StreamLive;
 use super::db::DbRunner;
+use super::live::StreamLive;
 use super::local::LocalRunner;
-use crate::secret::SecretValue;
 use crate::model::{StreamSpec, Target, TargetSpec};
+use crate::secret::SecretValue;
 use crate::snapshot::OutputFile;
 use crate::snapshot::journal::Fd;
 use std::io;
@@ -100,7 +100,10 @@ impl TargetRunner {
 
     /// A database runner; `password` comes from the target's `password_secret`, resolved by the
     /// caller (and registered with the redactor). It connects on the first step.
-    pub fn for_database(target: &Target, password: Option<SecretValue>) -> Result<TargetRunner, String> {
+    pub fn for_database(
+        target: &Target,
+        password: Option<SecretValue>,
+    ) -> Result<TargetRunner, String> {
         let runner = DbRunner::new(target, password)?;
         Ok(match &target.spec {
             TargetSpec::Mysql(_) => TargetRunner::Mysql(runner),
@@ -110,10 +113,17 @@ impl TargetRunner {
     }
 
     /// Runs one stream to its end, timeout or cancellation.
-    pub async fn run(&self, spec: &StreamSpec, io: &mut StreamIo<'_>, cancel: &CancellationToken) -> RunOutcome {
+    pub async fn run(
+        &self,
+        spec: &StreamSpec,
+        io: &mut StreamIo<'_>,
+        cancel: &CancellationToken,
+    ) -> RunOutcome {
         match self {
             TargetRunner::Local(local) => local.run(spec, io, cancel).await,
-            TargetRunner::Mysql(db) | TargetRunner::Postgres(db) | TargetRunner::Sqlite(db) => db.run(spec, io, cancel).await,
+            TargetRunner::Mysql(db) | TargetRunner::Postgres(db) | TargetRunner::Sqlite(db) => {
+                db.run(spec, io, cancel).await
+            }
         }
     }
 }

@@ -138,7 +138,9 @@ impl TargetSpec {
             if path.is_empty() {
                 return Err("`sqlite:` needs a file path, e.g. sqlite:/var/lib/app/app.db".into());
             }
-            return Ok(TargetSpec::Sqlite { path: path.to_string() });
+            return Ok(TargetSpec::Sqlite {
+                path: path.to_string(),
+            });
         }
         let Some((scheme, rest)) = text.split_once("://") else {
             return Err(format!(
@@ -152,7 +154,11 @@ impl TargetSpec {
                 if address.database.is_some() {
                     return Err(format!("`{text}`: an ssh:// URL takes no path"));
                 }
-                Ok(TargetSpec::Ssh { user: address.user, host: address.host, port: address.port })
+                Ok(TargetSpec::Ssh {
+                    user: address.user,
+                    host: address.host,
+                    port: address.port,
+                })
             }
             "mysql" | "mariadb" => Ok(TargetSpec::Mysql(address)),
             "postgres" | "postgresql" => Ok(TargetSpec::Postgres(address)),
@@ -166,16 +172,30 @@ impl TargetSpec {
     pub fn to_url(&self) -> String {
         fn authority(user: &Option<String>, host: &str, port: Option<u16>) -> String {
             let user = user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
-            let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_string()
+            };
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
             format!("{user}{host}{port}")
         }
         match self {
             TargetSpec::Local => "local".into(),
-            TargetSpec::Ssh { user, host, port } => format!("ssh://{}", authority(user, host, *port)),
+            TargetSpec::Ssh { user, host, port } => {
+                format!("ssh://{}", authority(user, host, *port))
+            }
             TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => {
-                let scheme = if matches!(self, TargetSpec::Mysql(_)) { "mysql" } else { "postgres" };
-                let db = a.database.as_deref().map(|d| format!("/{d}")).unwrap_or_default();
+                let scheme = if matches!(self, TargetSpec::Mysql(_)) {
+                    "mysql"
+                } else {
+                    "postgres"
+                };
+                let db = a
+                    .database
+                    .as_deref()
+                    .map(|d| format!("/{d}"))
+                    .unwrap_or_default();
                 let mut options = Vec::new();
                 if let Some(tls) = a.tls {
                     options.push(format!("tls={}", tls.as_str()));
@@ -186,8 +206,15 @@ impl TargetSpec {
                 if let Some(socket) = &a.socket {
                     options.push(format!("socket={socket}"));
                 }
-                let query = if options.is_empty() { String::new() } else { format!("?{}", options.join("&")) };
-                format!("{scheme}://{}{db}{query}", authority(&a.user, &a.host, a.port))
+                let query = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", options.join("&"))
+                };
+                format!(
+                    "{scheme}://{}{db}{query}",
+                    authority(&a.user, &a.host, a.port)
+                )
             }
             TargetSpec::Sqlite { path } => format!("sqlite:{path}"),
         }
@@ -249,10 +276,16 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
         tls_ca: None,
         socket: None,
     };
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "sslmode" | "ssl-mode" | "tls" => address.tls = Some(TlsMode::parse(value).map_err(|e| format!("`{full}`: {e}"))?),
+            "sslmode" | "ssl-mode" | "tls" => {
+                address.tls = Some(TlsMode::parse(value).map_err(|e| format!("`{full}`: {e}"))?)
+            }
             "sslrootcert" | "ssl-ca" | "tls_ca" => address.tls_ca = Some(value.to_string()),
             "socket" => address.socket = Some(value.to_string()),
             other => {
@@ -319,21 +352,42 @@ mod tests {
         assert_eq!(TargetSpec::parse_url("local"), Ok(TargetSpec::Local));
         assert_eq!(
             TargetSpec::parse_url("ssh://ops@web1:2222"),
-            Ok(TargetSpec::Ssh { user: Some("ops".into()), host: "web1".into(), port: Some(2222) })
+            Ok(TargetSpec::Ssh {
+                user: Some("ops".into()),
+                host: "web1".into(),
+                port: Some(2222)
+            })
         );
         let mysql = TargetSpec::parse_url("mysql://root@127.0.0.1:3306/app").expect("mysql url");
         assert_eq!(mysql.kind(), TargetKind::Mysql);
         assert_eq!(mysql.to_url(), "mysql://root@127.0.0.1:3306/app");
         let pg = TargetSpec::parse_url("postgresql://[::1]:5432/db").expect("pg url");
         assert_eq!(pg.to_url(), "postgres://[::1]:5432/db");
-        let tls = TargetSpec::parse_url("postgres://u@db1/app?sslmode=verify-full&sslrootcert=/etc/ca.pem").expect("tls url");
-        let TargetSpec::Postgres(address) = &tls else { panic!("not postgres: {tls:?}") };
-        assert_eq!((address.tls, address.tls_ca.as_deref()), (Some(TlsMode::VerifyFull), Some("/etc/ca.pem")));
-        assert_eq!(tls.to_url(), "postgres://u@db1/app?tls=verify-full&tls_ca=/etc/ca.pem");
-        assert!(TargetSpec::parse_url("mysql://h/?tls=maybe").expect_err("bad tls").contains("TLS mode"));
+        let tls = TargetSpec::parse_url(
+            "postgres://u@db1/app?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+        )
+        .expect("tls url");
+        let TargetSpec::Postgres(address) = &tls else {
+            panic!("not postgres: {tls:?}")
+        };
+        assert_eq!(
+            (address.tls, address.tls_ca.as_deref()),
+            (Some(TlsMode::VerifyFull), Some("/etc/ca.pem"))
+        );
+        assert_eq!(
+            tls.to_url(),
+            "postgres://u@db1/app?tls=verify-full&tls_ca=/etc/ca.pem"
+        );
+        assert!(
+            TargetSpec::parse_url("mysql://h/?tls=maybe")
+                .expect_err("bad tls")
+                .contains("TLS mode")
+        );
         assert_eq!(
             TargetSpec::parse_url("sqlite:/tmp/a.db"),
-            Ok(TargetSpec::Sqlite { path: "/tmp/a.db".into() })
+            Ok(TargetSpec::Sqlite {
+                path: "/tmp/a.db".into()
+            })
         );
     }
 
@@ -342,8 +396,20 @@ mod tests {
         let err = TargetSpec::parse_url("mysql://root:hunter2@db/app").expect_err("password");
         assert!(err.contains("password_secret"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
-        assert!(TargetSpec::parse_url("ftp://x").expect_err("scheme").contains("unknown target scheme"));
-        assert!(TargetSpec::parse_url("ssh://h:99999").expect_err("port").contains("port"));
-        assert!(TargetSpec::parse_url("web1").expect_err("bare").contains("not a target name"));
+        assert!(
+            TargetSpec::parse_url("ftp://x")
+                .expect_err("scheme")
+                .contains("unknown target scheme")
+        );
+        assert!(
+            TargetSpec::parse_url("ssh://h:99999")
+                .expect_err("port")
+                .contains("port")
+        );
+        assert!(
+            TargetSpec::parse_url("web1")
+                .expect_err("bare")
+                .contains("not a target name")
+        );
     }
 }

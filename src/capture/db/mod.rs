@@ -83,7 +83,13 @@ pub enum Session {
 }
 
 impl Session {
-    async fn run_query(&mut self, sql: &str, timeout: Duration, sink: &mut Sink<'_, '_>, cancel: &CancellationToken) -> QueryEnd {
+    async fn run_query(
+        &mut self,
+        sql: &str,
+        timeout: Duration,
+        sink: &mut Sink<'_, '_>,
+        cancel: &CancellationToken,
+    ) -> QueryEnd {
         match self {
             Session::Mysql(s) => s.run_query(sql, timeout, sink, cancel).await,
             Session::Postgres(s) => s.run_query(sql, timeout, sink, cancel).await,
@@ -152,7 +158,9 @@ pub struct DbRunner {
 impl std::fmt::Debug for DbRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Connect options hold the password: never print them.
-        f.debug_struct("DbRunner").field("target", &self.target).finish_non_exhaustive()
+        f.debug_struct("DbRunner")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
     }
 }
 
@@ -161,18 +169,36 @@ impl DbRunner {
     pub fn new(target: &Target, password: Option<SecretValue>) -> Result<DbRunner, String> {
         let label = format!("target `{}` ({})", target.name, target.spec.to_url());
         let connect = match &target.spec {
-            TargetSpec::Mysql(address) => ConnectSpec::Mysql(mysql::MysqlConnect::new(address, password, &label)?),
-            TargetSpec::Postgres(address) => ConnectSpec::Postgres(postgres::PgConnect::new(address, password, &label)?),
-            TargetSpec::Sqlite { path } => ConnectSpec::Sqlite(sqlite::SqliteConnect::new(path, &label)),
+            TargetSpec::Mysql(address) => {
+                ConnectSpec::Mysql(mysql::MysqlConnect::new(address, password, &label)?)
+            }
+            TargetSpec::Postgres(address) => {
+                ConnectSpec::Postgres(postgres::PgConnect::new(address, password, &label)?)
+            }
+            TargetSpec::Sqlite { path } => {
+                ConnectSpec::Sqlite(sqlite::SqliteConnect::new(path, &label))
+            }
             _ => return Err(format!("{label} is not a database target")),
         };
-        Ok(DbRunner { target: label, connect, slot: Mutex::new(Slot::NotConnected) })
+        Ok(DbRunner {
+            target: label,
+            connect,
+            slot: Mutex::new(Slot::NotConnected),
+        })
     }
 
     /// Runs one query step (every sample of it) on the shared session.
-    pub async fn run(&self, spec: &StreamSpec, io: &mut StreamIo<'_>, cancel: &CancellationToken) -> RunOutcome {
+    pub async fn run(
+        &self,
+        spec: &StreamSpec,
+        io: &mut StreamIo<'_>,
+        cancel: &CancellationToken,
+    ) -> RunOutcome {
         let StepAction::Query(sql) = &spec.action else {
-            return RunOutcome { error: Some("a shell command cannot run on a database target".into()), ..Default::default() };
+            return RunOutcome {
+                error: Some("a shell command cannot run on a database target".into()),
+                ..Default::default()
+            };
         };
         // Steps of one target run one after another on its single session.
         let mut slot = tokio::select! {
@@ -205,7 +231,9 @@ impl DbRunner {
             if let Some(note) = session.visibility_note(sql) {
                 sink.stderr(&format!("casefile: {note}\n"));
             }
-            let end = session.run_query(sql, spec.timeout, &mut sink, cancel).await;
+            let end = session
+                .run_query(sql, spec.timeout, &mut sink, cancel)
+                .await;
             let stop = apply_end(end, &mut sink, &mut outcome);
             if session.is_broken() {
                 // Reopened by the next step or sample.
@@ -231,14 +259,20 @@ impl DbRunner {
         }
         sink.finish();
         if let Some(e) = sink.write_error() {
-            outcome.error.get_or_insert(format!("cannot write to the snapshot: {e}"));
+            outcome
+                .error
+                .get_or_insert(format!("cannot write to the snapshot: {e}"));
         }
         outcome.truncated |= sink.capped();
         outcome
     }
 
     /// The open session, connecting first if needed. `Ok(None)` = cancelled while connecting.
-    async fn session<'s>(&self, slot: &'s mut Slot, cancel: &CancellationToken) -> Result<Option<&'s mut Session>, String> {
+    async fn session<'s>(
+        &self,
+        slot: &'s mut Slot,
+        cancel: &CancellationToken,
+    ) -> Result<Option<&'s mut Session>, String> {
         if let Slot::Failed(message) = slot {
             return Err(message.clone());
         }
@@ -274,7 +308,10 @@ fn apply_end(end: QueryEnd, sink: &mut Sink<'_, '_>, outcome: &mut RunOutcome) -
             sink.stderr(&format!("{}\n", error.message));
             match &error.kind {
                 DbErrorKind::Privilege(privilege) => {
-                    let need = privilege.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+                    let need = privilege
+                        .as_deref()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default();
                     let text = format!(
                         "permission denied: the account lacks a privilege this query needs{need}; grant it or use an account that has it: {}",
                         error.message
@@ -284,12 +321,16 @@ fn apply_end(end: QueryEnd, sink: &mut Sink<'_, '_>, outcome: &mut RunOutcome) -
                     true
                 }
                 DbErrorKind::Missing => {
-                    outcome.not_available =
-                        Some(format!("not available on this server (a table, view, function or extension is missing): {}", error.message));
+                    outcome.not_available = Some(format!(
+                        "not available on this server (a table, view, function or extension is missing): {}",
+                        error.message
+                    ));
                     true
                 }
                 DbErrorKind::Timeout => {
-                    sink.stderr("casefile: the server stopped the statement at the step's timeout\n");
+                    sink.stderr(
+                        "casefile: the server stopped the statement at the step's timeout\n",
+                    );
                     outcome.timed_out = true;
                     true
                 }
@@ -324,7 +365,10 @@ fn apply_end(end: QueryEnd, sink: &mut Sink<'_, '_>, outcome: &mut RunOutcome) -
 /// What a stream of rows did, for the backends' shared read loop.
 #[derive(Debug)]
 pub enum PumpEnd {
-    Finished { rows: u64, statements: u64 },
+    Finished {
+        rows: u64,
+        statements: u64,
+    },
     Error(sqlx::Error),
     Deadline,
     Cancelled,

@@ -2,11 +2,17 @@
 //! (arrays as `{…}`, `bytea` as `\x…`, intervals and INET as psql shows them).
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
-use super::{CANCEL_GRACE, CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd, QueryEnd, pump};
+use super::{
+    CANCEL_GRACE, CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd,
+    QueryEnd, pump,
+};
 use crate::model::{DbAddress, TlsMode};
 use crate::secret::SecretValue;
 use sqlx::postgres::{PgColumn, PgConnectOptions, PgConnection, PgDatabaseError, PgRow, PgSslMode};
-use sqlx::{AssertSqlSafe, Column as _, ConnectOptions, Connection, Executor, Row, SqlSafeStr, Statement, TypeInfo, ValueRef, raw_sql};
+use sqlx::{
+    AssertSqlSafe, Column as _, ConnectOptions, Connection, Executor, Row, SqlSafeStr, Statement,
+    TypeInfo, ValueRef, raw_sql,
+};
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
@@ -20,8 +26,15 @@ pub struct PgConnect {
 }
 
 impl PgConnect {
-    pub fn new(address: &DbAddress, password: Option<SecretValue>, _label: &str) -> Result<PgConnect, String> {
-        let user = address.user.clone().unwrap_or_else(super::mysql::default_user);
+    pub fn new(
+        address: &DbAddress,
+        password: Option<SecretValue>,
+        _label: &str,
+    ) -> Result<PgConnect, String> {
+        let user = address
+            .user
+            .clone()
+            .unwrap_or_else(super::mysql::default_user);
         let port = address.port.unwrap_or(5432);
         let mut options = PgConnectOptions::new_without_pgpass()
             .host(&address.host)
@@ -54,7 +67,11 @@ impl PgConnect {
             }
             None => format!("{}:{port}", address.host),
         };
-        Ok(PgConnect { options, user, place })
+        Ok(PgConnect {
+            options,
+            user,
+            place,
+        })
     }
 
     /// Opens a capture session (read-only by default for every transaction) and learns its pid.
@@ -68,12 +85,30 @@ impl PgConnect {
         .fetch_one(&mut conn);
         let row = match timeout(CONNECT_TIMEOUT, setup).await {
             Ok(Ok(row)) => row,
-            Ok(Err(e)) => return Err(format!("setting up the session failed: {}", describe_error(&e))),
-            Err(_) => return Err(format!("the server at {} accepted the connection but did not answer within {}s", self.place, CONNECT_TIMEOUT.as_secs())),
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "setting up the session failed: {}",
+                    describe_error(&e)
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "the server at {} accepted the connection but did not answer within {}s",
+                    self.place,
+                    CONNECT_TIMEOUT.as_secs()
+                ));
+            }
         };
-        let pid = text(&row, 0).and_then(|t| t.parse::<i32>().ok()).unwrap_or(0);
+        let pid = text(&row, 0)
+            .and_then(|t| t.parse::<i32>().ok())
+            .unwrap_or(0);
         let sees_all = text(&row, 1).as_deref() == Some("t");
-        Ok(PgSession { conn: Some(conn), pid, sees_all, connect: self.clone() })
+        Ok(PgSession {
+            conn: Some(conn),
+            pid,
+            sees_all,
+            connect: self.clone(),
+        })
     }
 
     async fn connect(&self) -> Result<PgConnection, String> {
@@ -92,17 +127,32 @@ impl PgConnect {
 fn connect_error(e: &sqlx::Error, user: &str, place: &str) -> String {
     match e {
         sqlx::Error::Database(db) => {
-            let code = db.try_downcast_ref::<PgDatabaseError>().map(|p| p.code().to_string()).unwrap_or_default();
+            let code = db
+                .try_downcast_ref::<PgDatabaseError>()
+                .map(|p| p.code().to_string())
+                .unwrap_or_default();
             match code.as_str() {
                 "28P01" => format!(
                     "password authentication failed for user `{user}` at {place}: check the target's password_secret ({})",
                     db.message()
                 ),
-                "28000" => format!("the server at {place} does not let user `{user}` in (pg_hba.conf): {}", db.message()),
+                "28000" => format!(
+                    "the server at {place} does not let user `{user}` in (pg_hba.conf): {}",
+                    db.message()
+                ),
                 "3D000" => format!("the database does not exist at {place}: {}", db.message()),
-                "53300" => format!("the server at {place} refuses new connections (too many clients): {}", db.message()),
-                "57P03" => format!("the server at {place} is not accepting connections now (starting up or shutting down): {}", db.message()),
-                _ => format!("the server at {place} refused the connection: {}", db.message()),
+                "53300" => format!(
+                    "the server at {place} refuses new connections (too many clients): {}",
+                    db.message()
+                ),
+                "57P03" => format!(
+                    "the server at {place} is not accepting connections now (starting up or shutting down): {}",
+                    db.message()
+                ),
+                _ => format!(
+                    "the server at {place} refused the connection: {}",
+                    db.message()
+                ),
             }
         }
         sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -135,8 +185,13 @@ fn describe_error(e: &sqlx::Error) -> String {
 }
 
 fn classify(e: &sqlx::Error) -> Option<DbError> {
-    let sqlx::Error::Database(db) = e else { return None };
-    let code = db.try_downcast_ref::<PgDatabaseError>().map(|p| p.code().to_string()).unwrap_or_default();
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
+    let code = db
+        .try_downcast_ref::<PgDatabaseError>()
+        .map(|p| p.code().to_string())
+        .unwrap_or_default();
     let kind = match code.as_str() {
         "42501" => DbErrorKind::Privilege(role_named(db.message())),
         // undefined table, function, object, schema; an extension not preloaded.
@@ -146,13 +201,19 @@ fn classify(e: &sqlx::Error) -> Option<DbError> {
         "25006" => DbErrorKind::ReadOnly,
         _ => DbErrorKind::Other,
     };
-    Some(DbError { message: describe_error(e), kind })
+    Some(DbError {
+        message: describe_error(e),
+        kind,
+    })
 }
 
 /// A predefined role named in a permission error, e.g. `pg_read_all_stats`.
 fn role_named(message: &str) -> Option<String> {
     let start = message.find("pg_")?;
-    let name: String = message[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let name: String = message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     Some(name)
 }
 
@@ -179,7 +240,11 @@ pub(crate) fn class_of(type_name: &str) -> ColClass {
 
 fn column_of(column: &PgColumn) -> Column {
     let type_name = column.type_info().name();
-    Column { name: column.name().to_string(), type_name: type_name.to_string(), class: class_of(type_name) }
+    Column {
+        name: column.name().to_string(),
+        type_name: type_name.to_string(),
+        class: class_of(type_name),
+    }
 }
 
 fn columns_of(row: &PgRow) -> Vec<Column> {
@@ -191,10 +256,12 @@ fn cells_of<'r>(row: &'r PgRow, out: &mut Vec<Cell<'r>>) {
         let cell = match row.try_get_raw(i) {
             Ok(value) if value.is_null() => Cell::Null,
             Ok(value) => match value.as_bytes() {
-                Ok(bytes) if column.type_info().name() == "BYTEA" => match bytes.strip_prefix(b"\\x").map(hex::decode) {
-                    Some(Ok(decoded)) => Cell::Bytes(decoded),
-                    _ => Cell::Text(bytes),
-                },
+                Ok(bytes) if column.type_info().name() == "BYTEA" => {
+                    match bytes.strip_prefix(b"\\x").map(hex::decode) {
+                        Some(Ok(decoded)) => Cell::Bytes(decoded),
+                        _ => Cell::Text(bytes),
+                    }
+                }
                 Ok(bytes) => Cell::Text(bytes),
                 Err(_) => Cell::Text(b"<undecodable>"),
             },
@@ -236,17 +303,31 @@ impl PgSession {
     }
 
     /// Runs one step's SQL: server-side `statement_timeout`, client deadline with a server-side cancel.
-    pub async fn run_query(&mut self, sql: &str, limit: Duration, sink: &mut Sink<'_, '_>, cancel: &CancellationToken) -> QueryEnd {
-        let Some(conn) = self.conn.as_mut() else { return QueryEnd::Broken("the session is closed".into()) };
-        let set_timeout = format!("SET statement_timeout = {}", limit.as_millis().clamp(1, i32::MAX as u128));
-        if let Err(e) = raw_sql(AssertSqlSafe(set_timeout)).execute(&mut *conn).await {
+    pub async fn run_query(
+        &mut self,
+        sql: &str,
+        limit: Duration,
+        sink: &mut Sink<'_, '_>,
+        cancel: &CancellationToken,
+    ) -> QueryEnd {
+        let Some(conn) = self.conn.as_mut() else {
+            return QueryEnd::Broken("the session is closed".into());
+        };
+        let set_timeout = format!(
+            "SET statement_timeout = {}",
+            limit.as_millis().clamp(1, i32::MAX as u128)
+        );
+        if let Err(e) = raw_sql(AssertSqlSafe(set_timeout))
+            .execute(&mut *conn)
+            .await
+        {
             return self.fail(e);
         }
         let deadline = Instant::now() + limit + CLIENT_SLACK;
         let stream = raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut *conn);
         let end = pump(stream, sink, deadline, cancel, columns_of, cells_of).await;
         match end {
-            PumpEnd::Finished { rows: 0, statements } if statements <= 1 => {
+            PumpEnd::Finished { rows: 0, .. } => {
                 self.empty_result(sql, sink).await;
                 QueryEnd::Done
             }
@@ -262,7 +343,10 @@ impl PgSession {
             }
             PumpEnd::Deadline => {
                 let how = self.stop_on_server().await;
-                QueryEnd::TimedOut(format!("the statement ran past the step's timeout of {}s; {how}", super::seconds(limit)))
+                QueryEnd::TimedOut(format!(
+                    "the statement ran past the step's timeout of {}s; {how}",
+                    super::seconds(limit)
+                ))
             }
         }
     }
@@ -279,9 +363,20 @@ impl PgSession {
 
     /// Headers for a result without rows (from preparing the statement, which does not run it).
     async fn empty_result(&mut self, sql: &str, sink: &mut Sink<'_, '_>) {
-        let Some(conn) = self.conn.as_mut() else { return };
-        let columns = match timeout(CONNECT_TIMEOUT, conn.prepare(AssertSqlSafe(sql.to_string()).into_sql_str())).await {
-            Ok(Ok(statement)) => statement.columns().iter().map(column_of).collect::<Vec<_>>(),
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let columns = match timeout(
+            CONNECT_TIMEOUT,
+            conn.prepare(AssertSqlSafe(sql.to_string()).into_sql_str()),
+        )
+        .await
+        {
+            Ok(Ok(statement)) => statement
+                .columns()
+                .iter()
+                .map(column_of)
+                .collect::<Vec<_>>(),
             _ => Vec::new(),
         };
         if columns.is_empty() {
@@ -298,7 +393,11 @@ impl PgSession {
         let cancelled = match self.connect.connect().await {
             Ok(mut other) => {
                 let sql = format!("SELECT pg_cancel_backend({})", self.pid);
-                let result = timeout(CONNECT_TIMEOUT, raw_sql(AssertSqlSafe(sql)).fetch_one(&mut other)).await;
+                let result = timeout(
+                    CONNECT_TIMEOUT,
+                    raw_sql(AssertSqlSafe(sql)).fetch_one(&mut other),
+                )
+                .await;
                 let _ = timeout(Duration::from_secs(2), other.close()).await;
                 match result {
                     Ok(Ok(row)) if text(&row, 0).as_deref() == Some("t") => Ok(()),
@@ -320,9 +419,16 @@ impl PgSession {
         }
         match (cancelled, settled) {
             (Ok(()), true) => format!("stopped on the server (pg_cancel_backend({}))", self.pid),
-            (Ok(()), false) => format!("pg_cancel_backend({}) sent; the session did not settle and was closed", self.pid),
-            (Err(e), true) => format!("cancelling it on the server failed ({e}), yet the session settled"),
-            (Err(e), false) => format!("cancelling it on the server failed ({e}); the capture connection was closed"),
+            (Ok(()), false) => format!(
+                "pg_cancel_backend({}) sent; the session did not settle and was closed",
+                self.pid
+            ),
+            (Err(e), true) => {
+                format!("cancelling it on the server failed ({e}), yet the session settled")
+            }
+            (Err(e), false) => format!(
+                "cancelling it on the server failed ({e}); the capture connection was closed"
+            ),
         }
     }
 }

@@ -65,7 +65,8 @@ impl<'a, 'b> Sink<'a, 'b> {
     /// Starts a result set with these columns.
     pub fn begin_result(&mut self, columns: Vec<Column>) {
         self.results += 1;
-        let mut meta: Vec<(&str, serde_json::Value)> = self.meta.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let mut meta: Vec<(&str, serde_json::Value)> =
+            self.meta.iter().map(|(k, v)| (*k, v.clone())).collect();
         if self.results > 1 {
             meta.push(("_result", self.results.into()));
         }
@@ -97,7 +98,9 @@ impl<'a, 'b> Sink<'a, 'b> {
 
     /// Why reading stopped early, for the table footer.
     pub fn cap_note(&self) -> String {
-        self.capped.clone().unwrap_or_else(|| "stopped early".into())
+        self.capped
+            .clone()
+            .unwrap_or_else(|| "stopped early".into())
     }
 
     /// Ends the current result set (footer with the row count and `note`).
@@ -124,7 +127,10 @@ impl<'a, 'b> Sink<'a, 'b> {
     }
 
     fn maybe_flush(&mut self) {
-        if self.text.len() >= FLUSH_BYTES || self.data.len() >= FLUSH_BYTES || self.last_flush.elapsed() >= FLUSH_INTERVAL {
+        if self.text.len() >= FLUSH_BYTES
+            || self.data.len() >= FLUSH_BYTES
+            || self.last_flush.elapsed() >= FLUSH_INTERVAL
+        {
             self.flush();
         }
     }

@@ -5,7 +5,9 @@ use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{CLIENT_SLACK, DbError, DbErrorKind, LOCK_WAIT, PumpEnd, QueryEnd, pump};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{AssertSqlSafe, Column as _, ConnectOptions, Connection, Row, TypeInfo, ValueRef, raw_sql};
+use sqlx::{
+    AssertSqlSafe, Column as _, ConnectOptions, Connection, Row, TypeInfo, ValueRef, raw_sql,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -23,7 +25,9 @@ pub struct SqliteConnect {
 
 impl SqliteConnect {
     pub fn new(path: &str, _label: &str) -> SqliteConnect {
-        SqliteConnect { path: path.to_string() }
+        SqliteConnect {
+            path: path.to_string(),
+        }
     }
 
     pub async fn open(&self) -> Result<SqliteSession, String> {
@@ -42,16 +46,30 @@ impl SqliteConnect {
         let conn = match timeout(super::CONNECT_TIMEOUT, options.connect()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(format!("cannot open {} read-only: {e}", self.path)),
-            Err(_) => return Err(format!("opening {} took longer than {}s (locked?)", self.path, super::CONNECT_TIMEOUT.as_secs())),
+            Err(_) => {
+                return Err(format!(
+                    "opening {} took longer than {}s (locked?)",
+                    self.path,
+                    super::CONNECT_TIMEOUT.as_secs()
+                ));
+            }
         };
-        Ok(SqliteSession { conn: Some(conn), stop: Arc::new(AtomicBool::new(false)) })
+        Ok(SqliteSession {
+            conn: Some(conn),
+            stop: Arc::new(AtomicBool::new(false)),
+        })
     }
 }
 
 fn classify(e: &sqlx::Error) -> Option<DbError> {
-    let sqlx::Error::Database(db) = e else { return None };
+    let sqlx::Error::Database(db) = e else {
+        return None;
+    };
     let message = db.message();
-    let kind = if message.contains("no such table") || message.contains("no such function") || message.contains("no such module") {
+    let kind = if message.contains("no such table")
+        || message.contains("no such function")
+        || message.contains("no such module")
+    {
         DbErrorKind::Missing
     } else if message.contains("interrupted") {
         DbErrorKind::Timeout
@@ -60,7 +78,10 @@ fn classify(e: &sqlx::Error) -> Option<DbError> {
     } else {
         DbErrorKind::Other
     };
-    Some(DbError { message: format!("Error: {message}"), kind })
+    Some(DbError {
+        message: format!("Error: {message}"),
+        kind,
+    })
 }
 
 fn columns_of(row: &SqliteRow) -> Vec<Column> {
@@ -70,12 +91,18 @@ fn columns_of(row: &SqliteRow) -> Vec<Column> {
         .map(|(i, column)| {
             let declared = column.type_info().name();
             let type_name = if declared == "NULL" {
-                row.try_get_raw(i).map(|v| v.type_info().name().to_string()).unwrap_or_default()
+                row.try_get_raw(i)
+                    .map(|v| v.type_info().name().to_string())
+                    .unwrap_or_default()
             } else {
                 declared.to_string()
             };
             // Values carry their own storage class in SQLite; the cells decide how they show.
-            Column { name: column.name().to_string(), type_name, class: ColClass::Text }
+            Column {
+                name: column.name().to_string(),
+                type_name,
+                class: ColClass::Text,
+            }
         })
         .collect()
 }
@@ -89,10 +116,22 @@ fn cells_of<'r>(row: &'r SqliteRow, out: &mut Vec<Cell<'r>>) {
         };
         let cell = match kind.as_deref() {
             None => Cell::Null,
-            Some("INTEGER") => row.try_get_unchecked::<i64, _>(i).map(Cell::Int).unwrap_or(Cell::Null),
-            Some("REAL") => row.try_get_unchecked::<f64, _>(i).map(Cell::Float).unwrap_or(Cell::Null),
-            Some("BLOB") => row.try_get_unchecked::<Vec<u8>, _>(i).map(Cell::Bytes).unwrap_or(Cell::Null),
-            Some(_) => row.try_get_unchecked::<&[u8], _>(i).map(Cell::Text).unwrap_or(Cell::Null),
+            Some("INTEGER") => row
+                .try_get_unchecked::<i64, _>(i)
+                .map(Cell::Int)
+                .unwrap_or(Cell::Null),
+            Some("REAL") => row
+                .try_get_unchecked::<f64, _>(i)
+                .map(Cell::Float)
+                .unwrap_or(Cell::Null),
+            Some("BLOB") => row
+                .try_get_unchecked::<Vec<u8>, _>(i)
+                .map(Cell::Bytes)
+                .unwrap_or(Cell::Null),
+            Some(_) => row
+                .try_get_unchecked::<&[u8], _>(i)
+                .map(Cell::Text)
+                .unwrap_or(Cell::Null),
         };
         out.push(cell);
     }
@@ -116,8 +155,16 @@ impl SqliteSession {
         }
     }
 
-    pub async fn run_query(&mut self, sql: &str, limit: Duration, sink: &mut Sink<'_, '_>, cancel: &CancellationToken) -> QueryEnd {
-        let Some(conn) = self.conn.as_mut() else { return QueryEnd::Broken("the connection is closed".into()) };
+    pub async fn run_query(
+        &mut self,
+        sql: &str,
+        limit: Duration,
+        sink: &mut Sink<'_, '_>,
+        cancel: &CancellationToken,
+    ) -> QueryEnd {
+        let Some(conn) = self.conn.as_mut() else {
+            return QueryEnd::Broken("the connection is closed".into());
+        };
         self.stop.store(false, Ordering::SeqCst);
         let stop = Arc::clone(&self.stop);
         let engine_deadline = std::time::Instant::now() + limit;
@@ -153,7 +200,10 @@ impl SqliteSession {
             }
             PumpEnd::Deadline => {
                 self.stop_running().await;
-                QueryEnd::TimedOut(format!("the statement ran past the step's timeout of {}s and was interrupted", super::seconds(limit)))
+                QueryEnd::TimedOut(format!(
+                    "the statement ran past the step's timeout of {}s and was interrupted",
+                    super::seconds(limit)
+                ))
             }
         }
     }

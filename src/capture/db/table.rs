@@ -32,7 +32,10 @@ pub enum ColClass {
 
 impl ColClass {
     fn numeric(self) -> bool {
-        matches!(self, ColClass::Integer | ColClass::Decimal | ColClass::Float)
+        matches!(
+            self,
+            ColClass::Integer | ColClass::Decimal | ColClass::Float
+        )
     }
 }
 
@@ -106,19 +109,37 @@ fn reads_as_null(text: &str) -> bool {
 
 fn show(cell: &Cell<'_>, class: ColClass) -> Shown {
     match cell {
-        Cell::Null => Shown { text: "NULL".into(), right: false },
-        Cell::Bytes(bytes) => Shown { text: blob_preview(bytes), right: false },
-        Cell::Text(bytes) if class == ColClass::Bytes => Shown { text: blob_preview(bytes), right: false },
+        Cell::Null => Shown {
+            text: "NULL".into(),
+            right: false,
+        },
+        Cell::Bytes(bytes) => Shown {
+            text: blob_preview(bytes),
+            right: false,
+        },
+        Cell::Text(bytes) if class == ColClass::Bytes => Shown {
+            text: blob_preview(bytes),
+            right: false,
+        },
         Cell::Text(bytes) => {
             let mut text = String::with_capacity(bytes.len());
             escape_text(bytes, &mut text);
             if reads_as_null(&text) {
                 text = format!("'{text}'");
             }
-            Shown { text, right: class.numeric() }
+            Shown {
+                text,
+                right: class.numeric(),
+            }
         }
-        Cell::Int(v) => Shown { text: v.to_string(), right: true },
-        Cell::Float(v) => Shown { text: v.to_string(), right: true },
+        Cell::Int(v) => Shown {
+            text: v.to_string(),
+            right: true,
+        },
+        Cell::Float(v) => Shown {
+            text: v.to_string(),
+            right: true,
+        },
     }
 }
 
@@ -178,7 +199,9 @@ pub fn write_json_value(cell: &Cell<'_>, class: ColClass, out: &mut Vec<u8>) {
         Cell::Bytes(bytes) => json_string(&format!("0x{}", hex::encode(bytes)), out),
         Cell::Text(bytes) => match class {
             ColClass::Bytes => json_string(&format!("0x{}", hex::encode(bytes)), out),
-            ColClass::Integer | ColClass::Decimal | ColClass::Float if is_json_number(bytes) => out.extend_from_slice(bytes),
+            ColClass::Integer | ColClass::Decimal | ColClass::Float if is_json_number(bytes) => {
+                out.extend_from_slice(bytes)
+            }
             ColClass::Bool => match *bytes {
                 b"t" | b"true" | b"1" => out.extend_from_slice(b"true"),
                 b"f" | b"false" | b"0" => out.extend_from_slice(b"false"),
@@ -215,7 +238,11 @@ pub struct JsonLines {
 
 impl JsonLines {
     /// Starts a result set; `meta` is extra members for the header line (sample, time, statement).
-    pub fn begin(columns: &[Column], meta: &[(&str, serde_json::Value)], out: &mut Vec<u8>) -> JsonLines {
+    pub fn begin(
+        columns: &[Column],
+        meta: &[(&str, serde_json::Value)],
+        out: &mut Vec<u8>,
+    ) -> JsonLines {
         let mut keys: Vec<String> = Vec::with_capacity(columns.len());
         for column in columns {
             let mut key = column.name.clone();
@@ -246,7 +273,10 @@ impl JsonLines {
             json_string(key, &mut k);
             encoded.push(String::from_utf8_lossy(&k).into_owned());
         }
-        JsonLines { keys: encoded, classes: columns.iter().map(|c| c.class).collect() }
+        JsonLines {
+            keys: encoded,
+            classes: columns.iter().map(|c| c.class).collect(),
+        }
     }
 
     /// Appends one row as a JSON object line.
@@ -256,9 +286,17 @@ impl JsonLines {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(self.keys.get(i).map_or(b"\"?\"".as_slice(), |k| k.as_bytes()));
+            out.extend_from_slice(
+                self.keys
+                    .get(i)
+                    .map_or(b"\"?\"".as_slice(), |k| k.as_bytes()),
+            );
             out.push(b':');
-            write_json_value(cell, self.classes.get(i).copied().unwrap_or(ColClass::Text), out);
+            write_json_value(
+                cell,
+                self.classes.get(i).copied().unwrap_or(ColClass::Text),
+                out,
+            );
         }
         out.extend_from_slice(b"}\n");
     }
@@ -278,8 +316,18 @@ pub struct TableWriter {
 
 impl TableWriter {
     pub fn new(columns: Vec<Column>) -> TableWriter {
-        let widths = columns.iter().map(|c| grid_text(&c.name).width().min(MAX_PAD_WIDTH)).collect();
-        TableWriter { columns, widths, pending: Vec::new(), pending_bytes: 0, aligned: false, rows: 0 }
+        let widths = columns
+            .iter()
+            .map(|c| grid_text(&c.name).width().min(MAX_PAD_WIDTH))
+            .collect();
+        TableWriter {
+            columns,
+            widths,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            aligned: false,
+            rows: 0,
+        }
     }
 
     pub fn rows(&self) -> u64 {
@@ -291,7 +339,12 @@ impl TableWriter {
         let shown: Vec<Shown> = cells
             .iter()
             .enumerate()
-            .map(|(i, cell)| show(cell, self.columns.get(i).map_or(ColClass::Text, |c| c.class)))
+            .map(|(i, cell)| {
+                show(
+                    cell,
+                    self.columns.get(i).map_or(ColClass::Text, |c| c.class),
+                )
+            })
             .collect();
         self.rows += 1;
         if self.aligned {
@@ -319,7 +372,10 @@ impl TableWriter {
     /// Ends the result set with its footer (`(3 rows)` plus `note`, e.g. a row-cap message).
     pub fn finish(mut self, note: Option<&str>, out: &mut String) {
         if !self.aligned {
-            let multiline = self.pending.iter().flatten().any(|s| s.text.contains('\n'));
+            // A single row with multi-line text (SHOW ENGINE INNODB STATUS) reads better vertically;
+            // more rows stay a grid, their line breaks shown as `\n`.
+            let multiline = self.pending.len() == 1
+                && self.pending.iter().flatten().any(|s| s.text.contains('\n'));
             if multiline {
                 self.vertical(out);
             } else {
@@ -360,7 +416,14 @@ impl TableWriter {
     }
 
     fn header(&mut self, out: &mut String) {
-        let names: Vec<Shown> = self.columns.iter().map(|c| Shown { text: c.name.clone(), right: false }).collect();
+        let names: Vec<Shown> = self
+            .columns
+            .iter()
+            .map(|c| Shown {
+                text: c.name.clone(),
+                right: false,
+            })
+            .collect();
         self.grid_row(&names, out);
         for (i, w) in self.widths.iter().enumerate() {
             if i > 0 {
@@ -396,12 +459,21 @@ impl TableWriter {
     }
 
     /// One block per row, `name: value`, multi-line values kept as lines (like `\G`): used for
-    /// short results that hold multi-line text (SHOW ENGINE INNODB STATUS, EXPLAIN output).
+    /// a single row holding multi-line text (SHOW ENGINE INNODB STATUS).
     fn vertical(&mut self, out: &mut String) {
-        let name_width = self.columns.iter().map(|c| c.name.width()).max().unwrap_or(0);
+        let name_width = self
+            .columns
+            .iter()
+            .map(|c| c.name.width())
+            .max()
+            .unwrap_or(0);
         let pending = std::mem::take(&mut self.pending);
         for (n, row) in pending.iter().enumerate() {
-            let _ = writeln!(out, "*************************** {}. row ***************************", n + 1);
+            let _ = writeln!(
+                out,
+                "*************************** {}. row ***************************",
+                n + 1
+            );
             for (column, cell) in self.columns.iter().zip(row) {
                 let _ = write!(out, "{:>name_width$}: ", column.name);
                 let mut lines = cell.text.split('\n');
@@ -419,7 +491,11 @@ impl TableWriter {
 
 /// The single-line form used in the grid.
 fn grid_text(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains('\n') { std::borrow::Cow::Owned(text.replace('\n', "\\n")) } else { std::borrow::Cow::Borrowed(text) }
+    if text.contains('\n') {
+        std::borrow::Cow::Owned(text.replace('\n', "\\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]
@@ -427,16 +503,26 @@ mod tests {
     use super::*;
 
     fn col(name: &str, class: ColClass) -> Column {
-        Column { name: name.into(), type_name: "T".into(), class }
+        Column {
+            name: name.into(),
+            type_name: "T".into(),
+            class,
+        }
     }
 
     #[test]
     fn aligns_escapes_and_marks_null() {
-        let mut table = TableWriter::new(vec![col("id", ColClass::Integer), col("note", ColClass::Text)]);
+        let mut table = TableWriter::new(vec![
+            col("id", ColClass::Integer),
+            col("note", ColClass::Text),
+        ]);
         let mut out = String::new();
         table.push(&[Cell::Text(b"7"), Cell::Null], &mut out);
         table.push(&[Cell::Text(b"1234"), Cell::Text(b"NULL")], &mut out);
-        table.push(&[Cell::Text(b"5"), Cell::Text(b"a\tb\x1b[31m\xff")], &mut out);
+        table.push(
+            &[Cell::Text(b"5"), Cell::Text(b"a\tb\x1b[31m\xff")],
+            &mut out,
+        );
         assert!(out.is_empty(), "rows are held until aligned: {out}");
         table.finish(None, &mut out);
         let expected = "   id | note\n------+-----------------------\n    7 | NULL\n 1234 | 'NULL'\n    5 | a\\tb\\u{001b}[31m\\xff\n(3 rows)\n\n";
@@ -466,11 +552,20 @@ mod tests {
 
     #[test]
     fn multiline_short_results_print_vertically() {
-        let mut table = TableWriter::new(vec![col("Type", ColClass::Text), col("Status", ColClass::Text)]);
+        let mut table = TableWriter::new(vec![
+            col("Type", ColClass::Text),
+            col("Status", ColClass::Text),
+        ]);
         let mut out = String::new();
-        table.push(&[Cell::Text(b"InnoDB"), Cell::Text(b"line one\nline two")], &mut out);
+        table.push(
+            &[Cell::Text(b"InnoDB"), Cell::Text(b"line one\nline two")],
+            &mut out,
+        );
         table.finish(None, &mut out);
-        assert!(out.contains("  Type: InnoDB\nStatus: line one\nline two\n"), "{out}");
+        assert!(
+            out.contains("  Type: InnoDB\nStatus: line one\nline two\n"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -487,10 +582,20 @@ mod tests {
         let lines = JsonLines::begin(&columns, &[], &mut out);
         out.clear();
         lines.row(
-            &[Cell::Text(b"12345678901234567890.000001"), Cell::Text(b"t"), Cell::Text(br#"{"a": [1]}"#), Cell::Text(b"\x00\xff"), Cell::Null, Cell::Text(b"NaN")],
+            &[
+                Cell::Text(b"12345678901234567890.000001"),
+                Cell::Text(b"t"),
+                Cell::Text(br#"{"a": [1]}"#),
+                Cell::Text(b"\x00\xff"),
+                Cell::Null,
+                Cell::Text(b"NaN"),
+            ],
             &mut out,
         );
-        assert_eq!(String::from_utf8_lossy(&out), "{\"n\":12345678901234567890.000001,\"n_2\":true,\"j\":{\"a\":[1]},\"b\":\"0x00ff\",\"t\":null,\"x\":\"NaN\"}\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "{\"n\":12345678901234567890.000001,\"n_2\":true,\"j\":{\"a\":[1]},\"b\":\"0x00ff\",\"t\":null,\"x\":\"NaN\"}\n"
+        );
         assert!(!is_json_number(b"01") && !is_json_number(b"1.") && is_json_number(b"-0.5e+3"));
     }
 
