@@ -103,11 +103,12 @@ impl Engine {
                     }
                     _ = cancel.cancelled() => Ok(not_run(StreamStatus::Cancelled, "cancelled before it started")),
                 };
-                let result = result.unwrap_or_else(|e| {
+                let mut result = result.unwrap_or_else(|e| {
                     let mut failed = not_run(StreamStatus::Failed, "");
                     failed.reason = Some(format!("snapshot write failed: {e}"));
                     failed
                 });
+                writer.redact_result(&mut result);
                 if let Err(e) = writer.stream_ended(index, result.clone()) {
                     eprintln!("casefile: cannot record the end of stream {}: {e}", spec.id);
                 }

@@ -218,6 +218,18 @@ impl SnapshotWriter {
         })
     }
 
+    /// Redacts a result's `reason` (error texts can quote secrets, e.g. a server error that
+    /// echoes the SQL), counting the replacements; call before the result is shown or stored.
+    pub fn redact_result(&self, result: &mut StreamResult) {
+        if let Some(reason) = &result.reason {
+            let (text, count) = self.redactor.redact_text(reason);
+            if count > 0 {
+                result.reason = Some(text);
+                result.redactions += count;
+            }
+        }
+    }
+
     /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).
     pub fn stream_ended(&self, stream: usize, mut result: StreamResult) -> io::Result<()> {
         let previous = self.with_manifest(|m| m.streams[stream].result.clone())?;

@@ -64,8 +64,9 @@ impl Postgres {
         });
         pg.sql(&format!(
             "CREATE ROLE casefile LOGIN PASSWORD '{PASSWORD}' IN ROLE pg_read_all_stats; \
-             CREATE ROLE weak LOGIN PASSWORD '{PASSWORD}'; CREATE DATABASE app;"
+             CREATE ROLE weak LOGIN PASSWORD '{PASSWORD}';"
         ));
+        pg.sql("CREATE DATABASE app");
         pg
     }
 
