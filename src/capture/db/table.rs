@@ -137,7 +137,7 @@ fn show(cell: &Cell<'_>, class: ColClass) -> Shown {
             right: true,
         },
         Cell::Float(v) => Shown {
-            text: v.to_string(),
+            text: format!("{v:?}"),
             right: true,
         },
     }
@@ -525,7 +525,7 @@ mod tests {
         );
         assert!(out.is_empty(), "rows are held until aligned: {out}");
         table.finish(None, &mut out);
-        let expected = "   id | note\n------+-----------------------\n    7 | NULL\n 1234 | 'NULL'\n    5 | a\\tb\\u{001b}[31m\\xff\n(3 rows)\n\n";
+        let expected = " id   | note\n------+----------------------\n    7 | NULL\n 1234 | 'NULL'\n    5 | a\\tb\\u{001b}[31m\\xff\n(3 rows)\n\n";
         assert_eq!(out, expected);
     }
 
