@@ -133,14 +133,21 @@ async fn every_type_renders_as_expected() {
     );
     assert!(!text.contains('\x1b'), "no raw escape reaches the table");
     assert!(text.contains("(2 rows)"), "{text}");
-    // Every line of the grid has its separators at the same places (aligned).
-    let bar_positions = |l: &str| {
-        l.char_indices()
+    // The grid is aligned: header and rows have their separators at the same columns.
+    let bars = |l: &str| -> Vec<usize> {
+        l.chars()
+            .scan(0usize, |w, c| {
+                let at = *w;
+                *w += unicode_width(c);
+                Some((at, c))
+            })
             .filter(|(_, c)| *c == '|')
-            .map(|(i, _)| i)
-            .count()
+            .map(|(at, _)| at)
+            .collect()
     };
-    assert_eq!(bar_positions(lines[0]), 16);
+    assert_eq!(bars(lines[0]).len(), 16);
+    assert_eq!(bars(lines[0]), bars(two), "{text}");
+    assert_eq!(bars(lines[0]), bars(one), "wide characters keep the grid aligned:\n{text}");
 
     let rows = out.json_rows(0);
     let types: Vec<&str> = rows[0]["_columns"]
@@ -501,4 +508,14 @@ fn cli_runs_the_mysql_preset_end_to_end() {
         "{text}"
     );
     let _ = Command::new("true").status();
+}
+
+/// Terminal width of a character (wide CJK and emoji take two cells).
+fn unicode_width(c: char) -> usize {
+    if matches!(c as u32, 0x1100..=0x115f | 0x2e80..=0xa4cf | 0xac00..=0xd7a3 | 0xf900..=0xfaff | 0xfe30..=0xfe4f | 0xff00..=0xff60 | 0xffe0..=0xffe6 | 0x1f300..=0x1faff | 0x20000..=0x3fffd)
+    {
+        2
+    } else {
+        1
+    }
 }

@@ -143,7 +143,7 @@ impl ConnectSpec {
 
 enum Slot {
     NotConnected,
-    Open(Session),
+    Open(Box<Session>),
     /// Connecting failed; later steps report the same error instead of hammering the server.
     Failed(String),
 }
@@ -282,7 +282,7 @@ impl DbRunner {
                 _ = cancel.cancelled() => return Ok(None),
             };
             match opened {
-                Ok(session) => *slot = Slot::Open(session),
+                Ok(session) => *slot = Slot::Open(Box::new(session)),
                 Err(message) => {
                     let message = format!("{}: {message}", self.target);
                     *slot = Slot::Failed(message.clone());

@@ -432,10 +432,8 @@ impl MysqlSession {
             Some(conn) => matches!(timeout(CANCEL_GRACE, conn.ping()).await, Ok(Ok(()))),
             None => false,
         };
-        if !settled {
-            if let Some(conn) = self.conn.take() {
-                let _ = timeout(Duration::from_secs(2), conn.close_hard()).await;
-            }
+        if !settled && let Some(conn) = self.conn.take() {
+            let _ = timeout(Duration::from_secs(2), conn.close_hard()).await;
         }
         match (killed, settled) {
             (Ok(()), true) => format!("stopped on the server (KILL QUERY {})", self.id),

@@ -412,10 +412,8 @@ impl PgSession {
             Some(conn) => matches!(timeout(CANCEL_GRACE, conn.ping()).await, Ok(Ok(()))),
             None => false,
         };
-        if !settled {
-            if let Some(conn) = self.conn.take() {
-                let _ = timeout(Duration::from_secs(2), conn.close_hard()).await;
-            }
+        if !settled && let Some(conn) = self.conn.take() {
+            let _ = timeout(Duration::from_secs(2), conn.close_hard()).await;
         }
         match (cancelled, settled) {
             (Ok(()), true) => format!("stopped on the server (pg_cancel_backend({}))", self.pid),
