@@ -393,6 +393,35 @@ tags = ["db", "web"]
     }
 
     #[test]
+    fn database_targets_take_tls_and_socket_settings() {
+        let config = Config::parse(
+            "c.toml",
+            "[secrets.pw]\nenv = \"PW\"\n[targets.pg]\nurl = \"postgres://app@db1/app\"\npassword_secret = \"pw\"\ntls = \"verify-full\"\ntls_ca = \"/etc/ca.pem\"\nsocket = \"/run/postgresql\"\n",
+        )
+        .expect("valid");
+        let TargetSpec::Postgres(address) = &config.targets[0].spec else {
+            panic!("not postgres")
+        };
+        assert_eq!(address.tls, Some(crate::model::TlsMode::VerifyFull));
+        assert_eq!(
+            (address.tls_ca.as_deref(), address.socket.as_deref()),
+            (Some("/etc/ca.pem"), Some("/run/postgresql"))
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\ntls = \"sometimes\"\n",
+        )
+        .expect_err("bad tls");
+        assert_eq!(err.line, 3);
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"ssh://h\"\nsocket = \"/x\"\n",
+        )
+        .expect_err("socket on ssh");
+        assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_line_and_a_fix() {
         let err = Config::parse("c.toml", "[targets.a]\nurl = \"ssh://h\"\ntagz = []\n")
             .expect_err("unknown key");

@@ -147,7 +147,11 @@ async fn every_type_renders_as_expected() {
     };
     assert_eq!(bars(lines[0]).len(), 16);
     assert_eq!(bars(lines[0]), bars(two), "{text}");
-    assert_eq!(bars(lines[0]), bars(one), "wide characters keep the grid aligned:\n{text}");
+    assert_eq!(
+        bars(lines[0]),
+        bars(one),
+        "wide characters keep the grid aligned:\n{text}"
+    );
 
     let rows = out.json_rows(0);
     let types: Vec<&str> = rows[0]["_columns"]
@@ -191,10 +195,11 @@ async fn writes_through_a_capture_session_are_refused() {
                 "UPDATE mysql.global_priv SET Priv = '{}' WHERE User = 'weak'",
                 T,
             ),
+            step("ddl", "CREATE TABLE app.sneaky (v INT)", T),
         ],
     )
     .await;
-    for stream in 0..2 {
+    for stream in 0..3 {
         let result = &out.manifest.streams[stream].result;
         assert_eq!(
             (result.status, result.exit_code),
@@ -214,6 +219,10 @@ async fn writes_through_a_capture_session_are_refused() {
             .lines()
             .last(),
         Some("0")
+    );
+    assert!(
+        !db.sql("SHOW TABLES FROM app").contains("sneaky"),
+        "DDL was refused too"
     );
 }
 

@@ -192,14 +192,14 @@ async fn run_one(
     } = io;
     let (stdout, out_redactions, out_truncated) = stdout.finish()?;
     let (stderr, err_redactions, err_truncated) = stderr.finish()?;
-    let (data, data_redactions) = match data {
+    let (data, data_redactions, data_truncated) = match data {
         Some(data) => {
-            let (record, redactions, _) = data.finish()?;
-            (Some(record), redactions)
+            let (record, redactions, truncated) = data.finish()?;
+            (Some(record), redactions, truncated)
         }
-        None => (None, 0),
+        None => (None, 0, false),
     };
-    let truncated = out_truncated || err_truncated || outcome.truncated;
+    let truncated = out_truncated || err_truncated || data_truncated || outcome.truncated;
     let (status, reason) = classify(&outcome);
     Ok(StreamResult {
         status,

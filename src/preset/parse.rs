@@ -345,3 +345,34 @@ fn locate_in(
         .map(|i| span.start + i..span.start + i + needle.len())
         .unwrap_or_else(|| span.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLED: &str = "name = \"s\"\ndescription = \"d\"\ntarget = \"mysql\"\n[[steps]]\nname = \"status\"\nquery = \"SHOW GLOBAL STATUS\"\nmax_rows = 500\nrepeat = { every = \"5s\", samples = 3 }\n";
+
+    #[test]
+    fn repeat_and_max_rows_are_parsed_and_checked() {
+        let preset = parse_preset("s.toml", SAMPLED, PresetOrigin::Builtin).expect("valid");
+        let step = &preset.steps[0];
+        assert_eq!(
+            step.repeat,
+            Some(Repeat {
+                every: std::time::Duration::from_secs(5),
+                samples: 3
+            })
+        );
+        assert_eq!(step.max_rows, Some(500));
+        let zero = SAMPLED.replace("samples = 3", "samples = 0");
+        let err = parse_preset("s.toml", &zero, PresetOrigin::Builtin).expect_err("zero samples");
+        assert_eq!(err.line, 8, "{err}");
+        let shell = "name = \"s\"\ndescription = \"d\"\ntarget = \"shell\"\n[[steps]]\nname = \"a\"\ncommand = \"true\"\nmax_rows = 5\n";
+        let err =
+            parse_preset("s.toml", shell, PresetOrigin::Builtin).expect_err("max_rows on shell");
+        assert!(
+            err.to_string().contains("max_rows is for database steps"),
+            "{err}"
+        );
+    }
+}
