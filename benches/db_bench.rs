@@ -8,7 +8,6 @@
 //! casefile writes the aligned table *and* the JSON-lines copy; the clients write one table.
 //! Run: `cargo bench --bench db_bench` (release). Starts its own MariaDB and PostgreSQL.
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use sqlx::{ConnectOptions, Connection};
