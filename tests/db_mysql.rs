@@ -528,3 +528,44 @@ fn unicode_width(c: char) -> usize {
         1
     }
 }
+
+#[test]
+fn cli_takes_the_password_from_a_secret_reference_and_never_shows_it() {
+    let db = MariaDb::shared();
+    let sandbox = support::cli::Sandbox::new();
+    let secret_file = sandbox.path().join("db-password");
+    std::fs::write(&secret_file, format!("{PASSWORD}\n")).expect("secret file");
+    sandbox.write_config(&format!(
+        "[secrets.orders]\nfile = \"{}\"\n[targets.orders]\nurl = \"mysql://casefile@127.0.0.1:{}/app\"\npassword_secret = \"orders\"\ntls = \"prefer\"\n",
+        secret_file.display(),
+        db.port
+    ));
+    let out = sandbox.run(&[
+        "capture",
+        "--target",
+        "orders",
+        "--query",
+        "SHOW FULL PROCESSLIST",
+        "--query",
+        &format!("SELECT '{PASSWORD}' AS pw"),
+        "--out",
+        &sandbox.captures().display().to_string(),
+    ]);
+    let stderr = support::cli::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains(PASSWORD) && !support::cli::stdout(&out).contains(PASSWORD));
+    let files = support::cli::all_files(&sandbox.captures());
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.extension().is_some_and(|e| e == "jsonl")),
+        "a JSON-lines copy is written"
+    );
+    for (path, bytes) in files {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "{} holds the password",
+            path.display()
+        );
+    }
+}

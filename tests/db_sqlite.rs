@@ -39,6 +39,7 @@ async fn values_render_and_writes_are_refused() {
             step("items", "SELECT * FROM items ORDER BY id", T),
             step("write", "INSERT INTO items (id) VALUES (3)", T),
             step("missing", "SELECT * FROM nope", T),
+            step("empty", "SELECT a, b FROM empty", T),
         ],
     )
     .await;

@@ -179,7 +179,7 @@ impl SqliteSession {
         let end = pump(stream, sink, deadline, cancel, columns_of, cells_of).await;
         match end {
             PumpEnd::Finished { rows: 0, .. } => {
-                sink.text("(no rows)\n\n");
+                self.empty_result(sql, sink).await;
                 QueryEnd::Done
             }
             PumpEnd::Finished { .. } => QueryEnd::Done,
@@ -205,6 +205,37 @@ impl SqliteSession {
                     super::seconds(limit)
                 ))
             }
+        }
+    }
+
+    /// Headers for a result without rows (preparing does not run the statement).
+    async fn empty_result(&mut self, sql: &str, sink: &mut Sink<'_, '_>) {
+        use sqlx::{Executor, SqlSafeStr, Statement};
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let columns = match timeout(
+            super::CONNECT_TIMEOUT,
+            conn.prepare(AssertSqlSafe(sql.to_string()).into_sql_str()),
+        )
+        .await
+        {
+            Ok(Ok(statement)) => statement
+                .columns()
+                .iter()
+                .map(|c| Column {
+                    name: c.name().to_string(),
+                    type_name: c.type_info().name().to_string(),
+                    class: ColClass::Text,
+                })
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        if columns.is_empty() {
+            sink.text("(no rows)\n\n");
+        } else {
+            sink.begin_result(columns);
+            sink.end_result(None);
         }
     }
 
