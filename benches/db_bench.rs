@@ -54,7 +54,7 @@ fn casefile(url: &str, sql: &str, dir: &Path) -> Duration {
     ])
     .env("XDG_CONFIG_HOME", dir.join("cfg"))
     .env_remove("CASEFILE_CONFIG");
-    timed(&mut cmd, &dir.join("../casefile-stdout"))
+    timed(&mut cmd, &dir.with_file_name("casefile-stdout"))
 }
 
 fn report(name: &str, ours: Duration, theirs: Duration, tool: &str, bytes: u64) {
@@ -148,7 +148,7 @@ async fn main() {
     let _ = socket;
     let cases: Vec<(&str, String, String, &str)> = vec![
         ("SHOW FULL PROCESSLIST (500 clients)", my_url.clone(), "SHOW FULL PROCESSLIST".into(), "mariadb"),
-        ("100k rows (MariaDB)", my_url.clone(), "SELECT seq, seq * 2 AS twice, CONCAT('row-', seq) AS label, NOW() AS at FROM seq_1_to_100000".into(), "mariadb"),
+        ("100k rows (MariaDB)", my_url.clone(), "SELECT seq, seq * 2 AS twice, CONCAT('row-', seq) AS label, NOW() AS at FROM app.seq_1_to_100000".into(), "mariadb"),
         ("pg_stat_activity (500 clients)", pg_url.clone(), "SELECT * FROM pg_stat_activity".into(), "psql"),
         ("100k rows (PostgreSQL)", pg_url.clone(), "SELECT g, g * 2 AS twice, 'row-' || g AS label, now() AS at FROM generate_series(1, 100000) g".into(), "psql"),
     ];
