@@ -62,6 +62,8 @@ fn plan(streams: usize, command: &str) -> CapturePlan {
                 max_bytes: None,
                 sudo: false,
                 intrusive: false,
+                max_rows: None,
+                repeat: None,
                 skip_reason: None,
             })
             .collect(),

@@ -1,12 +1,13 @@
 //! The headless command line: `capture`, `presets`, `targets`, `show`.
 //! Exit codes: 0 every stream ran to its end; 1 some stream failed, timed out or was cancelled
 //! (the snapshot is still written); 2 usage or configuration error (nothing ran).
-use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent};
+use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent, TargetRunner};
 use crate::config::Config;
 use crate::model::{ByteSize, CapturePlan, HumanDuration, Incident, size::human_bytes};
 use crate::planner::{PlanRequest, build_plan};
 use crate::preset::{PresetLibrary, PresetOrigin, load_file};
 use crate::redact::Redactor;
+use crate::secret::SecretValue;
 use crate::snapshot::{Manifest, Snapshot, SnapshotWriter, StreamStatus, VerifyResult};
 use clap::{Args, Parser, Subcommand};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
@@ -289,8 +290,12 @@ pub fn operator() -> String {
     format!("{user}@{host}")
 }
 
-/// Resolves the secrets this plan needs (and those always redacted) and builds the redactor.
-pub fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>, String> {
+/// Resolves the secrets this plan needs (and those always redacted) and builds the redactor;
+/// also returns the resolved values by secret name, for database runners' passwords.
+pub fn redactor_for(
+    config: &Config,
+    plan: &CapturePlan,
+) -> Result<(Arc<Redactor>, BTreeMap<String, SecretValue>), String> {
     let mut names: Vec<&str> = plan
         .targets
         .iter()
@@ -306,14 +311,36 @@ pub fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>
     names.sort_unstable();
     names.dedup();
     let mut values = Vec::new();
+    let mut resolved = BTreeMap::new();
     for name in names {
         let reference = config
             .secrets
             .get(name)
             .ok_or_else(|| format!("secret `{name}` is not defined"))?;
-        values.push(reference.resolve(name)?.expose().to_string());
+        let value = reference.resolve(name)?;
+        values.push(value.expose().to_string());
+        resolved.insert(name.to_string(), value);
     }
-    Ok(Redactor::new(&values))
+    Ok((Redactor::new(&values), resolved))
+}
+
+/// One runner per plan target; database targets get their password from `secrets`.
+/// One runner per plan target; database targets get their resolved password.
+pub fn runners_for(
+    plan: &CapturePlan,
+    secrets: &BTreeMap<String, SecretValue>,
+) -> Vec<Result<TargetRunner, String>> {
+    plan.targets
+        .iter()
+        .map(
+            |target| match (target.kind().is_database(), &target.password_secret) {
+                (true, Some(name)) => {
+                    TargetRunner::for_database(target, secrets.get(name).cloned())
+                }
+                _ => TargetRunner::for_target(target),
+            },
+        )
+        .collect()
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
@@ -356,7 +383,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
             return usage_error(e);
         }
     }
-    let redactor = match redactor_for(config, &plan) {
+    let (redactor, secrets) = match redactor_for(config, &plan) {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
@@ -426,8 +453,16 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
         ctrl_c_control.cancel_all();
     });
+    let runners = runners_for(&plan, &secrets);
     let result = engine
-        .run(&plan, Arc::clone(&writer), live, &control, Some(events_tx))
+        .run_with_runners(
+            &plan,
+            runners,
+            Arc::clone(&writer),
+            live,
+            &control,
+            Some(events_tx),
+        )
         .await;
     ctrl_c.abort();
     let _ = printer.await;

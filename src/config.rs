@@ -35,6 +35,15 @@ struct RawTarget {
     tags: Vec<Spanned<String>>,
     #[serde(default)]
     password_secret: Option<Spanned<String>>,
+    /// Database targets: disable, prefer, require, verify-ca, verify-full.
+    #[serde(default)]
+    tls: Option<Spanned<String>>,
+    /// Database targets: CA certificate (PEM) for verify-ca / verify-full.
+    #[serde(default)]
+    tls_ca: Option<Spanned<String>>,
+    /// Database targets: Unix socket (MySQL socket file, PostgreSQL socket directory).
+    #[serde(default)]
+    socket: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,8 +199,10 @@ impl Config {
                     "`local`, `tag:…` and URLs have their own meaning on the command line",
                 ));
             }
-            let spec = TargetSpec::parse_url(raw_target.url.get_ref())
+            let mut spec = TargetSpec::parse_url(raw_target.url.get_ref())
                 .map_err(|e| at(raw_target.url.span(), e))?;
+            apply_db_settings(&mut spec, &raw_target, &target_name_text)
+                .map_err(|(span, e)| at(span, e))?;
             let mut tags = Vec::new();
             for tag in raw_target.tags {
                 if tag.get_ref().is_empty() || tag.get_ref().contains([' ', ',', ':']) {
@@ -325,6 +336,45 @@ impl Config {
     }
 }
 
+/// Puts a target's `tls`, `tls_ca` and `socket` keys into its database address.
+fn apply_db_settings(
+    spec: &mut TargetSpec,
+    raw: &RawTarget,
+    target: &str,
+) -> Result<(), (std::ops::Range<usize>, String)> {
+    let keys = [
+        ("tls", &raw.tls),
+        ("tls_ca", &raw.tls_ca),
+        ("socket", &raw.socket),
+    ];
+    let address = match spec {
+        TargetSpec::Mysql(address) | TargetSpec::Postgres(address) => address,
+        _ => {
+            return match keys
+                .iter()
+                .find_map(|(key, value)| value.as_ref().map(|v| (key, v.span())))
+            {
+                Some((key, span)) => Err((
+                    span,
+                    format!("target `{target}`: `{key}` is for MySQL and PostgreSQL targets"),
+                )),
+                None => Ok(()),
+            };
+        }
+    };
+    if let Some(tls) = &raw.tls {
+        address.tls =
+            Some(crate::model::TlsMode::parse(tls.get_ref()).map_err(|e| (tls.span(), e))?);
+    }
+    if let Some(ca) = &raw.tls_ca {
+        address.tls_ca = Some(expand_home(ca.get_ref()).display().to_string());
+    }
+    if let Some(socket) = &raw.socket {
+        address.socket = Some(expand_home(socket.get_ref()).display().to_string());
+    }
+    Ok(())
+}
+
 /// `$XDG_DATA_HOME/casefile/captures`, or `./casefile-captures` when there is no home.
 pub fn default_capture_dir() -> PathBuf {
     dirs::data_dir()
@@ -375,6 +425,35 @@ tags = ["db", "web"]
                 .expect_err("tag")
                 .contains("known tags: db, web")
         );
+    }
+
+    #[test]
+    fn database_targets_take_tls_and_socket_settings() {
+        let config = Config::parse(
+            "c.toml",
+            "[secrets.pw]\nenv = \"PW\"\n[targets.pg]\nurl = \"postgres://app@db1/app\"\npassword_secret = \"pw\"\ntls = \"verify-full\"\ntls_ca = \"/etc/ca.pem\"\nsocket = \"/run/postgresql\"\n",
+        )
+        .expect("valid");
+        let TargetSpec::Postgres(address) = &config.targets[0].spec else {
+            panic!("not postgres")
+        };
+        assert_eq!(address.tls, Some(crate::model::TlsMode::VerifyFull));
+        assert_eq!(
+            (address.tls_ca.as_deref(), address.socket.as_deref()),
+            (Some("/etc/ca.pem"), Some("/run/postgresql"))
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\ntls = \"sometimes\"\n",
+        )
+        .expect_err("bad tls");
+        assert_eq!(err.line, 3);
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"ssh://h\"\nsocket = \"/x\"\n",
+        )
+        .expect_err("socket on ssh");
+        assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Builds a [`CapturePlan`] from what the operator picked: targets, presets with parameters,
 //! and ad-hoc `--run`/`--query` steps. Shared by the CLI and the TUI.
-use crate::model::{CapturePlan, Incident, StepAction, StreamSpec, Target, TargetKind, plan::slug};
+use crate::model::{
+    CapturePlan, Incident, Repeat, StepAction, StreamSpec, Target, TargetKind, plan::slug,
+};
 use crate::preset::PresetLibrary;
 use std::{collections::BTreeMap, time::Duration};
 
@@ -32,6 +34,9 @@ struct Draft {
     max_bytes: Option<u64>,
     sudo: bool,
     intrusive: bool,
+    /// Database steps: row cap and sampling.
+    max_rows: Option<u64>,
+    repeat: Option<Repeat>,
 }
 
 /// Makes the plan, or says plainly why it cannot (nothing runs then).
@@ -87,6 +92,8 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
                     max_bytes: Some(step.max_bytes),
                     sudo: step.sudo,
                     intrusive: step.intrusive,
+                    max_rows: step.max_rows,
+                    repeat: step.repeat,
                 });
             }
         }
@@ -135,6 +142,8 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
                     max_bytes: request.max_bytes,
                     sudo: false,
                     intrusive: false,
+                    max_rows: None,
+                    repeat: None,
                 });
             }
         }
@@ -169,6 +178,8 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
             timeout: d.timeout,
             max_bytes: d.max_bytes,
             sudo: d.sudo,
+            max_rows: d.max_rows,
+            repeat: d.repeat,
             skip_reason: (d.intrusive && !request.allow_intrusive)
                 .then(|| "intrusive step (it can pause or burden the process): confirm to run it (--allow-intrusive)".to_string()),
             intrusive: d.intrusive,

@@ -167,11 +167,11 @@ fn usage_errors_are_exit_2_and_run_nothing() {
             &[
                 "capture",
                 "--target",
-                "mysql://root@127.0.0.1:3306/x",
+                "mysql://root@127.0.0.1:3306/x?tls=maybe",
                 "--query",
                 "SELECT 1",
             ],
-            "MySQL/MariaDB targets are not supported yet",
+            "TLS mode `maybe`",
         ),
         (
             &["capture", "--preset", "mysql"],

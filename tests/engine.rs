@@ -19,6 +19,8 @@ fn stream(id: &str, command: &str, timeout: Duration) -> StreamSpec {
         max_bytes: None,
         sudo: false,
         intrusive: false,
+        max_rows: None,
+        repeat: None,
         skip_reason: None,
     }
 }

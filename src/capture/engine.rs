@@ -66,11 +66,24 @@ impl Engine {
         control: &CaptureControl,
         events: Option<mpsc::Sender<StreamEvent>>,
     ) -> std::io::Result<Manifest> {
-        let runners: Vec<Arc<Result<TargetRunner, String>>> = plan
-            .targets
-            .iter()
-            .map(|t| Arc::new(TargetRunner::for_target(t)))
-            .collect();
+        let runners = plan.targets.iter().map(TargetRunner::for_target).collect();
+        self.run_with_runners(plan, runners, writer, live, control, events)
+            .await
+    }
+
+    /// As [`Engine::run`], with runners made by the caller (one per plan target, in order), e.g.
+    /// database runners holding a password resolved from a secret reference.
+    pub async fn run_with_runners(
+        &self,
+        plan: &CapturePlan,
+        runners: Vec<Result<TargetRunner, String>>,
+        writer: Arc<SnapshotWriter>,
+        live: Arc<LiveView>,
+        control: &CaptureControl,
+        events: Option<mpsc::Sender<StreamEvent>>,
+    ) -> std::io::Result<Manifest> {
+        let runners: Vec<Arc<Result<TargetRunner, String>>> =
+            runners.into_iter().map(Arc::new).collect();
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in plan.streams.iter().enumerate() {
@@ -95,11 +108,12 @@ impl Engine {
                     }
                     _ = cancel.cancelled() => Ok(not_run(StreamStatus::Cancelled, "cancelled before it started")),
                 };
-                let result = result.unwrap_or_else(|e| {
+                let mut result = result.unwrap_or_else(|e| {
                     let mut failed = not_run(StreamStatus::Failed, "");
                     failed.reason = Some(format!("snapshot write failed: {e}"));
                     failed
                 });
+                writer.redact_result(&mut result);
                 if let Err(e) = writer.stream_ended(index, result.clone()) {
                     tracing::error!(stream = %spec.id, "cannot record the end of the stream in the snapshot: {e}");
                 }
@@ -137,6 +151,7 @@ fn not_run(status: StreamStatus, reason: &str) -> StreamResult {
         reason: (!reason.is_empty()).then(|| reason.to_string()),
         stdout: OutputRecord::default(),
         stderr: OutputRecord::default(),
+        data: None,
         redactions: 0,
     }
 }
@@ -162,17 +177,34 @@ async fn run_one(
         let _ = events.send(StreamEvent::Started { stream: index }).await;
     }
     let started = Instant::now();
+    let data = match spec.action {
+        crate::model::StepAction::Query(_) => Some(writer.data_started(index, "jsonl")?),
+        crate::model::StepAction::Command(_) => None,
+    };
     let mut io = StreamIo {
         stdout,
         stderr,
+        data,
         live: stream_live,
         changed: &live.changed,
     };
     let outcome = runner.run(spec, &mut io, cancel).await;
-    let StreamIo { stdout, stderr, .. } = io;
+    let StreamIo {
+        stdout,
+        stderr,
+        data,
+        ..
+    } = io;
     let (stdout, out_redactions, out_truncated) = stdout.finish()?;
     let (stderr, err_redactions, err_truncated) = stderr.finish()?;
-    let truncated = out_truncated || err_truncated;
+    let (data, data_redactions, data_truncated) = match data {
+        Some(data) => {
+            let (record, redactions, truncated) = data.finish()?;
+            (Some(record), redactions, truncated)
+        }
+        None => (None, 0, false),
+    };
+    let truncated = out_truncated || err_truncated || data_truncated || outcome.truncated;
     let (status, reason) = classify(&outcome);
     Ok(StreamResult {
         status,
@@ -186,7 +218,8 @@ async fn run_one(
         reason,
         stdout,
         stderr,
-        redactions: out_redactions + err_redactions,
+        data,
+        redactions: out_redactions + err_redactions + data_redactions,
     })
 }
 
@@ -206,6 +239,9 @@ fn classify(outcome: &RunOutcome) -> (StreamStatus, Option<String>) {
             StreamStatus::Cancelled,
             Some("cancelled by the operator".into()),
         );
+    }
+    if let Some(reason) = &outcome.not_available {
+        return (StreamStatus::NotAvailable, Some(reason.clone()));
     }
     if outcome.exit_code == Some(127) {
         return (

@@ -1,4 +1,5 @@
 //! The capture engine: runs a plan's streams concurrently into a snapshot.
+pub mod db;
 pub mod engine;
 pub mod live;
 pub mod local;

@@ -1,8 +1,10 @@
 //! The seam where target kinds plug in: one `TargetRunner` per target, shared by its streams
 //! (an SSH host keeps one connection; a database one session). Adding a kind adds a variant and a file.
+use super::db::DbRunner;
 use super::live::StreamLive;
 use super::local::LocalRunner;
 use crate::model::{StreamSpec, Target, TargetSpec};
+use crate::secret::SecretValue;
 use crate::snapshot::OutputFile;
 use crate::snapshot::journal::Fd;
 use std::io;
@@ -18,12 +20,19 @@ pub struct RunOutcome {
     pub cancelled: bool,
     /// The stream could not run, or broke off (spawn error, lost connection, write error).
     pub error: Option<String>,
+    /// What the step reads does not exist on this target (a missing table, view or extension):
+    /// the stream is "not available", with this reason.
+    pub not_available: Option<String>,
+    /// The runner itself stopped reading early (e.g. a database row cap).
+    pub truncated: bool,
 }
 
 /// Where a runner puts a stream's output: the snapshot files first, then the live view.
 pub struct StreamIo<'a> {
     pub stdout: OutputFile,
     pub stderr: OutputFile,
+    /// The machine-readable copy (database steps: JSON lines), written to disk only.
+    pub data: Option<OutputFile>,
     pub live: &'a StreamLive,
     pub changed: &'a Notify,
 }
@@ -42,12 +51,28 @@ impl StreamIo<'_> {
         }
         Ok(())
     }
+
+    /// Stores bytes of the machine-readable copy (not shown live); a no-op without one.
+    pub fn data_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.data {
+            Some(file) => file.write_chunk(data).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// True once the text output reached its cap: a runner can stop producing more.
+    pub fn stdout_full(&self) -> bool {
+        self.stdout.truncated()
+    }
 }
 
 /// Runs steps on one target.
 #[derive(Debug)]
 pub enum TargetRunner {
     Local(LocalRunner),
+    Mysql(DbRunner),
+    Postgres(DbRunner),
+    Sqlite(DbRunner),
 }
 
 impl TargetRunner {
@@ -55,6 +80,9 @@ impl TargetRunner {
     pub fn for_target(target: &Target) -> Result<TargetRunner, String> {
         match &target.spec {
             TargetSpec::Local => Ok(TargetRunner::Local(LocalRunner::new())),
+            TargetSpec::Mysql(_) | TargetSpec::Postgres(_) | TargetSpec::Sqlite { .. } => {
+                TargetRunner::for_database(target, None)
+            }
             other => Err(format!(
                 "target `{}` ({}): {} targets are not supported yet in casefile {}",
                 target.name,
@@ -70,6 +98,20 @@ impl TargetRunner {
         }
     }
 
+    /// A database runner; `password` comes from the target's `password_secret`, resolved by the
+    /// caller (and registered with the redactor). It connects on the first step.
+    pub fn for_database(
+        target: &Target,
+        password: Option<SecretValue>,
+    ) -> Result<TargetRunner, String> {
+        let runner = DbRunner::new(target, password)?;
+        Ok(match &target.spec {
+            TargetSpec::Mysql(_) => TargetRunner::Mysql(runner),
+            TargetSpec::Postgres(_) => TargetRunner::Postgres(runner),
+            _ => TargetRunner::Sqlite(runner),
+        })
+    }
+
     /// Runs one stream to its end, timeout or cancellation.
     pub async fn run(
         &self,
@@ -79,6 +121,9 @@ impl TargetRunner {
     ) -> RunOutcome {
         match self {
             TargetRunner::Local(local) => local.run(spec, io, cancel).await,
+            TargetRunner::Mysql(db) | TargetRunner::Postgres(db) | TargetRunner::Sqlite(db) => {
+                db.run(spec, io, cancel).await
+            }
         }
     }
 }

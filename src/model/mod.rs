@@ -7,9 +7,9 @@ pub mod target;
 
 pub use duration::HumanDuration;
 pub use incident::Incident;
-pub use plan::{CapturePlan, StepAction, StreamSpec};
+pub use plan::{CapturePlan, Repeat, StepAction, StreamSpec};
 pub use size::ByteSize;
-pub use target::{Target, TargetKind, TargetSpec};
+pub use target::{DbAddress, Target, TargetKind, TargetSpec, TlsMode};
 
 /// A value written either as a bare number or as text with a unit (`512` or `"4MiB"`, `30` or `"30s"`).
 #[derive(serde::Deserialize)]

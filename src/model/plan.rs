@@ -51,9 +51,24 @@ pub struct StreamSpec {
     pub sudo: bool,
     #[serde(default)]
     pub intrusive: bool,
+    /// Database steps: stop reading a result after this many rows (`None` = the runner's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<u64>,
+    /// Run the step several times, spaced out (pt-stalk style sampling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Repeat>,
     /// Set when the stream is planned but must not run (e.g. intrusive without confirmation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+}
+
+/// Sampling: `samples` runs, each starting `every` after the previous one started (or right
+/// after it ended, when a run takes longer): samples never overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeat {
+    #[serde(with = "duration_ms", rename = "every_ms")]
+    pub every: Duration,
+    pub samples: u32,
 }
 
 /// Targets × steps, ready for the engine. The same plan gives the same snapshot from TUI or CLI.

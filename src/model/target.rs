@@ -62,6 +62,59 @@ pub struct DbAddress {
     pub port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// How to use TLS (`None` = prefer: TLS when the server offers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsMode>,
+    /// CA certificate file (PEM) that verifies the server, for `verify-ca` / `verify-full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<String>,
+    /// Unix socket path (MySQL: the socket file; PostgreSQL: the socket directory); when set,
+    /// host and port only name the server in messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+}
+
+/// TLS use for a database connection, named as in libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it, else plain (the default).
+    Prefer,
+    /// TLS or fail, without checking the certificate.
+    Require,
+    /// TLS with a certificate signed by the CA (`tls_ca` or the system roots).
+    VerifyCa,
+    /// As `verify-ca`, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyCa => "verify-ca",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<TlsMode, String> {
+        Ok(match text {
+            "disable" | "disabled" => TlsMode::Disable,
+            "prefer" | "preferred" => TlsMode::Prefer,
+            "require" | "required" => TlsMode::Require,
+            "verify-ca" | "verify_ca" => TlsMode::VerifyCa,
+            "verify-full" | "verify_identity" | "verify-identity" => TlsMode::VerifyFull,
+            other => {
+                return Err(format!(
+                    "TLS mode `{other}` is not one of disable, prefer, require, verify-ca, verify-full"
+                ));
+            }
+        })
+    }
 }
 
 impl TargetSpec {
@@ -143,7 +196,25 @@ impl TargetSpec {
                     .as_deref()
                     .map(|d| format!("/{d}"))
                     .unwrap_or_default();
-                format!("{scheme}://{}{db}", authority(&a.user, &a.host, a.port))
+                let mut options = Vec::new();
+                if let Some(tls) = a.tls {
+                    options.push(format!("tls={}", tls.as_str()));
+                }
+                if let Some(ca) = &a.tls_ca {
+                    options.push(format!("tls_ca={ca}"));
+                }
+                if let Some(socket) = &a.socket {
+                    options.push(format!("socket={socket}"));
+                }
+                let query = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", options.join("&"))
+                };
+                format!(
+                    "{scheme}://{}{db}{query}",
+                    authority(&a.user, &a.host, a.port)
+                )
             }
             TargetSpec::Sqlite { path } => format!("sqlite:{path}"),
         }
@@ -154,7 +225,7 @@ impl TargetSpec {
 fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
     let (authority, path) = match rest.split_once('/') {
         Some((a, p)) => (a, Some(p)),
-        None => (rest, None),
+        None => (rest.split('?').next().unwrap_or_default(), None),
     };
     let (user, host_port) = match authority.rsplit_once('@') {
         Some((user, hp)) => (Some(user), hp),
@@ -188,15 +259,48 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
         ),
         None => None,
     };
-    let database = path
-        .map(|p| p.split('?').next().unwrap_or_default())
-        .filter(|p| !p.is_empty());
-    Ok(DbAddress {
+    let (database, query) = match path {
+        Some(p) => match p.split_once('?') {
+            Some((db, q)) => (Some(db), Some(q)),
+            None => (Some(p), None),
+        },
+        None => (None, authority_query(rest)),
+    };
+    let database = database.filter(|p| !p.is_empty());
+    let mut address = DbAddress {
         user: user.filter(|u| !u.is_empty()).map(str::to_string),
         host: host.to_string(),
         port,
         database: database.map(str::to_string),
-    })
+        tls: None,
+        tls_ca: None,
+        socket: None,
+    };
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" | "ssl-mode" | "tls" => {
+                address.tls = Some(TlsMode::parse(value).map_err(|e| format!("`{full}`: {e}"))?)
+            }
+            "sslrootcert" | "ssl-ca" | "tls_ca" => address.tls_ca = Some(value.to_string()),
+            "socket" => address.socket = Some(value.to_string()),
+            other => {
+                return Err(format!(
+                    "`{full}`: unknown URL option `{other}`; known: tls (or sslmode), tls_ca (or sslrootcert), socket"
+                ));
+            }
+        }
+    }
+    Ok(address)
+}
+
+/// The `?query` of a URL that has no `/path`.
+fn authority_query(rest: &str) -> Option<&str> {
+    rest.split_once('?').map(|(_, q)| q)
 }
 
 fn redact_userinfo(url: &str) -> String {
@@ -259,6 +363,26 @@ mod tests {
         assert_eq!(mysql.to_url(), "mysql://root@127.0.0.1:3306/app");
         let pg = TargetSpec::parse_url("postgresql://[::1]:5432/db").expect("pg url");
         assert_eq!(pg.to_url(), "postgres://[::1]:5432/db");
+        let tls = TargetSpec::parse_url(
+            "postgres://u@db1/app?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+        )
+        .expect("tls url");
+        let TargetSpec::Postgres(address) = &tls else {
+            panic!("not postgres: {tls:?}")
+        };
+        assert_eq!(
+            (address.tls, address.tls_ca.as_deref()),
+            (Some(TlsMode::VerifyFull), Some("/etc/ca.pem"))
+        );
+        assert_eq!(
+            tls.to_url(),
+            "postgres://u@db1/app?tls=verify-full&tls_ca=/etc/ca.pem"
+        );
+        assert!(
+            TargetSpec::parse_url("mysql://h/?tls=maybe")
+                .expect_err("bad tls")
+                .contains("TLS mode")
+        );
         assert_eq!(
             TargetSpec::parse_url("sqlite:/tmp/a.db"),
             Ok(TargetSpec::Sqlite {

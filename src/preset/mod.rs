@@ -40,6 +40,10 @@ pub struct PresetStep {
     pub requires: Vec<String>,
     pub sudo: bool,
     pub intrusive: bool,
+    /// Database steps: row cap per query (`None` = the runner's default).
+    pub max_rows: Option<u64>,
+    /// Sampling: run the step several times.
+    pub repeat: Option<crate::model::Repeat>,
 }
 
 impl Preset {

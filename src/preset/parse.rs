@@ -3,7 +3,7 @@ use super::{
     DEFAULT_STEP_MAX_BYTES, DEFAULT_STEP_TIMEOUT, ParamDef, ParamKind, Preset, PresetOrigin,
     PresetStep, placeholders,
 };
-use crate::model::{ByteSize, HumanDuration, StepAction, TargetKind};
+use crate::model::{ByteSize, HumanDuration, Repeat, StepAction, TargetKind};
 use crate::source_error::SourceError;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +51,18 @@ struct RawStep {
     sudo: bool,
     #[serde(default)]
     intrusive: bool,
+    #[serde(default)]
+    max_rows: Option<Spanned<u64>>,
+    #[serde(default)]
+    repeat: Option<Spanned<RawRepeat>>,
+}
+
+/// `repeat = { every = "5s", samples = 3 }`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRepeat {
+    every: HumanDuration,
+    samples: u32,
 }
 
 fn is_slug(text: &str) -> bool {
@@ -260,7 +272,51 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
             }
             requires.push(tool.into_inner());
         }
+        let max_rows = match step.max_rows {
+            Some(rows) if raw.target == TargetKind::Shell => {
+                return Err(err(
+                    rows.span(),
+                    format!("step `{name}`: max_rows is for database steps"),
+                )
+                .with_hint("use max_bytes to cap a command's output"));
+            }
+            Some(rows) if *rows.get_ref() == 0 => {
+                return Err(err(rows.span(), format!("step `{name}` has max_rows = 0"))
+                    .with_hint("e.g. max_rows = 10000"));
+            }
+            other => other.map(Spanned::into_inner),
+        };
+        let repeat = match step.repeat {
+            Some(r) => {
+                let span = r.span();
+                let r = r.into_inner();
+                if r.samples == 0 || r.samples > 10_000 {
+                    return Err(err(
+                        span,
+                        format!(
+                            "step `{name}`: repeat needs 1 to 10000 samples, not {}",
+                            r.samples
+                        ),
+                    )
+                    .with_hint("e.g. repeat = { every = \"5s\", samples = 3 }"));
+                }
+                if r.every.0.is_zero() {
+                    return Err(err(
+                        span,
+                        format!("step `{name}`: repeat every must be more than zero"),
+                    )
+                    .with_hint("e.g. repeat = { every = \"5s\", samples = 3 }"));
+                }
+                Some(Repeat {
+                    every: r.every.0,
+                    samples: r.samples,
+                })
+            }
+            None => None,
+        };
         steps.push(PresetStep {
+            max_rows,
+            repeat,
             name: step.name.into_inner(),
             description: step.description,
             action,
@@ -302,4 +358,35 @@ fn locate_in(
         .and_then(|raw| raw.find(needle))
         .map(|i| span.start + i..span.start + i + needle.len())
         .unwrap_or_else(|| span.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLED: &str = "name = \"s\"\ndescription = \"d\"\ntarget = \"mysql\"\n[[steps]]\nname = \"status\"\nquery = \"SHOW GLOBAL STATUS\"\nmax_rows = 500\nrepeat = { every = \"5s\", samples = 3 }\n";
+
+    #[test]
+    fn repeat_and_max_rows_are_parsed_and_checked() {
+        let preset = parse_preset("s.toml", SAMPLED, PresetOrigin::Builtin).expect("valid");
+        let step = &preset.steps[0];
+        assert_eq!(
+            step.repeat,
+            Some(Repeat {
+                every: std::time::Duration::from_secs(5),
+                samples: 3
+            })
+        );
+        assert_eq!(step.max_rows, Some(500));
+        let zero = SAMPLED.replace("samples = 3", "samples = 0");
+        let err = parse_preset("s.toml", &zero, PresetOrigin::Builtin).expect_err("zero samples");
+        assert_eq!(err.line, 8, "{err}");
+        let shell = "name = \"s\"\ndescription = \"d\"\ntarget = \"shell\"\n[[steps]]\nname = \"a\"\ncommand = \"true\"\nmax_rows = 5\n";
+        let err =
+            parse_preset("s.toml", shell, PresetOrigin::Builtin).expect_err("max_rows on shell");
+        assert!(
+            err.to_string().contains("max_rows is for database steps"),
+            "{err}"
+        );
+    }
 }

@@ -111,6 +111,10 @@ pub struct StreamResult {
     pub reason: Option<String>,
     pub stdout: OutputRecord,
     pub stderr: OutputRecord,
+    /// A machine-readable copy of the output beside the text (database steps: JSON lines,
+    /// `streams/ID.jsonl`). Absent for streams that have none, and in older snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<OutputRecord>,
     /// Secrets replaced in this stream's output (and its recorded command).
     #[serde(default)]
     pub redactions: u64,

@@ -75,10 +75,15 @@ impl Snapshot {
     pub fn verify(&self) -> Vec<(usize, &'static str, VerifyResult)> {
         let mut results = Vec::new();
         for (index, stream) in self.manifest.streams.iter().enumerate() {
-            for (label, record) in [
-                ("stdout", &stream.result.stdout),
-                ("stderr", &stream.result.stderr),
-            ] {
+            let outputs = [
+                ("stdout", Some(&stream.result.stdout)),
+                ("stderr", Some(&stream.result.stderr)),
+                ("data", stream.result.data.as_ref()),
+            ];
+            for (label, record) in outputs
+                .into_iter()
+                .filter_map(|(label, record)| record.map(|r| (label, r)))
+            {
                 let verdict = match &record.sha256 {
                     None => VerifyResult::NotRecorded,
                     Some(expected) => match sha256_file(&self.dir.join(&record.path)) {
@@ -127,7 +132,14 @@ fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
             stream.result.status = StreamStatus::Interrupted;
             stream.result.reason =
                 Some("casefile stopped while this stream ran; output up to then is kept".into());
-            for output in [&mut stream.result.stdout, &mut stream.result.stderr] {
+            for output in [
+                Some(&mut stream.result.stdout),
+                Some(&mut stream.result.stderr),
+                stream.result.data.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 output.bytes = fs::metadata(dir.join(&output.path))
                     .map(|m| m.len())
                     .unwrap_or(0);

@@ -101,6 +101,7 @@ impl SnapshotWriter {
                     truncated: false,
                     stdout: output("out"),
                     stderr: output("err"),
+                    data: None,
                     redactions,
                 };
                 StreamRecord {
@@ -174,11 +175,59 @@ impl SnapshotWriter {
                 cap,
                 truncated: false,
                 redactor: self.redactor.stream(),
-                journal: Arc::clone(&self.journal),
+                journal: Some(Arc::clone(&self.journal)),
                 scratch: Vec::with_capacity(64 << 10),
             })
         };
         Ok((open(out_path, Fd::Out)?, open(err_path, Fd::Err)?))
+    }
+
+    /// Opens the stream's machine-readable copy, `streams/ID.EXT` (e.g. `jsonl`), and records
+    /// its path. It is redacted, capped and hashed like stdout, but not journaled: replay follows
+    /// the text outputs, and recovery after a crash takes its size from the file.
+    pub fn data_started(&self, stream: usize, ext: &str) -> io::Result<OutputFile> {
+        let (rel, cap) = self.with_manifest(|m| {
+            let record = &mut m.streams[stream];
+            let rel = format!("{STREAMS_DIR}/{}.{ext}", record.spec.id);
+            record.result.data = Some(OutputRecord {
+                path: rel.clone(),
+                ..Default::default()
+            });
+            (rel, record.spec.max_bytes)
+        })?;
+        let path = self.dir.join(&rel);
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| with_path(e, &path))?;
+        Ok(OutputFile {
+            file,
+            relative_path: rel,
+            stream,
+            fd: Fd::Out,
+            hasher: Sha256::new(),
+            written: 0,
+            received: 0,
+            cap,
+            truncated: false,
+            redactor: self.redactor.stream(),
+            journal: None,
+            scratch: Vec::with_capacity(64 << 10),
+        })
+    }
+
+    /// Redacts a result's `reason` (error texts can quote secrets, e.g. a server error that
+    /// echoes the SQL), counting the replacements; call before the result is shown or stored.
+    pub fn redact_result(&self, result: &mut StreamResult) {
+        if let Some(reason) = &result.reason {
+            let (text, count) = self.redactor.redact_text(reason);
+            if count > 0 {
+                result.reason = Some(text);
+                result.redactions += count;
+            }
+        }
     }
 
     /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).
@@ -193,6 +242,9 @@ impl SnapshotWriter {
         }
         if result.stderr.path.is_empty() {
             result.stderr.path = previous.stderr.path;
+        }
+        if result.data.is_none() {
+            result.data = previous.data;
         }
         self.journal.append(&JournalEvent::End {
             t: self.journal.now(),
@@ -287,7 +339,8 @@ pub struct OutputFile {
     cap: Option<u64>,
     truncated: bool,
     redactor: StreamRedactor,
-    journal: Arc<JournalWriter>,
+    /// `None` for outputs that are not journaled (the machine-readable copy).
+    journal: Option<Arc<JournalWriter>>,
     scratch: Vec<u8>,
 }
 
@@ -325,13 +378,15 @@ impl OutputFile {
             let data = &self.scratch[..len];
             self.file.write_all(data)?;
             self.hasher.update(data);
-            self.journal.append(&JournalEvent::Chunk {
-                t: self.journal.now(),
-                s: self.stream,
-                fd: self.fd,
-                off: self.written,
-                len: len as u64,
-            })?;
+            if let Some(journal) = &self.journal {
+                journal.append(&JournalEvent::Chunk {
+                    t: journal.now(),
+                    s: self.stream,
+                    fd: self.fd,
+                    off: self.written,
+                    len: len as u64,
+                })?;
+            }
             self.written += len as u64;
         }
         Ok(&self.scratch[..len])

@@ -532,7 +532,7 @@ impl App {
                 return;
             }
         }
-        let redactor = match crate::cli::redactor_for(&self.config, &plan) {
+        let (redactor, secrets) = match crate::cli::redactor_for(&self.config, &plan) {
             Ok(r) => r,
             Err(e) => {
                 self.message = Some(format!("cannot start: {e}"));
@@ -570,10 +570,11 @@ impl App {
         };
         let engine_plan = plan.clone();
         let engine_live = Arc::clone(&live);
+        let runners = crate::cli::runners_for(&plan, &secrets);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let result = engine
-                .run(&engine_plan, writer, engine_live, &control, None)
+                .run_with_runners(&engine_plan, runners, writer, engine_live, &control, None)
                 .await
                 .map_err(|e| format!("finishing the snapshot failed: {e}"));
             let _ = tx

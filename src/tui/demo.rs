@@ -131,6 +131,8 @@ fn spec(id: usize, target: usize, preset: &str, step: &str, action: StepAction) 
         max_bytes: None,
         sudo: false,
         intrusive: false,
+        max_rows: None,
+        repeat: None,
         skip_reason: None,
     }
 }
@@ -199,6 +201,7 @@ fn result(
         reason: reason.map(str::to_string),
         stdout: OutputRecord::default(),
         stderr: OutputRecord::default(),
+        data: None,
         redactions: 0,
     }
 }

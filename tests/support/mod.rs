@@ -2,4 +2,8 @@
 //! servers (one file per server kind) started on free loopback ports and stopped on drop.
 #![allow(dead_code)]
 pub mod cli;
+pub mod dbcapture;
+pub mod dbserver;
+pub mod mariadb;
+pub mod postgres;
 pub mod tmux;
