@@ -18,7 +18,9 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 /// How long output may keep coming after the step's shell exited (a background child holding
 /// the pipe) before the group is killed.
 const LINGER_AFTER_EXIT: Duration = Duration::from_secs(2);
-const READ_BUFFER: usize = 128 << 10;
+const READ_BUFFER: usize = 1 << 20;
+/// Pipe capacity asked of the kernel (its default is 64 KiB): fewer, larger reads for bulky steps.
+const PIPE_CAPACITY: i32 = 1 << 20;
 
 /// Runs shell steps on this machine.
 #[derive(Debug, Default)]
@@ -70,12 +72,21 @@ impl LocalRunner {
             }
         };
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+        widen_pipe(child.stdout.as_ref());
+        widen_pipe(child.stderr.as_ref());
         let outcome = pump(&mut child, pgid, spec.timeout, io, cancel).await;
         // Whatever happened, nothing of this step outlives it.
         if let Some(pgid) = pgid {
             let _ = killpg(pgid, Signal::SIGKILL);
         }
         outcome
+    }
+}
+
+/// Best effort: an unprivileged process may be capped below `PIPE_CAPACITY`, which only costs speed.
+fn widen_pipe<P: std::os::fd::AsFd>(pipe: Option<&P>) {
+    if let Some(pipe) = pipe {
+        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
     }
 }
 
