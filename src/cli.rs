@@ -48,6 +48,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
+    Export(crate::export::cli::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +156,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Show { snapshot, json }) => show(&snapshot, json),
+        Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
     }
 }
 
