@@ -14,7 +14,7 @@ use aws_sdk_s3::{
     Client,
     presigning::PresigningConfig,
     primitives::{ByteStream, Length},
-    types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass},
+    types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass},
 };
 use futures::{StreamExt, TryStreamExt};
 use std::{collections::HashMap, path::Path, time::Duration};
@@ -363,6 +363,7 @@ impl S3Uploader {
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .set_metadata(Some(metadata));
         if let Some(sse) = &self.options.sse {
             create = create.server_side_encryption(ServerSideEncryption::from(sse.as_str()));
@@ -461,6 +462,7 @@ impl S3Uploader {
                         .key(key)
                         .upload_id(upload_id)
                         .part_number(number)
+                        .checksum_algorithm(ChecksumAlgorithm::Crc32)
                         .content_length(length as i64)
                         .body(body)
                         .send()
