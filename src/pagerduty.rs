@@ -393,10 +393,10 @@ impl PagerDuty {
         loop {
             attempt += 1;
             let mut request = self.http.request(method.clone(), &url).query(query);
-            if method != Method::GET {
-                if let Some(from) = &self.from {
-                    request = request.header("From", from);
-                }
+            if method != Method::GET
+                && let Some(from) = &self.from
+            {
+                request = request.header("From", from);
             }
             if let Some(body) = &body {
                 request = request.json(body);

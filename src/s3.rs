@@ -14,7 +14,10 @@ use aws_sdk_s3::{
     Client,
     presigning::PresigningConfig,
     primitives::{ByteStream, Length},
-    types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass},
+    types::{
+        ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+        StorageClass,
+    },
 };
 use futures::{StreamExt, TryStreamExt};
 use std::{collections::HashMap, path::Path, time::Duration};
@@ -191,12 +194,12 @@ impl S3Uploader {
                 "upload concurrency must be at least 1".into(),
             ));
         }
-        if let Some(sse) = &options.sse {
-            if !matches!(sse.as_str(), "AES256" | "aws:kms" | "aws:kms:dsse") {
-                return Err(S3Error::Config(format!(
-                    "server-side encryption `{sse}` is not one of AES256, aws:kms, aws:kms:dsse"
-                )));
-            }
+        if let Some(sse) = &options.sse
+            && !matches!(sse.as_str(), "AES256" | "aws:kms" | "aws:kms:dsse")
+        {
+            return Err(S3Error::Config(format!(
+                "server-side encryption `{sse}` is not one of AES256, aws:kms, aws:kms:dsse"
+            )));
         }
         let custom_endpoint = options.endpoint_url.is_some()
             || sdk.endpoint_url().is_some()
@@ -504,17 +507,17 @@ impl S3Uploader {
             return;
         };
         for upload in listed.uploads() {
-            if upload.key() == Some(key) {
-                if let Some(id) = upload.upload_id() {
-                    let _ = self
-                        .client
-                        .abort_multipart_upload()
-                        .bucket(bucket)
-                        .key(key)
-                        .upload_id(id)
-                        .send()
-                        .await;
-                }
+            if upload.key() == Some(key)
+                && let Some(id) = upload.upload_id()
+            {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await;
             }
         }
     }

@@ -17,7 +17,12 @@ const BUCKET: &str = "incidents";
 /// Captures `runs` (shell commands) into a new snapshot; returns its folder.
 fn capture(sandbox: &Sandbox, runs: &[&str]) -> PathBuf {
     let captures = sandbox.captures();
-    let mut args = vec!["capture".to_string(), "--json".into(), "--out".into(), captures.display().to_string()];
+    let mut args = vec![
+        "capture".to_string(),
+        "--json".into(),
+        "--out".into(),
+        captures.display().to_string(),
+    ];
     for run in runs {
         args.push("--run".into());
         args.push(run.to_string());
@@ -45,16 +50,27 @@ fn export_command(sandbox: &Sandbox, endpoint: &str, secret: &str) -> Command {
 }
 
 fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: stdout {} stderr {}", stdout(output), stderr(output)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: stdout {} stderr {}", stdout(output), stderr(output)))
 }
 
 fn snapshot_id(dir: &Path) -> String {
-    dir.file_name().expect("name").to_string_lossy().into_owned()
+    dir.file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn curl(url: &str) -> Vec<u8> {
-    let output = Command::new("curl").args(["-sS", "--fail", "--max-time", "60", url]).output().expect("run curl");
-    assert!(output.status.success(), "curl {url}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "60", url])
+        .output()
+        .expect("run curl");
+    assert!(
+        output.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output.stdout
 }
 
@@ -74,8 +90,21 @@ async fn round_trip(endpoint: &str, sandbox: &Sandbox) {
         let local = sandbox.path().join("local").join(&id);
         let output = export_command(sandbox, endpoint, SECRET_KEY)
             .arg(snapshot)
-            .args(["--to", &format!("s3://{BUCKET}/cases/2026/"), "--to", &format!("file:{}", local.display())])
-            .args(["--part-size", "5MiB", "--multipart-threshold", "5MiB", "--expires-in", "1h", "--json"])
+            .args([
+                "--to",
+                &format!("s3://{BUCKET}/cases/2026/"),
+                "--to",
+                &format!("file:{}", local.display()),
+            ])
+            .args([
+                "--part-size",
+                "5MiB",
+                "--multipart-threshold",
+                "5MiB",
+                "--expires-in",
+                "1h",
+                "--json",
+            ])
             .output()
             .expect("run export");
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -83,20 +112,40 @@ async fn round_trip(endpoint: &str, sandbox: &Sandbox) {
         let upload = &report["s3"][0];
         let key = format!("cases/2026/{id}/{id}.tar.gz");
         assert_eq!(upload["key"], key.as_str());
-        assert!(upload["parts"].as_u64().expect("parts") >= min_parts, "{report}");
+        assert!(
+            upload["parts"].as_u64().expect("parts") >= min_parts,
+            "{report}"
+        );
         assert_eq!(upload["already_present"], false);
         let keys = s3::list_keys(&client, BUCKET).await;
-        for expected in [key.clone(), format!("{key}.sha256"), format!("cases/2026/{id}/manifest.json")] {
+        for expected in [
+            key.clone(),
+            format!("{key}.sha256"),
+            format!("cases/2026/{id}/manifest.json"),
+        ] {
             assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
         }
-        let local_archive = std::fs::read(local.join(format!("{id}.tar.gz"))).expect("local archive");
+        let local_archive =
+            std::fs::read(local.join(format!("{id}.tar.gz"))).expect("local archive");
         let uploaded = s3::get_bytes(&client, BUCKET, &key).await;
         assert_eq!(uploaded.len(), local_archive.len());
-        assert!(uploaded == local_archive, "uploaded bytes differ from the packed archive");
-        let sidecar = String::from_utf8(s3::get_bytes(&client, BUCKET, &format!("{key}.sha256")).await).expect("utf8");
-        assert_eq!(sidecar.split_whitespace().next(), report["archive"]["sha256"].as_str());
-        let manifest = s3::get_bytes(&client, BUCKET, &format!("cases/2026/{id}/manifest.json")).await;
-        assert_eq!(manifest, std::fs::read(snapshot.join("manifest.json")).expect("manifest"));
+        assert!(
+            uploaded == local_archive,
+            "uploaded bytes differ from the packed archive"
+        );
+        let sidecar =
+            String::from_utf8(s3::get_bytes(&client, BUCKET, &format!("{key}.sha256")).await)
+                .expect("utf8");
+        assert_eq!(
+            sidecar.split_whitespace().next(),
+            report["archive"]["sha256"].as_str()
+        );
+        let manifest =
+            s3::get_bytes(&client, BUCKET, &format!("cases/2026/{id}/manifest.json")).await;
+        assert_eq!(
+            manifest,
+            std::fs::read(snapshot.join("manifest.json")).expect("manifest")
+        );
         // The presigned link, fetched by plain curl, serves the same bytes.
         let link = upload["presigned_url"].as_str().expect("link");
         assert!(link.contains("X-Amz-Expires=3600"), "{link}");
@@ -105,7 +154,15 @@ async fn round_trip(endpoint: &str, sandbox: &Sandbox) {
         // Exporting again: same key, identical object, not sent again.
         let again = export_command(sandbox, endpoint, SECRET_KEY)
             .arg(snapshot)
-            .args(["--to", &format!("s3://{BUCKET}/cases/2026/"), "--part-size", "5MiB", "--multipart-threshold", "5MiB", "--json"])
+            .args([
+                "--to",
+                &format!("s3://{BUCKET}/cases/2026/"),
+                "--part-size",
+                "5MiB",
+                "--multipart-threshold",
+                "5MiB",
+                "--json",
+            ])
             .output()
             .expect("run export");
         assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
@@ -127,7 +184,12 @@ async fn s3s_fs_small_and_multipart_uploads_round_trip_and_presigned_links_work(
 async fn moto_small_and_multipart_uploads_round_trip_and_presigned_links_work() {
     let server = Moto::start();
     let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
-    client.create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+    client
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
     let sandbox = Sandbox::new();
     round_trip(&server.endpoint(), &sandbox).await;
 }
@@ -147,8 +209,15 @@ async fn a_wrong_secret_key_is_refused_and_nothing_is_stored() {
     let err = stderr(&output);
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
     assert!(err.contains("check the credentials"), "{err}");
-    assert!(!err.contains("not-the-secret-key-at-all"), "the secret must not be printed: {err}");
-    assert!(stdout(&output).trim().is_empty(), "nothing reported as uploaded: {}", stdout(&output));
+    assert!(
+        !err.contains("not-the-secret-key-at-all"),
+        "the secret must not be printed: {err}"
+    );
+    assert!(
+        stdout(&output).trim().is_empty(),
+        "nothing reported as uploaded: {}",
+        stdout(&output)
+    );
     let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
     assert!(s3::list_keys(&client, BUCKET).await.is_empty());
 }
@@ -161,7 +230,16 @@ async fn a_server_killed_mid_upload_gives_a_clear_error_and_a_retry_succeeds() {
     let snapshot = capture(&sandbox, &["head -c 62914560 /dev/urandom"]);
     let id = snapshot_id(&snapshot);
     let key = format!("cut/{id}/{id}.tar.gz");
-    let args = ["--to", &format!("s3://{BUCKET}/cut/"), "--part-size", "5MiB", "--multipart-threshold", "5MiB", "--upload-concurrency", "2"];
+    let args = [
+        "--to",
+        &format!("s3://{BUCKET}/cut/"),
+        "--part-size",
+        "5MiB",
+        "--multipart-threshold",
+        "5MiB",
+        "--upload-concurrency",
+        "2",
+    ];
     let child = export_command(&sandbox, &server.endpoint(), SECRET_KEY)
         .arg(&snapshot)
         .args(args)
@@ -178,28 +256,51 @@ async fn a_server_killed_mid_upload_gives_a_clear_error_and_a_retry_succeeds() {
     }
     server.stop();
     let output = child.wait_with_output().expect("wait export");
-    assert_eq!(output.status.code(), Some(1), "the export must fail: {}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the export must fail: {}",
+        stderr(&output)
+    );
     let err = stderr(&output);
     assert!(err.contains("export failed") && err.contains(&key), "{err}");
-    assert!(err.contains("did not answer") || err.contains("run the same export again"), "{err}");
+    assert!(
+        err.contains("did not answer") || err.contains("run the same export again"),
+        "{err}"
+    );
     let report = json_of(&output);
-    assert_eq!(report["s3"].as_array().map(Vec::len), Some(0), "nothing may be reported as uploaded: {report}");
+    assert_eq!(
+        report["s3"].as_array().map(Vec::len),
+        Some(0),
+        "nothing may be reported as uploaded: {report}"
+    );
     assert!(report["error"].is_string());
 
     // The store comes back: no half object under the key, and the same command finishes the job.
     server.start_again();
     let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
-    assert!(!s3::list_keys(&client, BUCKET).await.contains(&key), "a half-uploaded object is visible");
+    assert!(
+        !s3::list_keys(&client, BUCKET).await.contains(&key),
+        "a half-uploaded object is visible"
+    );
     let retry = export_command(&sandbox, &server.endpoint(), SECRET_KEY)
         .arg(&snapshot)
         .args(args)
-        .args(["--to", &format!("file:{}", sandbox.path().join("local").display()), "--json"])
+        .args([
+            "--to",
+            &format!("file:{}", sandbox.path().join("local").display()),
+            "--json",
+        ])
         .output()
         .expect("run export again");
     assert_eq!(retry.status.code(), Some(0), "{}", stderr(&retry));
     assert_eq!(json_of(&retry)["s3"][0]["key"], key.as_str());
-    let local = std::fs::read(sandbox.path().join("local").join(format!("{id}.tar.gz"))).expect("local archive");
-    assert!(s3::get_bytes(&client, BUCKET, &key).await == local, "the retried upload differs from the archive");
+    let local = std::fs::read(sandbox.path().join("local").join(format!("{id}.tar.gz")))
+        .expect("local archive");
+    assert!(
+        s3::get_bytes(&client, BUCKET, &key).await == local,
+        "the retried upload differs from the archive"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,8 +314,18 @@ async fn a_planted_secret_never_reaches_the_store_and_an_unredacted_file_is_refu
     let output = sandbox
         .command()
         .env("CASEFILE_TEST_API_KEY", SECRET)
-        .args(["capture", "--json", "--out", &captures.display().to_string()])
-        .args(["--run", &format!("echo key={SECRET}; echo {SECRET} >&2; echo password=hunter22 AKIAIOSFODNN7EXAMPLE")])
+        .args([
+            "capture",
+            "--json",
+            "--out",
+            &captures.display().to_string(),
+        ])
+        .args([
+            "--run",
+            &format!(
+                "echo key={SECRET}; echo {SECRET} >&2; echo password=hunter22 AKIAIOSFODNN7EXAMPLE"
+            ),
+        ])
         .output()
         .expect("capture");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -235,12 +346,16 @@ async fn a_planted_secret_never_reaches_the_store_and_an_unredacted_file_is_refu
         let mut bytes = s3::get_bytes(&client, BUCKET, key).await;
         if key.ends_with(".tar.gz") {
             let mut tar = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut tar).expect("gunzip");
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut tar)
+                .expect("gunzip");
             bytes = tar;
         }
         seen_redaction_mark |= contains(&bytes, b"[REDACTED]");
         for secret in [SECRET, "hunter22", "AKIAIOSFODNN7EXAMPLE"] {
-            assert!(!contains(&bytes, secret.as_bytes()), "{secret} found in uploaded {key}");
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "{secret} found in uploaded {key}"
+            );
         }
     }
     assert!(seen_redaction_mark, "the archive holds the redacted output");
@@ -252,7 +367,10 @@ async fn a_planted_secret_never_reaches_the_store_and_an_unredacted_file_is_refu
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "out"))
         .expect("a stdout file");
-    let stream_name = format!("streams/{}", stream_file.file_name().expect("name").to_string_lossy());
+    let stream_name = format!(
+        "streams/{}",
+        stream_file.file_name().expect("name").to_string_lossy()
+    );
     let mut text = std::fs::read(&stream_file).expect("stream file");
     text.extend_from_slice(format!("late line {SECRET}\n").as_bytes());
     std::fs::write(&stream_file, text).expect("tamper");
@@ -264,9 +382,18 @@ async fn a_planted_secret_never_reaches_the_store_and_an_unredacted_file_is_refu
         .expect("export");
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     let err = stderr(&refused);
-    assert!(err.contains("refusing to export") && err.contains(&stream_name), "{err}");
-    assert!(!err.contains(SECRET), "the message must not quote the secret: {err}");
+    assert!(
+        err.contains("refusing to export") && err.contains(&stream_name),
+        "{err}"
+    );
+    assert!(
+        !err.contains(SECRET),
+        "the message must not quote the secret: {err}"
+    );
     let keys = s3::list_keys(&client, BUCKET).await;
-    assert!(keys.iter().all(|k| !k.starts_with("refused/")), "nothing may be uploaded: {keys:?}");
+    assert!(
+        keys.iter().all(|k| !k.starts_with("refused/")),
+        "nothing may be uploaded: {keys:?}"
+    );
     assert!(!keys.iter().any(|k| k.contains(&format!("refused/{id}"))));
 }

@@ -122,10 +122,10 @@ pub fn s3_options(config: &Config, args: &ExportArgs) -> Result<S3Options, Strin
 /// Runs `casefile export`.
 pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
     let mut targets = args.to.clone();
-    if targets.is_empty() {
-        if let Some(default) = &config.destinations.s3 {
-            targets.push(default.clone());
-        }
+    if targets.is_empty()
+        && let Some(default) = &config.destinations.s3
+    {
+        targets.push(default.clone());
     }
     let mut destinations = Vec::new();
     for text in &targets {

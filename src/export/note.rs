@@ -134,13 +134,12 @@ pub fn findings(manifest: &Manifest, dir: &Path) -> Vec<String> {
                 shorten(&command, 80)
             ));
         }
-        if let Some((secs, query)) = longest_running_query(&text) {
-            if longest_query
+        if let Some((secs, query)) = longest_running_query(&text)
+            && longest_query
                 .as_ref()
                 .is_none_or(|(best, _, _)| secs > *best)
-            {
-                longest_query = Some((secs, query, stream.target_name.clone()));
-            }
+        {
+            longest_query = Some((secs, query, stream.target_name.clone()));
         }
     }
     if let Some((secs, query, target)) = longest_query {

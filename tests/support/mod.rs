@@ -2,5 +2,5 @@
 //! servers (one file per server kind) started on free loopback ports and stopped on drop.
 #![allow(dead_code)]
 pub mod cli;
-pub mod s3;
 pub mod prism;
+pub mod s3;

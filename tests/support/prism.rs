@@ -28,11 +28,22 @@ impl Prism {
         let prism = super::s3::tool("node_modules/.bin/prism");
         let spec = root.join("tests/fixtures/pagerduty/openapiv3.json");
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = StdListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let log = dir.path().join("prism.log");
         let file = std::fs::File::create(&log).expect("log");
         let child = Command::new(prism)
-            .args(["mock", "--errors", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "mock",
+                "--errors",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .arg(&spec)
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -40,7 +51,12 @@ impl Prism {
             .stderr(file)
             .spawn()
             .expect("start prism");
-        let server = Prism { child, port, log, _dir: dir };
+        let server = Prism {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = server.log();
@@ -81,7 +97,10 @@ pub struct StubRequest {
 
 impl StubRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -103,18 +122,27 @@ pub struct StubPagerDuty {
 
 impl StubPagerDuty {
     pub async fn start() -> StubPagerDuty {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(Mutex::new(StubState::default()));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let state = Arc::clone(&shared);
                 tokio::spawn(async move {
-                    let Some(request) = read_request(&mut stream).await else { return };
+                    let Some(request) = read_request(&mut stream).await else {
+                        return;
+                    };
                     let (status, headers, body) = respond(&state, request);
-                    let mut response = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+                    let mut response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                        body.len()
+                    );
                     for (name, value) in headers {
                         response.push_str(&format!("{name}: {value}\r\n"));
                     }
@@ -175,7 +203,11 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<StubRequest>
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let length: usize = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     while buffer.len() < header_end + length {
         let n = stream.read(&mut chunk).await.ok()?;
         if n == 0 {
@@ -184,17 +216,32 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<StubRequest>
         buffer.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buffer[header_end..]).into_owned();
-    Some(StubRequest { method, path, headers, body })
+    Some(StubRequest {
+        method,
+        path,
+        headers,
+        body,
+    })
 }
 
-fn respond(state: &Mutex<StubState>, request: StubRequest) -> (String, Vec<(String, String)>, String) {
+fn respond(
+    state: &Mutex<StubState>,
+    request: StubRequest,
+) -> (String, Vec<(String, String)>, String) {
     let mut state = state.lock().expect("lock");
     state.requests.push(request.clone());
     if state.rate_limited > 0 {
         state.rate_limited -= 1;
         let reset = state.reset_seconds.clone();
         let body = r#"{"error":{"message":"Rate Limit Exceeded","code":2020}}"#.to_string();
-        return ("429 Too Many Requests".into(), vec![("ratelimit-reset".into(), reset), ("ratelimit-limit".into(), "960".into())], body);
+        return (
+            "429 Too Many Requests".into(),
+            vec![
+                ("ratelimit-reset".into(), reset),
+                ("ratelimit-limit".into(), "960".into()),
+            ],
+            body,
+        );
     }
     let path = request.path.split('?').next().unwrap_or("").to_string();
     let note_json = |i: usize, content: &str| serde_json::json!({"id": format!("PNOTE{i}"), "content": content, "created_at": "2026-11-25T10:00:00Z"});

@@ -18,24 +18,44 @@ pub const SECRET_KEY: &str = "casefile-test-secret-key-0123456789";
 
 /// The repository's `.tools/` (filled by scripts/setup/export.sh).
 pub fn tool(relative: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools").join(relative);
-    assert!(path.exists(), "{} is missing: run scripts/setup/export.sh", path.display());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools")
+        .join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup/export.sh",
+        path.display()
+    );
     path
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    StdListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// An S3 client with static credentials for `endpoint` (path-style).
 pub async fn client(endpoint: &str, access: &str, secret: &str) -> Client {
     let sdk = sdk_config(endpoint, access, secret).await;
-    Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 pub async fn sdk_config(endpoint: &str, access: &str, secret: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(access, secret, None, None, "casefile-tests"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            access,
+            secret,
+            None,
+            None,
+            "casefile-tests",
+        ))
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .load()
@@ -44,14 +64,35 @@ pub async fn sdk_config(endpoint: &str, access: &str, secret: &str) -> aws_confi
 
 /// Every byte of an object.
 pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> Vec<u8> {
-    let object = client.get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|e| panic!("GET {bucket}/{key}: {e:?}"));
-    object.body.collect().await.expect("body").into_bytes().to_vec()
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {bucket}/{key}: {e:?}"));
+    object
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+        .to_vec()
 }
 
 /// Keys in a bucket.
 pub async fn list_keys(client: &Client, bucket: &str) -> Vec<String> {
-    let listed = client.list_objects_v2().bucket(bucket).send().await.expect("list objects");
-    let mut keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+    let listed = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list objects");
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
     keys.sort();
     keys
 }
@@ -68,7 +109,11 @@ impl S3sFs {
     pub fn start() -> S3sFs {
         let root = tempfile::tempdir().expect("temp dir");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let mut server = S3sFs { root, addr, runtime: None };
+        let mut server = S3sFs {
+            root,
+            addr,
+            runtime: None,
+        };
         server.start_again();
         server
     }
@@ -79,7 +124,11 @@ impl S3sFs {
 
     /// (Re)starts serving the same folder on the same port.
     pub fn start_again(&mut self) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let root = self.root.path().to_path_buf();
         let addr = self.addr;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -103,16 +152,23 @@ impl S3sFs {
             }
             let listener = socket.listen(1024).expect("listen");
             let _ = ready_tx.send(());
-            let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let http =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone()).into_owned();
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let connection = http
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service.clone())
+                    .into_owned();
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });
             }
         });
-        ready_rx.recv_timeout(Duration::from_secs(15)).expect("s3s-fs did not start");
+        ready_rx
+            .recv_timeout(Duration::from_secs(15))
+            .expect("s3s-fs did not start");
         self.runtime = Some(runtime);
     }
 
@@ -123,7 +179,9 @@ impl S3sFs {
         }
         // Wait until the port no longer accepts.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok() && Instant::now() < deadline {
+        while std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_ok()
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -136,7 +194,12 @@ impl S3sFs {
     /// Multipart parts s3s-fs is holding for unfinished uploads.
     pub fn pending_parts(&self) -> usize {
         std::fs::read_dir(self.root.path())
-            .map(|entries| entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with(".upload_id-")).count())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(".upload_id-"))
+                    .count()
+            })
             .unwrap_or(0)
     }
 }
@@ -169,10 +232,17 @@ impl Moto {
             .stderr(log)
             .spawn()
             .expect("start moto_server");
-        let moto = Moto { child, port, _dir: dir };
+        let moto = Moto {
+            child,
+            port,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
