@@ -138,13 +138,10 @@ fn main() {
     let random_snapshot = capture(&work.path().join("captures-random"), &random);
     let archive_path = compare_packing("bin", &random_snapshot, work.path());
     let text_lines = size_mib * 1024 * 1024 / 4 / 60;
-    let text = vec![format!(
+    let text = format!(
         "awk 'BEGIN {{ srand(7); for (i = 0; i < {text_lines}; i++) printf \"%7d %5.1f %5.1f postgres: app orders 10.0.%d.%d(%d) SELECT waiting\\n\", i, rand()*100, rand()*10, i%255, i%7, 40000+i%20000 }}'"
-    )];
-    let text_snapshot = capture(
-        &work.path().join("captures-text"),
-        &vec![text[0].clone(); 4],
     );
+    let text_snapshot = capture(&work.path().join("captures-text"), &vec![text; 4]);
     compare_packing("text", &text_snapshot, work.path());
 
     // 2. Upload the archive to the same server with both tools.
