@@ -27,13 +27,14 @@ pub enum PagerDutyError {
     #[error("PagerDuty is not configured: {0}")]
     Config(String),
     #[error(
-        "PagerDuty {method} {path}: cannot reach {base}: {source} (check {API_URL_ENV} / destinations.pagerduty_api_url and the network)"
+        "PagerDuty {method} {path}: cannot reach {base}: {detail} (check {API_URL_ENV} / destinations.pagerduty_api_url and the network)"
     )]
     Transport {
         method: Method,
         path: String,
         base: String,
-        source: reqwest::Error,
+        /// The error with its causes (connection refused, TLS, timeout).
+        detail: String,
     },
     #[error("PagerDuty {method} {path} answered {status}: {message}{hint}")]
     Api {
@@ -408,7 +409,7 @@ impl PagerDuty {
                     method: method.clone(),
                     path: path.to_string(),
                     base: self.base.clone(),
-                    source,
+                    detail: error_chain(&source),
                 })?;
             let status = response.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
@@ -487,6 +488,21 @@ fn error_message(body: &str) -> String {
         Ok(b) => format!("{}: {}", b.error.message, b.error.errors.join("; ")),
         Err(_) => body.chars().take(300).collect(),
     }
+}
+
+/// An error and its causes, each once.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Keeps an id from changing the request path.

@@ -397,3 +397,132 @@ async fn a_planted_secret_never_reaches_the_store_and_an_unredacted_file_is_refu
     );
     assert!(!keys.iter().any(|k| k.contains(&format!("refused/{id}"))));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moto_keeps_server_side_encryption_and_storage_class_on_single_and_multipart_uploads() {
+    let server = Moto::start();
+    let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
+    client
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
+    let sandbox = Sandbox::new();
+    let snapshot = capture(&sandbox, &["echo encrypted please"]);
+    let id = snapshot_id(&snapshot);
+    // A threshold of one byte sends even this small archive as a (one-part) multipart upload.
+    for (prefix, threshold) in [("single", "1GiB"), ("multi", "1")] {
+        let output = export_command(&sandbox, &server.endpoint(), SECRET_KEY)
+            .arg(&snapshot)
+            .args([
+                "--to",
+                &format!("s3://{BUCKET}/{prefix}/"),
+                "--multipart-threshold",
+                threshold,
+            ])
+            .args([
+                "--sse",
+                "AES256",
+                "--storage-class",
+                "STANDARD_IA",
+                "--json",
+            ])
+            .output()
+            .expect("export");
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let report = json_of(&output);
+        assert_eq!(report["s3"][0]["parts"], 1);
+        let key = format!("{prefix}/{id}/{id}.tar.gz");
+        let head = client
+            .head_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(
+            head.server_side_encryption().map(|s| s.as_str()),
+            Some("AES256"),
+            "{prefix}"
+        );
+        assert_eq!(
+            head.storage_class().map(|s| s.as_str()),
+            Some("STANDARD_IA"),
+            "{prefix}"
+        );
+        assert_eq!(
+            head.metadata()
+                .and_then(|m| m.get("casefile-sha256"))
+                .map(String::as_str),
+            report["archive"]["sha256"].as_str(),
+            "{prefix}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_profile_and_the_s3_endpoint_variable_are_used() {
+    let server = S3sFs::start();
+    server.create_bucket(BUCKET);
+    let sandbox = Sandbox::new();
+    let snapshot = capture(&sandbox, &["echo via profile"]);
+    // HOME is the sandbox: ~/.aws holds a wrong default and the right `incident` profile.
+    let aws = sandbox.path().join(".aws");
+    std::fs::create_dir_all(&aws).expect("aws dir");
+    std::fs::write(
+        aws.join("credentials"),
+        format!("[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = wrong-default-secret\n\n[incident]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .expect("credentials");
+    std::fs::write(
+        aws.join("config"),
+        "[default]\nregion = us-east-1\n\n[profile incident]\nregion = us-east-1\n",
+    )
+    .expect("config");
+    let run = |profile: Option<&str>| {
+        let mut command = sandbox.command();
+        command
+            .env("AWS_ENDPOINT_URL_S3", server.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .args([
+                "export",
+                &snapshot.display().to_string(),
+                "--to",
+                &format!("s3://{BUCKET}/p/"),
+                "--max-attempts",
+                "1",
+            ]);
+        if let Some(profile) = profile {
+            command.args(["--profile", profile]);
+        }
+        command.output().expect("export")
+    };
+    let default = run(None);
+    assert_eq!(
+        default.status.code(),
+        Some(1),
+        "the default profile's secret is wrong: {}",
+        stderr(&default)
+    );
+    assert!(
+        stderr(&default).contains("SignatureDoesNotMatch"),
+        "{}",
+        stderr(&default)
+    );
+    let named = run(Some("incident"));
+    assert_eq!(named.status.code(), Some(0), "{}", stderr(&named));
+    let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
+    let id = snapshot_id(&snapshot);
+    assert!(
+        s3::list_keys(&client, BUCKET)
+            .await
+            .contains(&format!("p/{id}/{id}.tar.gz"))
+    );
+}

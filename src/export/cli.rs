@@ -121,6 +121,9 @@ pub fn s3_options(config: &Config, args: &ExportArgs) -> Result<S3Options, Strin
 
 /// Runs `casefile export`.
 pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
+    if let Err(e) = crate::snapshot::Snapshot::open(&args.snapshot) {
+        return usage_error(format!("cannot open the snapshot: {e}"));
+    }
     let mut targets = args.to.clone();
     if targets.is_empty()
         && let Some(default) = &config.destinations.s3
