@@ -594,6 +594,10 @@ where
             };
             (message, hint)
         }
+        SdkError::DispatchFailure(_) if error_text(&error).contains("no credentials") => (
+            error_text(&error),
+            " (no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or --profile)",
+        ),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => (
             error_text(&error),
             " (the store did not answer; check the endpoint and network, then run the same export again — it resumes idempotently)",

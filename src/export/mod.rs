@@ -197,6 +197,15 @@ async fn run(
     }
     let redactor = redactor_for_export(config, extra_secrets, &mut report.warnings);
 
+    // Built before packing, so that bad S3 settings fail fast.
+    let needs_s3 = request
+        .destinations
+        .iter()
+        .any(|d| matches!(d, Destination::S3(_)));
+    let built_uploader = match (s3, needs_s3) {
+        (None, true) => Some(S3Uploader::from_env(request.s3.clone()).await?),
+        _ => None,
+    };
     let mut s3_links = Vec::new();
     if !request.destinations.is_empty() {
         let first_dir = request.destinations.iter().find_map(|d| match d {
@@ -250,13 +259,9 @@ async fn run(
                         .push(dir.join(packed.path.file_name().unwrap_or_default()));
                 }
                 Destination::S3(location) => {
-                    let built;
-                    let uploader = match s3 {
-                        Some(u) => u,
-                        None => {
-                            built = S3Uploader::from_env(request.s3.clone()).await?;
-                            &built
-                        }
+                    let uploader = match (s3, &built_uploader) {
+                        (Some(u), _) | (None, Some(u)) => u,
+                        (None, None) => return Err(ExportError::Other("no S3 uploader".into())),
                     };
                     let done =
                         upload(uploader, location, &packed, &manifest_path, &id, progress).await?;
