@@ -5,7 +5,7 @@
 //!    process, checking SigV4): casefile's uploader vs `aws s3 cp` (awscli from .tools/venv).
 //!
 //! Run: `bash scripts/setup/export.sh && cargo bench --bench export_s3`
-//! (`CASEFILE_BENCH_MIB=256` for a smaller run). Prints times, throughputs and ratios.
+//! (`CASEFILE_BENCH_MIB=256` for a smaller snapshot, `CASEFILE_BENCH_ROUNDS=1` for one round). Prints times, throughputs and ratios.
 #[path = "../tests/support/s3.rs"]
 #[allow(dead_code)]
 mod s3_support;
@@ -21,7 +21,15 @@ use std::{
 };
 
 const BUCKET: &str = "bench";
-const ROUNDS: usize = 2;
+
+/// Rounds per measurement (best is kept); `CASEFILE_BENCH_ROUNDS`, default 2.
+fn rounds() -> usize {
+    std::env::var("CASEFILE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+        .max(1)
+}
 
 fn mib() -> u64 {
     std::env::var("CASEFILE_BENCH_MIB")
@@ -72,7 +80,7 @@ fn compare_packing(label: &str, snapshot_dir: &Path, work: &Path) -> PathBuf {
     let ours_dir = work.join(format!("ours-{label}"));
     let mut best_ours = Duration::MAX;
     let mut packed = None;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds() {
         let _ = std::fs::remove_dir_all(&ours_dir);
         let started = Instant::now();
         let result = archive::pack(&snapshot, &ours_dir, &redactor, 6).expect("pack");
@@ -84,7 +92,7 @@ fn compare_packing(label: &str, snapshot_dir: &Path, work: &Path) -> PathBuf {
     let parent = snapshot_dir.parent().expect("parent");
     let name = snapshot_dir.file_name().expect("name");
     let mut best_tar = Duration::MAX;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds() {
         let _ = std::fs::remove_file(&tar_file);
         let started = Instant::now();
         let status = Command::new("tar")
@@ -127,7 +135,10 @@ fn main() {
         .tempdir_in(std::env::temp_dir())
         .expect("temp dir");
     let size_mib = mib();
-    println!("export benchmark: {size_mib} MiB snapshot, best of {ROUNDS} rounds each");
+    println!(
+        "export benchmark: {size_mib} MiB snapshot, best of {} rounds each",
+        rounds()
+    );
 
     // 1. Packing. Incompressible (core dumps, pcaps) and text (ps, logs, query output).
     let streams = 8;
@@ -158,7 +169,7 @@ fn main() {
     });
     let mut best_ours = Duration::MAX;
     let mut best_aws = Duration::MAX;
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         let key = format!("casefile/{round}.tar.gz");
         let started = Instant::now();
         let done = runtime
