@@ -17,9 +17,12 @@ const BUCKET: &str = "incidents";
 /// Captures `runs` (shell commands) into a new snapshot; returns its folder.
 fn capture(sandbox: &Sandbox, runs: &[&str]) -> PathBuf {
     let captures = sandbox.captures();
+    // A generous timeout: the debug binary redacts tens of MiB slowly on a busy machine.
     let mut args = vec![
         "capture".to_string(),
         "--json".into(),
+        "--timeout".into(),
+        "10m".into(),
         "--out".into(),
         captures.display().to_string(),
     ];
@@ -227,7 +230,7 @@ async fn a_server_killed_mid_upload_gives_a_clear_error_and_a_retry_succeeds() {
     let mut server = S3sFs::start();
     server.create_bucket(BUCKET);
     let sandbox = Sandbox::new();
-    let snapshot = capture(&sandbox, &["head -c 62914560 /dev/urandom"]);
+    let snapshot = capture(&sandbox, &["head -c 41943040 /dev/urandom"]);
     let id = snapshot_id(&snapshot);
     let key = format!("cut/{id}/{id}.tar.gz");
     let args = [
