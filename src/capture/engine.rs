@@ -61,11 +61,8 @@ impl Engine {
         control: &CaptureControl,
         events: Option<mpsc::Sender<StreamEvent>>,
     ) -> std::io::Result<Manifest> {
-        let runners: Vec<Arc<Result<TargetRunner, String>>> = plan
-            .targets
-            .iter()
-            .map(|t| Arc::new(TargetRunner::for_target(t)))
-            .collect();
+        let runners: Vec<Arc<Result<TargetRunner, String>>> =
+            plan.targets.iter().map(|t| Arc::new(TargetRunner::for_target(t))).collect();
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in plan.streams.iter().enumerate() {
@@ -75,12 +72,7 @@ impl Engine {
             }
             let spec = spec.clone();
             let runner = Arc::clone(&runners[spec.target]);
-            let (writer, live, events, permits) = (
-                Arc::clone(&writer),
-                Arc::clone(&live),
-                events.clone(),
-                Arc::clone(&permits),
-            );
+            let (writer, live, events, permits) = (Arc::clone(&writer), Arc::clone(&live), events.clone(), Arc::clone(&permits));
             let cancel = control.streams[index].clone();
             tasks.spawn(async move {
                 let result = tokio::select! {
@@ -110,11 +102,7 @@ impl Engine {
                 eprintln!("casefile: a stream task failed: {e}");
             }
         }
-        let state = if control.all.is_cancelled() {
-            CaptureState::Cancelled
-        } else {
-            CaptureState::Complete
-        };
+        let state = if control.all.is_cancelled() { CaptureState::Cancelled } else { CaptureState::Complete };
         writer.finish(state)
     }
 }
@@ -157,12 +145,7 @@ async fn run_one(
         let _ = events.send(StreamEvent::Started { stream: index }).await;
     }
     let started = Instant::now();
-    let mut io = StreamIo {
-        stdout,
-        stderr,
-        live: stream_live,
-        changed: &live.changed,
-    };
+    let mut io = StreamIo { stdout, stderr, live: stream_live, changed: &live.changed };
     let outcome = runner.run(spec, &mut io, cancel).await;
     let StreamIo { stdout, stderr, .. } = io;
     let (stdout, out_redactions, out_truncated) = stdout.finish()?;
@@ -191,22 +174,13 @@ fn classify(outcome: &RunOutcome) -> (StreamStatus, Option<String>) {
         return (StreamStatus::Failed, Some(error.clone()));
     }
     if outcome.timed_out {
-        return (
-            StreamStatus::TimedOut,
-            Some("the step ran past its timeout and was stopped".into()),
-        );
+        return (StreamStatus::TimedOut, Some("the step ran past its timeout and was stopped".into()));
     }
     if outcome.cancelled {
-        return (
-            StreamStatus::Cancelled,
-            Some("cancelled by the operator".into()),
-        );
+        return (StreamStatus::Cancelled, Some("cancelled by the operator".into()));
     }
     if outcome.exit_code == Some(127) {
-        return (
-            StreamStatus::NotAvailable,
-            Some("a tool this step needs is not installed (exit 127; see stderr)".into()),
-        );
+        return (StreamStatus::NotAvailable, Some("a tool this step needs is not installed (exit 127; see stderr)".into()));
     }
     (StreamStatus::Exited, None)
 }

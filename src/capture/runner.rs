@@ -71,12 +71,7 @@ impl TargetRunner {
     }
 
     /// Runs one stream to its end, timeout or cancellation.
-    pub async fn run(
-        &self,
-        spec: &StreamSpec,
-        io: &mut StreamIo<'_>,
-        cancel: &CancellationToken,
-    ) -> RunOutcome {
+    pub async fn run(&self, spec: &StreamSpec, io: &mut StreamIo<'_>, cancel: &CancellationToken) -> RunOutcome {
         match self {
             TargetRunner::Local(local) => local.run(spec, io, cancel).await,
         }

@@ -76,11 +76,8 @@ impl Preset {
         values: &BTreeMap<String, String>,
         kind: TargetKind,
     ) -> Result<StepAction, String> {
-        let kinds: BTreeMap<&str, ParamKind> = self
-            .params
-            .iter()
-            .map(|(n, d)| (n.as_str(), d.kind))
-            .collect();
+        let kinds: BTreeMap<&str, ParamKind> =
+            self.params.iter().map(|(n, d)| (n.as_str(), d.kind)).collect();
         Ok(match &step.action {
             StepAction::Command(t) => StepAction::Command(fill_template(t, values, &kinds, kind)?),
             StepAction::Query(t) => StepAction::Query(fill_template(t, values, &kinds, kind)?),

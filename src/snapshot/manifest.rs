@@ -38,10 +38,7 @@ pub enum StreamStatus {
 impl StreamStatus {
     /// True when the stream ended as planned (exit code is data, a skip was intended).
     pub fn ran_to_end(self) -> bool {
-        matches!(
-            self,
-            StreamStatus::Exited | StreamStatus::NotAvailable | StreamStatus::Skipped
-        )
+        matches!(self, StreamStatus::Exited | StreamStatus::NotAvailable | StreamStatus::Skipped)
     }
 
     pub fn is_final(self) -> bool {
@@ -138,8 +135,6 @@ pub struct Manifest {
 impl Manifest {
     /// Streams that did not run to their end (failed, timed out, cancelled, interrupted).
     pub fn failures(&self) -> impl Iterator<Item = &StreamRecord> {
-        self.streams
-            .iter()
-            .filter(|s| !s.result.status.ran_to_end())
+        self.streams.iter().filter(|s| !s.result.status.ran_to_end())
     }
 }
