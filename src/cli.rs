@@ -59,6 +59,8 @@ pub enum Command {
     },
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
     EditPreset { name: String },
+    /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
+    Export(crate::export::cli::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +168,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Show { snapshot, json }) => show(&snapshot, json),
+        Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
     }
 }
 

@@ -25,6 +25,26 @@ pub struct Destinations {
     pub pagerduty_token_secret: Option<String>,
     #[serde(default)]
     pub pagerduty_api_url: Option<String>,
+    /// S3 upload settings (export); command-line flags override them.
+    #[serde(default)]
+    pub s3_profile: Option<String>,
+    #[serde(default)]
+    pub s3_region: Option<String>,
+    #[serde(default)]
+    pub s3_endpoint_url: Option<String>,
+    /// Path-style addressing; default: on when an endpoint URL is set.
+    #[serde(default)]
+    pub s3_path_style: Option<bool>,
+    #[serde(default)]
+    pub s3_storage_class: Option<String>,
+    /// `AES256` or `aws:kms` (with `s3_sse_kms_key_id`).
+    #[serde(default)]
+    pub s3_sse: Option<String>,
+    #[serde(default)]
+    pub s3_sse_kms_key_id: Option<String>,
+    /// How long presigned links stay valid (e.g. "24h"; at most 7 days).
+    #[serde(default)]
+    pub presign_expiry: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize)]

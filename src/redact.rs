@@ -181,6 +181,26 @@ impl Redactor {
         (prefix, suffix)
     }
 
+    /// The first match in `bytes` that redaction would still change: a secret left in the clear.
+    /// Text that is already redacted (`password=[REDACTED]`) matches the patterns but is no
+    /// finding. Export uses this to re-check packed bytes before anything leaves the machine.
+    pub fn find_unredacted(&self, bytes: &[u8]) -> Option<std::ops::Range<usize>> {
+        let mut replaced = Vec::new();
+        for m in self.any.find_iter(bytes) {
+            replaced.clear();
+            self.replace_match(m.as_bytes(), &mut replaced);
+            if replaced != m.as_bytes() {
+                return Some(m.range());
+            }
+        }
+        None
+    }
+
+    /// The longest match these rules can make; a scanner of long data overlaps its windows by this.
+    pub fn max_match_len(&self) -> usize {
+        self.hold
+    }
+
     pub fn stream(self: &Arc<Self>) -> StreamRedactor {
         StreamRedactor {
             rules: Arc::clone(self),

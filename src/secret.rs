@@ -26,6 +26,19 @@ pub struct SecretRef {
 pub struct SecretValue(String);
 
 impl SecretValue {
+    /// Wraps a value obtained another way (an environment variable read by the caller).
+    pub fn new(value: String) -> SecretValue {
+        SecretValue(value)
+    }
+
+    /// The non-empty value of environment variable `var`, if set.
+    pub fn from_env(var: &str) -> Option<SecretValue> {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretValue)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

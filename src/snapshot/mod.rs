@@ -7,6 +7,8 @@
 //! ```
 //! The journal makes the snapshot crash-safe: after a `kill -9` the reader rebuilds each
 //! stream's state from it, and marks streams that never ended as interrupted.
+pub mod archive;
+pub mod asciicast;
 pub mod journal;
 pub mod manifest;
 pub mod reader;

@@ -6,4 +6,6 @@ pub mod dbcapture;
 pub mod dbserver;
 pub mod mariadb;
 pub mod postgres;
+pub mod prism;
+pub mod s3;
 pub mod tmux;

@@ -1,0 +1,258 @@
+//! `casefile export SNAPSHOT --to s3://bucket/prefix/ | --to file:DIR | --incident ID | --asciicast DIR`.
+//! Exit codes: 0 everything asked for was done; 1 the export failed part-way (what succeeded is
+//! printed, and running the same command again finishes the rest); 2 usage or configuration error.
+use super::{Destination, ExportReport, ExportRequest, NoteOutcome, export};
+use crate::cli::{EXIT_INCOMPLETE, EXIT_USAGE};
+use crate::config::Config;
+use crate::model::{ByteSize, HumanDuration};
+use crate::pagerduty::{PagerDuty, PagerDutySettings};
+use crate::s3::{MIN_PART_SIZE, S3Options};
+use clap::Args;
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Snapshot folder (or its manifest.json)
+    pub snapshot: PathBuf,
+    /// Where the archive goes: s3://bucket/prefix/ or file:DIR (repeatable; default destinations.s3)
+    #[arg(long = "to", value_name = "DEST")]
+    pub to: Vec<String>,
+    /// PagerDuty incident id: post a summary note (with the S3 link when uploaded)
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// Write one asciinema v2 cast per stream into this folder
+    #[arg(long, value_name = "DIR")]
+    pub asciicast: Option<PathBuf>,
+    /// AWS profile (default: AWS_PROFILE, then `default`)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (default: the standard chain; us-east-1 when none)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// S3-compatible endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing (default: true with a custom endpoint)
+    #[arg(long, value_name = "BOOL")]
+    pub path_style: Option<bool>,
+    /// Server-side encryption: AES256 or aws:kms
+    #[arg(long, value_name = "ALG")]
+    pub sse: Option<String>,
+    /// KMS key for --sse aws:kms
+    #[arg(long, value_name = "KEY")]
+    pub sse_kms_key_id: Option<String>,
+    /// Storage class, e.g. STANDARD_IA
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+    /// Validity of the presigned link (default 7d, the SigV4 maximum)
+    #[arg(long, value_name = "DURATION")]
+    pub expires_in: Option<HumanDuration>,
+    /// Files at least this big upload in parts (default 16MiB)
+    #[arg(long, value_name = "SIZE")]
+    pub multipart_threshold: Option<ByteSize>,
+    /// Part size (default 16MiB, minimum 5MiB)
+    #[arg(long, value_name = "SIZE")]
+    pub part_size: Option<ByteSize>,
+    /// Parts uploaded at once (default 8)
+    #[arg(long, value_name = "N")]
+    pub upload_concurrency: Option<usize>,
+    /// Attempts per S3 request, with exponential backoff (default 4)
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// gzip level 0-9 (default 6, as gzip)
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub gzip_level: u32,
+    /// Print a machine-readable summary on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("casefile: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// S3 options: flags, then casefile.toml's `[destinations]`, then defaults.
+pub fn s3_options(config: &Config, args: &ExportArgs) -> Result<S3Options, String> {
+    let d = &config.destinations;
+    let defaults = S3Options::default();
+    let expiry = args
+        .expires_in
+        .or(d.presign_expiry)
+        .map_or(defaults.presign_expiry, |h| h.0);
+    if expiry > Duration::from_secs(7 * 24 * 3600) || expiry.is_zero() {
+        return Err(
+            "the presigned link expiry must be between 1s and 7 days (SigV4's limit)".into(),
+        );
+    }
+    let part_size = args.part_size.map_or(defaults.part_size, |b| b.0);
+    if part_size < MIN_PART_SIZE {
+        return Err("--part-size must be at least 5MiB (S3's minimum)".into());
+    }
+    Ok(S3Options {
+        profile: args.profile.clone().or_else(|| d.s3_profile.clone()),
+        region: args.region.clone().or_else(|| d.s3_region.clone()),
+        endpoint_url: args
+            .endpoint_url
+            .clone()
+            .or_else(|| d.s3_endpoint_url.clone()),
+        path_style: args.path_style.or(d.s3_path_style),
+        multipart_threshold: args
+            .multipart_threshold
+            .map_or(defaults.multipart_threshold, |b| b.0),
+        part_size,
+        concurrency: args
+            .upload_concurrency
+            .unwrap_or(defaults.concurrency)
+            .max(1),
+        max_attempts: args.max_attempts.unwrap_or(defaults.max_attempts).max(1),
+        sse: args.sse.clone().or_else(|| d.s3_sse.clone()),
+        sse_kms_key_id: args
+            .sse_kms_key_id
+            .clone()
+            .or_else(|| d.s3_sse_kms_key_id.clone()),
+        storage_class: args
+            .storage_class
+            .clone()
+            .or_else(|| d.s3_storage_class.clone()),
+        presign_expiry: expiry,
+    })
+}
+
+/// Runs `casefile export`.
+pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
+    if let Err(e) = crate::snapshot::Snapshot::open(&args.snapshot) {
+        return usage_error(format!("cannot open the snapshot: {e}"));
+    }
+    let mut targets = args.to.clone();
+    if targets.is_empty()
+        && let Some(default) = &config.destinations.s3
+    {
+        targets.push(default.clone());
+    }
+    let mut destinations = Vec::new();
+    for text in &targets {
+        match Destination::parse(text) {
+            Ok(d) => destinations.push(d),
+            Err(e) => return usage_error(e),
+        }
+    }
+    if destinations.is_empty() && args.incident.is_none() && args.asciicast.is_none() {
+        return usage_error(
+            "nothing to export to: give --to s3://bucket/prefix/, --to file:DIR, --incident ID or --asciicast DIR",
+        );
+    }
+    if args.gzip_level > 9 {
+        return usage_error("--gzip-level must be 0-9");
+    }
+    let s3 = match s3_options(config, &args) {
+        Ok(o) => o,
+        Err(e) => return usage_error(e),
+    };
+    let mut extra_secrets = Vec::new();
+    let pagerduty = match &args.incident {
+        None => None,
+        Some(_) => {
+            let settings = match PagerDutySettings::from_config(config) {
+                Ok(s) => s,
+                Err(e) => return usage_error(e),
+            };
+            extra_secrets.push(settings.token.expose().to_string());
+            match PagerDuty::new(&settings) {
+                Ok(client) => Some(client),
+                Err(e) => return usage_error(e),
+            }
+        }
+    };
+    let request = ExportRequest {
+        snapshot: args.snapshot.clone(),
+        destinations,
+        incident: args.incident.clone(),
+        asciicast: args.asciicast.clone(),
+        s3,
+        gzip_level: args.gzip_level,
+    };
+    let progress = |line: &str| eprintln!("casefile: {line}");
+    let result = export(
+        config,
+        &request,
+        pagerduty.as_ref(),
+        None,
+        &extra_secrets,
+        &progress,
+    )
+    .await;
+    let (report, error) = match result {
+        Ok(report) => (report, None),
+        Err((report, error)) => (report, Some(error)),
+    };
+    for warning in &report.warnings {
+        eprintln!("casefile: warning: {warning}");
+    }
+    if args.json {
+        println!(
+            "{}",
+            report_json(&report, error.as_ref().map(|e| e.to_string()))
+        );
+    } else {
+        print_report(&report);
+    }
+    match error {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            eprintln!("casefile: export failed: {e}");
+            ExitCode::from(EXIT_INCOMPLETE)
+        }
+    }
+}
+
+fn print_report(report: &ExportReport) {
+    for file in &report.files {
+        println!("{}", file.display());
+    }
+    for s3 in &report.s3 {
+        println!("{}", s3.archive.url());
+        println!("{}", s3.presigned_url);
+    }
+    match &report.note {
+        Some(NoteOutcome::Created { incident, .. }) => {
+            println!("note added to incident {incident}")
+        }
+        Some(NoteOutcome::AlreadyPresent { incident, .. }) => {
+            println!("note already on incident {incident}")
+        }
+        None => {}
+    }
+    for cast in &report.casts {
+        println!("{}", cast.display());
+    }
+}
+
+/// The `--json` summary.
+pub fn report_json(report: &ExportReport, error: Option<String>) -> serde_json::Value {
+    serde_json::json!({
+        "snapshot_id": report.snapshot_id,
+        "archive": report.archive.as_ref().map(|a| serde_json::json!({
+            "sha256": a.sha256, "bytes": a.bytes, "files": a.files, "input_bytes": a.input_bytes,
+        })),
+        "files": report.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "s3": report.s3.iter().map(|s| serde_json::json!({
+            "url": s.archive.url(),
+            "bucket": s.archive.bucket,
+            "key": s.archive.key,
+            "sha256_key": s.sha256_key,
+            "manifest_key": s.manifest_key,
+            "bytes": s.archive.bytes,
+            "parts": s.archive.parts,
+            "already_present": s.archive.already_present,
+            "presigned_url": s.presigned_url,
+        })).collect::<Vec<_>>(),
+        "note": report.note.as_ref().map(|n| match n {
+            NoteOutcome::Created { incident, note_id } => serde_json::json!({"incident": incident, "id": note_id, "created": true}),
+            NoteOutcome::AlreadyPresent { incident, note_id } => serde_json::json!({"incident": incident, "id": note_id, "created": false}),
+        }),
+        "casts": report.casts.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "warnings": report.warnings,
+        "error": error,
+    })
+}

@@ -1,0 +1,359 @@
+//! Packs a snapshot folder into one `ID.tar.gz` that GNU tar reads (`tar -xzf`), with a
+//! `ID.tar.gz.sha256` sidecar in `sha256sum -c` format.
+//!
+//! Redaction was applied when the bytes reached disk; packing checks it again on every byte
+//! that goes into the archive (the same patterns plus the secrets resolved for the export).
+//! A match that redaction would still change stops the pack and the archive is deleted: nothing
+//! unredacted leaves the machine. The archive is deterministic for a given snapshot (sorted
+//! entries, file mtimes, gzip header time 0), so re-exporting yields the same bytes and hash.
+use super::Snapshot;
+use crate::redact::Redactor;
+use flate2::{Compression, GzBuilder};
+use sha2::{Digest, Sha256};
+use std::{
+    fs::{self, File},
+    io::{self, BufWriter, Read, Write},
+    path::{Path, PathBuf},
+};
+
+/// Read size while packing; also the scan window (plus the overlap).
+const BLOCK: usize = 1 << 20;
+
+/// Why a pack failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "refusing to export: {file} holds text that looks like an unredacted secret at byte {offset} \
+         (pattern match of {len} bytes); remove or redact it (or capture again with the secret registered) and retry"
+    )]
+    Unredacted {
+        file: String,
+        offset: u64,
+        len: usize,
+    },
+}
+
+fn at(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {
+    move |source| ArchiveError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The archive written by [`pack`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedArchive {
+    pub path: PathBuf,
+    pub sha256_path: PathBuf,
+    /// Hex SHA-256 of the archive file.
+    pub sha256: String,
+    pub bytes: u64,
+    /// Files packed (manifest, journal, stream files).
+    pub files: usize,
+    /// Bytes of those files before compression.
+    pub input_bytes: u64,
+}
+
+/// File name of a snapshot's archive.
+pub fn archive_name(snapshot_id: &str) -> String {
+    format!("{snapshot_id}.tar.gz")
+}
+
+/// Packs `snapshot` into `out_dir/ID.tar.gz` (+ `.sha256`), checking every byte with `redactor`.
+/// `level` is the gzip level (0–9; 6 is gzip's default). Blocking: run it off the async runtime.
+pub fn pack(
+    snapshot: &Snapshot,
+    out_dir: &Path,
+    redactor: &Redactor,
+    level: u32,
+) -> Result<PackedArchive, ArchiveError> {
+    fs::create_dir_all(out_dir).map_err(at(out_dir))?;
+    let id = &snapshot.manifest.id;
+    let name = archive_name(id);
+    let path = out_dir.join(&name);
+    let partial = out_dir.join(format!("{name}.partial"));
+    let result = write_archive(snapshot, &partial, redactor, level);
+    let (sha256, bytes, files, input_bytes) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    fs::rename(&partial, &path).map_err(at(&path))?;
+    let sha256_path = out_dir.join(format!("{name}.sha256"));
+    fs::write(&sha256_path, format!("{sha256}  {name}\n")).map_err(at(&sha256_path))?;
+    Ok(PackedArchive {
+        path,
+        sha256_path,
+        sha256,
+        bytes,
+        files,
+        input_bytes,
+    })
+}
+
+/// Every regular file under the snapshot folder, relative and sorted; leftovers of atomic
+/// writes (`*.tmp`) are not part of the snapshot.
+pub fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>, ArchiveError> {
+    let mut found = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let absolute = dir.join(&relative);
+        for entry in fs::read_dir(&absolute).map_err(at(&absolute))? {
+            let entry = entry.map_err(at(&absolute))?;
+            let kind = entry.file_type().map_err(at(&entry.path()))?;
+            let child = relative.join(entry.file_name());
+            if kind.is_dir() {
+                stack.push(child);
+            } else if kind.is_file() && !child.to_string_lossy().ends_with(".tmp") {
+                found.push(child);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn write_archive(
+    snapshot: &Snapshot,
+    partial: &Path,
+    redactor: &Redactor,
+    level: u32,
+) -> Result<(String, u64, usize, u64), ArchiveError> {
+    let file = File::create(partial).map_err(at(partial))?;
+    let hashing = HashingWriter {
+        inner: BufWriter::with_capacity(BLOCK, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .write(hashing, Compression::new(level.min(9)));
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let files = snapshot_files(&snapshot.dir)?;
+    let mut input_bytes = 0;
+    for relative in &files {
+        let source = snapshot.dir.join(relative);
+        let file = File::open(&source).map_err(at(&source))?;
+        let meta = file.metadata().map_err(at(&source))?;
+        let entry_name = Path::new(&snapshot.manifest.id).join(relative);
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
+        header.set_mtime(
+            meta.modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs()),
+        );
+        header.set_size(meta.len());
+        let mut reader = ScanningReader::new(file, redactor, meta.len());
+        let appended = tar.append_data(&mut header, &entry_name, &mut reader);
+        if let Some((offset, len)) = reader.finding {
+            return Err(ArchiveError::Unredacted {
+                file: relative.display().to_string(),
+                offset,
+                len,
+            });
+        }
+        appended.map_err(at(&source))?;
+        input_bytes += meta.len();
+    }
+    let gz = tar.into_inner().map_err(at(partial))?;
+    let hashing = gz.finish().map_err(at(partial))?;
+    let HashingWriter {
+        inner,
+        hasher,
+        bytes,
+    } = hashing;
+    let file = inner.into_inner().map_err(|e| ArchiveError::Io {
+        path: partial.to_path_buf(),
+        source: e.into_error(),
+    })?;
+    file.sync_all().map_err(at(partial))?;
+    Ok((
+        hex::encode(hasher.finalize()),
+        bytes,
+        files.len(),
+        input_bytes,
+    ))
+}
+
+/// Hashes what it writes, so the archive is hashed without reading it back.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads a file in blocks and scans each block (with an overlap carried from the previous one,
+/// so a match across two blocks is seen whole) before handing the bytes on. The first finding
+/// stops reading with an error.
+pub struct ScanningReader<'a, R: Read> {
+    inner: R,
+    redactor: &'a Redactor,
+    /// Carried tail of the previous block, then the current block.
+    window: Vec<u8>,
+    /// Offset in the file of `window[0]`.
+    window_start: u64,
+    /// Where in `window` the bytes not yet handed on start.
+    pos: usize,
+    /// Bytes the caller may still take: the file size given in the header, no more.
+    remaining: u64,
+    eof: bool,
+    /// Offset and length of the first unredacted match.
+    pub finding: Option<(u64, usize)>,
+}
+
+impl<'a, R: Read> ScanningReader<'a, R> {
+    pub fn new(inner: R, redactor: &'a Redactor, size: u64) -> Self {
+        ScanningReader {
+            inner,
+            redactor,
+            window: Vec::with_capacity(BLOCK + redactor.max_match_len()),
+            window_start: 0,
+            pos: 0,
+            remaining: size,
+            eof: false,
+            finding: None,
+        }
+    }
+
+    /// Reads the next block and scans it; returns false at end of file.
+    fn refill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let keep = self.redactor.max_match_len().min(self.window.len());
+        let drop = self.window.len() - keep;
+        self.window.drain(..drop);
+        self.window_start += drop as u64;
+        let fresh_from = self.window.len();
+        self.pos = fresh_from;
+        let want = (BLOCK as u64).min(self.remaining) as usize;
+        self.window.resize(fresh_from + want, 0);
+        let mut filled = fresh_from;
+        while filled < self.window.len() {
+            let n = self.inner.read(&mut self.window[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        self.window.truncate(filled);
+        let at_end = filled - fresh_from < want || self.remaining == (filled - fresh_from) as u64;
+        self.eof = at_end;
+        if filled == fresh_from {
+            return Ok(false);
+        }
+        // A match that reaches the end of a non-final window may be cut short; the next window
+        // sees it whole (it starts within the carried overlap), so only judge it there.
+        let mut from = 0;
+        while let Some(range) = self.redactor.find_unredacted(&self.window[from..]) {
+            let (start, end) = (from + range.start, from + range.end);
+            if end == self.window.len() && !self.eof {
+                break;
+            }
+            // Matches ending inside the carried overlap were judged with the previous window,
+            // except one that reached its end (skipped above): that one ends at `fresh_from`.
+            if end >= fresh_from {
+                self.finding = Some((self.window_start + start as u64, end - start));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "unredacted secret found while packing",
+                ));
+            }
+            from = end;
+        }
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for ScanningReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.finding.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unredacted secret found while packing",
+            ));
+        }
+        if self.pos >= self.window.len() && !self.refill()? {
+            return Ok(0);
+        }
+        let available = &self.window[self.pos..];
+        let n = available.len().min(buf.len()).min(self.remaining as usize);
+        buf[..n].copy_from_slice(&available[..n]);
+        self.pos += n;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Checks a whole file the same way packing does (used for the files uploaded beside the archive).
+pub fn scan_file(path: &Path, redactor: &Redactor) -> Result<(), ArchiveError> {
+    let file = File::open(path).map_err(at(path))?;
+    let size = file.metadata().map_err(at(path))?.len();
+    let mut reader = ScanningReader::new(file, redactor, size);
+    let copied = io::copy(&mut reader, &mut io::sink());
+    if let Some((offset, len)) = reader.finding {
+        return Err(ArchiveError::Unredacted {
+            file: path.display().to_string(),
+            offset,
+            len,
+        });
+    }
+    copied.map_err(at(path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(bytes: &[u8], secrets: &[String]) -> Option<(u64, usize)> {
+        let redactor = Redactor::new(secrets);
+        let mut reader = ScanningReader::new(bytes, &redactor, bytes.len() as u64);
+        let mut out = Vec::new();
+        let result = reader.read_to_end(&mut out);
+        if reader.finding.is_none() {
+            assert_eq!(out, bytes, "a clean file passes through unchanged");
+            assert!(result.is_ok());
+        }
+        reader.finding
+    }
+
+    #[test]
+    fn redacted_text_passes_and_a_secret_across_a_block_boundary_is_found() {
+        let mut clean = vec![b'x'; BLOCK - 5];
+        clean.extend_from_slice(b"\npassword=[REDACTED] and mysql://a:[REDACTED]@h\n");
+        clean.extend(std::iter::repeat_n(b'y', BLOCK));
+        assert_eq!(scan(&clean, &[]), None);
+
+        let secret = "correct-horse-battery-staple".to_string();
+        let mut leaky = vec![b'x'; BLOCK - 10];
+        leaky.extend_from_slice(secret.as_bytes());
+        leaky.extend_from_slice(b" tail\n");
+        assert_eq!(
+            scan(&leaky, std::slice::from_ref(&secret)),
+            Some(((BLOCK - 10) as u64, secret.len()))
+        );
+        // A pattern match, not a registered value, is found too.
+        assert_eq!(scan(b"line\nAKIAIOSFODNN7EXAMPLE\n", &[]), Some((5, 20)));
+    }
+}
