@@ -9,15 +9,24 @@ fn main() {
         .unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
     files.sort();
-    let mut out = String::from("/// Built-in presets: (file name, TOML text).\npub const BUILTIN_PRESETS: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Built-in presets: (file name, TOML text).\npub const BUILTIN_PRESETS: &[(&str, &str)] = &[\n",
+    );
     for path in &files {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let abs = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         println!("cargo:rerun-if-changed={}", path.display());
-        out.push_str(&format!("    ({name:?}, include_str!({:?})),\n", abs.display().to_string()));
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            abs.display().to_string()
+        ));
     }
     out.push_str("];\n");
-    let dest = Path::new(&env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("builtin_presets.rs");
+    let dest =
+        Path::new(&env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("builtin_presets.rs");
     if let Err(err) = fs::write(&dest, out) {
         panic!("cannot write {}: {err}", dest.display());
     }

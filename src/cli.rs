@@ -17,7 +17,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 1;
 
 #[derive(Debug, Parser)]
-#[command(name = "casefile", version, about = "Capture the debug state of hosts and databases during an incident")]
+#[command(
+    name = "casefile",
+    version,
+    about = "Capture the debug state of hosts and databases during an incident"
+)]
 pub struct Cli {
     /// Configuration file (default: $CASEFILE_CONFIG, then ~/.config/casefile/casefile.toml)
     #[arg(long, global = true, value_name = "FILE")]
@@ -84,6 +88,9 @@ pub struct CaptureArgs {
     /// Print a machine-readable summary on stdout
     #[arg(long)]
     pub json: bool,
+    /// SSH: record the host key of hosts not yet in known_hosts (a changed key is always refused)
+    #[arg(long)]
+    pub accept_new: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,15 +132,37 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         None => {
-            eprintln!("casefile: the interactive TUI is not in this build yet; use `casefile capture` (see --help)");
+            eprintln!(
+                "casefile: the interactive TUI is not in this build yet; use `casefile capture` (see --help)"
+            );
             ExitCode::from(EXIT_USAGE)
         }
         Some(Command::Capture(args)) => capture(&config, args).await,
         Some(Command::Presets(cmd)) => presets(&config, cmd),
         Some(Command::Targets(TargetsCommand::List)) => {
-            println!("{:<20} {:<9} {:<44} {:<16} SOURCE", "NAME", "KIND", "ADDRESS", "TAGS");
-            for t in config.all_targets() {
-                println!("{:<20} {:<9} {:<44} {:<16} {}", t.name, t.kind(), t.spec.to_url(), t.tags.join(","), t.source);
+            let ssh_config = crate::ssh::SshConfig::load_default();
+            for warning in &ssh_config.warnings {
+                eprintln!("casefile: warning: {warning}");
+            }
+            let mut targets = config.all_targets();
+            for host in &ssh_config.hosts {
+                if !targets.iter().any(|t| &t.name == host) {
+                    targets.push(crate::ssh::resolve::ssh_config_target(host));
+                }
+            }
+            println!(
+                "{:<20} {:<9} {:<44} {:<16} SOURCE",
+                "NAME", "KIND", "ADDRESS", "TAGS"
+            );
+            for t in targets {
+                println!(
+                    "{:<20} {:<9} {:<44} {:<16} {}",
+                    t.name,
+                    t.kind(),
+                    t.spec.to_url(),
+                    t.tags.join(","),
+                    t.source
+                );
             }
             ExitCode::SUCCESS
         }
@@ -153,10 +182,24 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
     match command {
         PresetsCommand::List => {
             let library = load_library(config);
-            println!("{:<16} {:<9} {:>5}  {:<10} DESCRIPTION", "NAME", "TARGET", "STEPS", "ORIGIN");
+            println!(
+                "{:<16} {:<9} {:>5}  {:<10} DESCRIPTION",
+                "NAME", "TARGET", "STEPS", "ORIGIN"
+            );
             for p in library.presets.values() {
-                let origin = if p.origin == PresetOrigin::Builtin { "built-in".to_string() } else { "user".to_string() };
-                println!("{:<16} {:<9} {:>5}  {:<10} {}", p.name, p.target, p.steps.len(), origin, p.description);
+                let origin = if p.origin == PresetOrigin::Builtin {
+                    "built-in".to_string()
+                } else {
+                    "user".to_string()
+                };
+                println!(
+                    "{:<16} {:<9} {:>5}  {:<10} {}",
+                    p.name,
+                    p.target,
+                    p.steps.len(),
+                    origin,
+                    p.description
+                );
             }
             ExitCode::SUCCESS
         }
@@ -166,17 +209,31 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return usage_error(e),
             };
-            println!("{} ({} targets, {})\n  {}", preset.name, preset.target, preset.origin, preset.description);
+            println!(
+                "{} ({} targets, {})\n  {}",
+                preset.name, preset.target, preset.origin, preset.description
+            );
             if !preset.params.is_empty() {
                 println!("parameters:");
                 for (name, def) in &preset.params {
-                    let default = def.default.as_deref().map(|d| format!(" (default {d:?})")).unwrap_or_else(|| " (required)".into());
-                    println!("  {name}: {}{default}  {}", def.kind.describe(), def.description.as_deref().unwrap_or(""));
+                    let default = def
+                        .default
+                        .as_deref()
+                        .map(|d| format!(" (default {d:?})"))
+                        .unwrap_or_else(|| " (required)".into());
+                    println!(
+                        "  {name}: {}{default}  {}",
+                        def.kind.describe(),
+                        def.description.as_deref().unwrap_or("")
+                    );
                 }
             }
             println!("steps:");
             for step in &preset.steps {
-                let mut flags = vec![format!("timeout {}", humantime::format_duration(step.timeout))];
+                let mut flags = vec![format!(
+                    "timeout {}",
+                    humantime::format_duration(step.timeout)
+                )];
                 if step.sudo {
                     flags.push("sudo".into());
                 }
@@ -197,14 +254,24 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
             let mut failed = false;
             for file in files {
                 match load_file(&file, PresetOrigin::File(file.clone())) {
-                    Ok(p) => println!("{}: ok ({} preset `{}`, {} steps)", file.display(), p.target, p.name, p.steps.len()),
+                    Ok(p) => println!(
+                        "{}: ok ({} preset `{}`, {} steps)",
+                        file.display(),
+                        p.target,
+                        p.name,
+                        p.steps.len()
+                    ),
                     Err(e) => {
                         failed = true;
                         eprintln!("{e}");
                     }
                 }
             }
-            if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+            if failed {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }
@@ -217,19 +284,41 @@ pub fn operator() -> String {
         .map(|u| u.name)
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
-    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into());
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
     format!("{user}@{host}")
 }
 
 /// Resolves the secrets this plan needs (and those always redacted) and builds the redactor.
 fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>, String> {
-    let mut names: Vec<&str> = plan.targets.iter().filter_map(|t| t.password_secret.as_deref()).collect();
-    names.extend(config.secrets.iter().filter(|(_, s)| s.always_redact).map(|(n, _)| n.as_str()));
+    let mut names: Vec<&str> = plan
+        .targets
+        .iter()
+        .filter_map(|t| t.password_secret.as_deref())
+        .collect();
+    names.extend(
+        config
+            .secrets
+            .iter()
+            .filter(|(_, s)| s.always_redact)
+            .map(|(n, _)| n.as_str()),
+    );
+    names.extend(
+        plan.targets
+            .iter()
+            .filter_map(|t| config.ssh.get(&t.name))
+            .filter_map(|o| o.passphrase_secret.as_deref()),
+    );
     names.sort_unstable();
     names.dedup();
     let mut values = Vec::new();
     for name in names {
-        let reference = config.secrets.get(name).ok_or_else(|| format!("secret `{name}` is not defined"))?;
+        let reference = config
+            .secrets
+            .get(name)
+            .ok_or_else(|| format!("secret `{name}` is not defined"))?;
         values.push(reference.resolve(name)?.expose().to_string());
     }
     Ok(Redactor::new(&values))
@@ -237,15 +326,23 @@ fn redactor_for(config: &Config, plan: &CapturePlan) -> Result<Arc<Redactor>, St
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     let library = load_library(config);
+    let ssh_config = crate::ssh::SshConfig::load_default();
     let mut targets = Vec::new();
     for selector in &args.targets {
         match config.select_targets(selector) {
             Ok(found) => targets.extend(found),
+            Err(_) if ssh_config.hosts.iter().any(|h| h == selector) => {
+                targets.push(crate::ssh::resolve::ssh_config_target(selector))
+            }
             Err(e) => return usage_error(e),
         }
     }
     let request = PlanRequest {
-        incident: args.incident.map(|id| Incident { id, title: None, source: None }),
+        incident: args.incident.map(|id| Incident {
+            id,
+            title: None,
+            source: None,
+        }),
         targets,
         presets: args.presets,
         params: args.params.into_iter().collect::<BTreeMap<_, _>>(),
@@ -260,9 +357,15 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return usage_error(e),
     };
+    let ssh = match ssh_context(config, &plan, ssh_config, args.accept_new) {
+        Ok(ssh) => ssh,
+        Err(e) => return usage_error(e),
+    };
+    let mut runners = Vec::new();
     for target in &plan.targets {
-        if let Err(e) = crate::capture::TargetRunner::for_target(target) {
-            return usage_error(e);
+        match crate::capture::TargetRunner::for_target_in(target, &ssh) {
+            Ok(runner) => runners.push(Ok(runner)),
+            Err(e) => return usage_error(e),
         }
     }
     let redactor = match redactor_for(config, &plan) {
@@ -274,7 +377,11 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => return usage_error(format!("cannot create the snapshot: {e}")),
     };
-    eprintln!("casefile: capturing {} streams into {}", plan.streams.len(), writer.dir().display());
+    eprintln!(
+        "casefile: capturing {} streams into {}",
+        plan.streams.len(),
+        writer.dir().display()
+    );
     for (index, spec) in plan.streams.iter().enumerate() {
         if let Some(reason) = &spec.skip_reason {
             eprintln!("{}  skipped: {reason}", progress_label(&plan, index));
@@ -283,12 +390,16 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     let live = Arc::new(LiveView::new(plan.streams.len(), 200, 64 << 10));
     let control = CaptureControl::new(plan.streams.len());
     let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(256);
-    let engine = Engine { concurrency: args.concurrency.unwrap_or(config.concurrency) };
+    let engine = Engine {
+        concurrency: args.concurrency.unwrap_or(config.concurrency),
+    };
     let printer_plan = plan.clone();
     let printer = tokio::spawn(async move {
         while let Some(event) = events_rx.recv().await {
             match event {
-                StreamEvent::Started { stream } => eprintln!("{}  running", progress_label(&printer_plan, stream)),
+                StreamEvent::Started { stream } => {
+                    eprintln!("{}  running", progress_label(&printer_plan, stream))
+                }
                 StreamEvent::Ended { stream, result } => {
                     let detail = match result.status {
                         StreamStatus::Exited => match (result.exit_code, result.signal) {
@@ -296,12 +407,26 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
                             (None, Some(sig)) => format!("done, killed by signal {sig}"),
                             _ => "done".into(),
                         },
-                        other => format!("{}{}", other.label(), result.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+                        other => format!(
+                            "{}{}",
+                            other.label(),
+                            result
+                                .reason
+                                .as_deref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        ),
                     };
                     let size = human_bytes(result.stdout.bytes + result.stderr.bytes);
-                    let seconds = result.duration_ms.map(|ms| format!(", {:.2}s", ms as f64 / 1000.0)).unwrap_or_default();
+                    let seconds = result
+                        .duration_ms
+                        .map(|ms| format!(", {:.2}s", ms as f64 / 1000.0))
+                        .unwrap_or_default();
                     let truncated = if result.truncated { ", TRUNCATED" } else { "" };
-                    eprintln!("{}  {detail} ({size}{seconds}{truncated})", progress_label(&printer_plan, stream));
+                    eprintln!(
+                        "{}  {detail} ({size}{seconds}{truncated})",
+                        progress_label(&printer_plan, stream)
+                    );
                 }
             }
         }
@@ -313,7 +438,16 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
             ctrl_c_control.cancel_all();
         }
     });
-    let result = engine.run(&plan, Arc::clone(&writer), live, &control, Some(events_tx)).await;
+    let result = engine
+        .run_with_runners(
+            &plan,
+            runners,
+            Arc::clone(&writer),
+            live,
+            &control,
+            Some(events_tx),
+        )
+        .await;
     ctrl_c.abort();
     let _ = printer.await;
     let manifest = match result {
@@ -330,17 +464,79 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         println!("{}", writer.dir().display());
     }
     if incomplete > 0 {
-        eprintln!("casefile: {incomplete} of {} streams did not run to the end; the snapshot keeps what they produced", manifest.streams.len());
+        eprintln!(
+            "casefile: {incomplete} of {} streams did not run to the end; the snapshot keeps what they produced",
+            manifest.streams.len()
+        );
         ExitCode::from(EXIT_INCOMPLETE)
     } else {
         ExitCode::SUCCESS
     }
 }
 
+/// The SSH settings of this capture: ~/.ssh/config, casefile.toml's SSH options, the secrets
+/// SSH targets (and the jump hosts they name) use, and `--accept-new`.
+fn ssh_context(
+    config: &Config,
+    plan: &CapturePlan,
+    ssh_config: crate::ssh::SshConfig,
+    accept_new: bool,
+) -> Result<crate::ssh::SshContext, String> {
+    let has_ssh = plan
+        .targets
+        .iter()
+        .any(|t| matches!(t.spec, crate::model::TargetSpec::Ssh { .. }));
+    if has_ssh {
+        for warning in &ssh_config.warnings {
+            eprintln!("casefile: warning: {warning}");
+        }
+    }
+    let mut ssh = crate::ssh::SshContext::new(ssh_config);
+    ssh.accept_new = accept_new;
+    ssh.options = config.ssh.clone();
+    ssh.inventory = config.targets.clone();
+    let mut names: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
+    let mut index = 0;
+    while index < names.len() {
+        if let Some(jump) = config.ssh.get(names[index]).and_then(|o| o.jump.as_deref()) {
+            for hop in jump.split(',').map(str::trim) {
+                if config.ssh.contains_key(hop) && !names.contains(&hop) {
+                    names.push(hop);
+                }
+            }
+        }
+        index += 1;
+    }
+    for name in names {
+        let Some(options) = config.ssh.get(name) else {
+            continue;
+        };
+        for secret in [&options.password_secret, &options.passphrase_secret]
+            .into_iter()
+            .flatten()
+        {
+            let reference = config
+                .secrets
+                .get(secret)
+                .ok_or_else(|| format!("secret `{secret}` is not defined"))?;
+            ssh.secrets
+                .insert(secret.clone(), reference.resolve(secret)?);
+        }
+    }
+    Ok(ssh)
+}
+
 fn progress_label(plan: &CapturePlan, stream: usize) -> String {
     let spec = &plan.streams[stream];
     let width = plan.streams.len().to_string().len();
-    format!("[{:>width$}/{}] {} {}/{}", stream + 1, plan.streams.len(), plan.target_of(spec).name, spec.preset, spec.step)
+    format!(
+        "[{:>width$}/{}] {} {}/{}",
+        stream + 1,
+        plan.streams.len(),
+        plan.target_of(spec).name,
+        spec.preset,
+        spec.step
+    )
 }
 
 /// The `--json` summary: where the snapshot is and how each stream ended.
@@ -382,15 +578,38 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!("snapshot   {}", snapshot.dir.display());
-    println!("incident   {}", m.incident.as_ref().map(|i| i.id.as_str()).unwrap_or("none (ad hoc)"));
+    println!(
+        "incident   {}",
+        m.incident
+            .as_ref()
+            .map(|i| i.id.as_str())
+            .unwrap_or("none (ad hoc)")
+    );
     println!("operator   {}", m.operator);
     println!("started    {}", m.started_at);
     println!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
     let state = format!("{:?}", m.state).to_lowercase();
-    println!("state      {state}{}", if snapshot.recovered { " (rebuilt from the journal: casefile stopped before finishing)" } else { "" });
-    println!("targets    {}", m.targets.iter().map(|t| format!("{} ({})", t.name, t.spec.to_url())).collect::<Vec<_>>().join(", "));
+    println!(
+        "state      {state}{}",
+        if snapshot.recovered {
+            " (rebuilt from the journal: casefile stopped before finishing)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "targets    {}",
+        m.targets
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.spec.to_url()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!();
-    println!("{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  FLAGS", "STREAM", "STATUS", "EXIT", "STDOUT", "STDERR", "SECONDS");
+    println!(
+        "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  FLAGS",
+        "STREAM", "STATUS", "EXIT", "STDOUT", "STDERR", "SECONDS"
+    );
     let verify = snapshot.verify();
     let mut mismatches = 0;
     for (index, s) in m.streams.iter().enumerate() {
@@ -422,7 +641,11 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
                 _ => {}
             }
         }
-        let seconds = s.result.duration_ms.map(|ms| format!("{:.2}", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into());
+        let seconds = s
+            .result
+            .duration_ms
+            .map(|ms| format!("{:.2}", ms as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
         println!(
             "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  {}",
             s.spec.id,
@@ -433,11 +656,18 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             seconds,
             flags.join(" ")
         );
-        if let Some(reason) = s.result.reason.as_deref().filter(|_| !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped) {
+        if let Some(reason) =
+            s.result.reason.as_deref().filter(|_| {
+                !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped
+            })
+        {
             println!("    {reason}");
         }
     }
-    let hashed = verify.iter().filter(|(_, _, v)| *v != VerifyResult::NotRecorded).count();
+    let hashed = verify
+        .iter()
+        .filter(|(_, _, v)| *v != VerifyResult::NotRecorded)
+        .count();
     let redactions: u64 = m.streams.iter().map(|s| s.result.redactions).sum();
     println!();
     println!("redactions {redactions}");

@@ -35,6 +35,15 @@ struct RawTarget {
     tags: Vec<Spanned<String>>,
     #[serde(default)]
     password_secret: Option<Spanned<String>>,
+    /// SSH: a private key to try first (see docs/ssh.md).
+    #[serde(default)]
+    identity_file: Option<Spanned<String>>,
+    /// SSH: another target's name, a ~/.ssh/config Host or user@host:port to tunnel through.
+    #[serde(default)]
+    jump: Option<Spanned<String>>,
+    /// SSH: secret holding the passphrase of encrypted identity files.
+    #[serde(default)]
+    passphrase_secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +82,8 @@ pub struct Config {
     pub secrets: BTreeMap<String, SecretRef>,
     pub targets: Vec<Target>,
     pub destinations: Destinations,
+    /// SSH settings of SSH targets by target name (identity file, jump host, secrets).
+    pub ssh: BTreeMap<String, crate::ssh::SshTargetOptions>,
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -91,6 +102,7 @@ impl Config {
             secrets: BTreeMap::new(),
             targets: Vec::new(),
             destinations: Destinations::default(),
+            ssh: BTreeMap::new(),
         }
     }
 
@@ -102,7 +114,9 @@ impl Config {
         if let Some(path) = std::env::var_os("CASEFILE_CONFIG").filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(path));
         }
-        dirs::config_dir().map(|d| d.join("casefile").join("casefile.toml")).filter(|p| p.exists())
+        dirs::config_dir()
+            .map(|d| d.join("casefile").join("casefile.toml"))
+            .filter(|p| p.exists())
     }
 
     /// Loads the config file if there is one.
@@ -111,8 +125,9 @@ impl Config {
             None => Ok(Config::defaults()),
             Some(path) => {
                 let name = path.display().to_string();
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| SourceError::at(&name, "", None, format!("cannot read the config file: {e}")))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    SourceError::at(&name, "", None, format!("cannot read the config file: {e}"))
+                })?;
                 Config::parse(&name, &text)
             }
         }
@@ -120,7 +135,8 @@ impl Config {
 
     /// Parses config text; `name` is the file name used in messages.
     pub fn parse(name: &str, text: &str) -> Result<Config, SourceError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| SourceError::from_toml(name, text, &e))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| SourceError::from_toml(name, text, &e))?;
         let at = |span, msg: String| SourceError::at(name, text, Some(span), msg);
         let mut config = Config::defaults();
         config.file = Some(PathBuf::from(name));
@@ -132,7 +148,8 @@ impl Config {
         }
         if let Some(c) = raw.concurrency {
             if *c.get_ref() == 0 {
-                return Err(at(c.span(), "concurrency must be at least 1".into()).with_hint("e.g. concurrency = 64"));
+                return Err(at(c.span(), "concurrency must be at least 1".into())
+                    .with_hint("e.g. concurrency = 64"));
             }
             config.concurrency = c.into_inner();
         }
@@ -141,40 +158,143 @@ impl Config {
         }
         config.max_bytes = raw.max_bytes.map(|b| b.0);
         for (secret_name, secret) in raw.secrets {
-            secret.get_ref().validate().map_err(|e| at(secret.span(), format!("secret `{}`: {e}", secret_name.get_ref())))?;
-            config.secrets.insert(secret_name.into_inner(), secret.into_inner());
+            secret.get_ref().validate().map_err(|e| {
+                at(
+                    secret.span(),
+                    format!("secret `{}`: {e}", secret_name.get_ref()),
+                )
+            })?;
+            config
+                .secrets
+                .insert(secret_name.into_inner(), secret.into_inner());
         }
         for (target_name, raw_target) in raw.targets {
             let target_name_text = target_name.get_ref().clone();
-            if target_name_text == "local" || target_name_text.starts_with("tag:") || target_name_text.contains("://") {
-                return Err(at(target_name.span(), format!("`{target_name_text}` cannot be a target name"))
-                    .with_hint("`local`, `tag:…` and URLs have their own meaning on the command line"));
+            if target_name_text == "local"
+                || target_name_text.starts_with("tag:")
+                || target_name_text.contains("://")
+            {
+                return Err(at(
+                    target_name.span(),
+                    format!("`{target_name_text}` cannot be a target name"),
+                )
+                .with_hint(
+                    "`local`, `tag:…` and URLs have their own meaning on the command line",
+                ));
             }
-            let spec = TargetSpec::parse_url(raw_target.url.get_ref()).map_err(|e| at(raw_target.url.span(), e))?;
+            let spec = TargetSpec::parse_url(raw_target.url.get_ref())
+                .map_err(|e| at(raw_target.url.span(), e))?;
             let mut tags = Vec::new();
             for tag in raw_target.tags {
                 if tag.get_ref().is_empty() || tag.get_ref().contains([' ', ',', ':']) {
-                    return Err(at(tag.span(), format!("tag `{}` must be one word without spaces, commas or colons", tag.get_ref())));
+                    return Err(at(
+                        tag.span(),
+                        format!(
+                            "tag `{}` must be one word without spaces, commas or colons",
+                            tag.get_ref()
+                        ),
+                    ));
                 }
                 tags.push(tag.into_inner());
             }
             let password_secret = match raw_target.password_secret {
                 Some(s) if !config.secrets.contains_key(s.get_ref()) => {
-                    return Err(at(s.span(), format!("target `{target_name_text}` uses secret `{}`, which is not defined", s.get_ref()))
-                        .with_hint(format!("add [secrets.{}] with env, file or command", s.get_ref())));
+                    return Err(at(
+                        s.span(),
+                        format!(
+                            "target `{target_name_text}` uses secret `{}`, which is not defined",
+                            s.get_ref()
+                        ),
+                    )
+                    .with_hint(format!(
+                        "add [secrets.{}] with env, file or command",
+                        s.get_ref()
+                    )));
                 }
-                Some(s) if !spec.kind().is_database() => {
-                    return Err(at(s.span(), format!("target `{target_name_text}` is not a database; password_secret is for database targets"))
-                        .with_hint("SSH password authentication arrives with SSH targets"));
+                Some(s)
+                    if spec == TargetSpec::Local || matches!(spec, TargetSpec::Sqlite { .. }) =>
+                {
+                    return Err(at(
+                        s.span(),
+                        format!(
+                            "target `{target_name_text}` takes no password; password_secret is for SSH and database targets"
+                        ),
+                    ));
                 }
                 other => other.map(Spanned::into_inner),
             };
-            config.targets.push(Target { name: target_name_text, spec, tags, source: name.to_string(), password_secret });
+            let is_ssh = matches!(spec, TargetSpec::Ssh { .. });
+            for (key, value) in [
+                ("identity_file", &raw_target.identity_file),
+                ("jump", &raw_target.jump),
+                ("passphrase_secret", &raw_target.passphrase_secret),
+            ] {
+                if let Some(value) = value.as_ref().filter(|_| !is_ssh) {
+                    return Err(at(
+                        value.span(),
+                        format!(
+                            "target `{target_name_text}` is not an SSH target; `{key}` is for ssh:// targets"
+                        ),
+                    ));
+                }
+            }
+            if let Some(s) = raw_target
+                .passphrase_secret
+                .as_ref()
+                .filter(|s| !config.secrets.contains_key(s.get_ref()))
+            {
+                return Err(at(
+                    s.span(),
+                    format!(
+                        "target `{target_name_text}` uses secret `{}`, which is not defined",
+                        s.get_ref()
+                    ),
+                )
+                .with_hint(format!(
+                    "add [secrets.{}] with env, file or command",
+                    s.get_ref()
+                )));
+            }
+            if let Some(jump) = raw_target
+                .jump
+                .as_ref()
+                .filter(|j| j.get_ref().trim().is_empty() || j.get_ref() == &target_name_text)
+            {
+                return Err(at(
+                    jump.span(),
+                    format!("target `{target_name_text}`: jump must name another host"),
+                ));
+            }
+            if is_ssh {
+                config.ssh.insert(
+                    target_name_text.clone(),
+                    crate::ssh::SshTargetOptions {
+                        identity_file: raw_target.identity_file.map(Spanned::into_inner),
+                        jump: raw_target.jump.map(Spanned::into_inner),
+                        password_secret: password_secret.clone(),
+                        passphrase_secret: raw_target.passphrase_secret.map(Spanned::into_inner),
+                    },
+                );
+            }
+            config.targets.push(Target {
+                name: target_name_text,
+                spec,
+                tags,
+                source: name.to_string(),
+                password_secret,
+            });
         }
         if let Some(secret) = &raw.destinations.pagerduty_token_secret {
             if !config.secrets.contains_key(secret) {
-                return Err(SourceError::at(name, text, None, format!("destinations.pagerduty_token_secret names `{secret}`, which is not defined"))
-                    .with_hint(format!("add [secrets.{secret}]")));
+                return Err(SourceError::at(
+                    name,
+                    text,
+                    None,
+                    format!(
+                        "destinations.pagerduty_token_secret names `{secret}`, which is not defined"
+                    ),
+                )
+                .with_hint(format!("add [secrets.{secret}]")));
             }
         }
         config.destinations = raw.destinations;
@@ -194,12 +314,28 @@ impl Config {
             return Ok(vec![Target::local()]);
         }
         if let Some(tag) = selector.strip_prefix("tag:") {
-            let found: Vec<Target> = self.targets.iter().filter(|t| t.tags.iter().any(|x| x == tag)).cloned().collect();
+            let found: Vec<Target> = self
+                .targets
+                .iter()
+                .filter(|t| t.tags.iter().any(|x| x == tag))
+                .cloned()
+                .collect();
             if found.is_empty() {
-                let mut tags: Vec<&str> = self.targets.iter().flat_map(|t| t.tags.iter().map(String::as_str)).collect();
+                let mut tags: Vec<&str> = self
+                    .targets
+                    .iter()
+                    .flat_map(|t| t.tags.iter().map(String::as_str))
+                    .collect();
                 tags.sort_unstable();
                 tags.dedup();
-                return Err(format!("no target has tag `{tag}`; known tags: {}", if tags.is_empty() { "none".into() } else { tags.join(", ") }));
+                return Err(format!(
+                    "no target has tag `{tag}`; known tags: {}",
+                    if tags.is_empty() {
+                        "none".into()
+                    } else {
+                        tags.join(", ")
+                    }
+                ));
             }
             return Ok(found);
         }
@@ -208,7 +344,13 @@ impl Config {
         }
         if selector.contains("://") || selector.starts_with("sqlite:") {
             let spec = TargetSpec::parse_url(selector)?;
-            return Ok(vec![Target { name: spec.to_url(), spec, tags: vec![], source: "inline".into(), password_secret: None }]);
+            return Ok(vec![Target {
+                name: spec.to_url(),
+                spec,
+                tags: vec![],
+                source: "inline".into(),
+                password_secret: None,
+            }]);
         }
         let names: Vec<&str> = self.targets.iter().map(|t| t.name.as_str()).collect();
         Err(format!(
@@ -221,7 +363,9 @@ impl Config {
 
 /// `$XDG_DATA_HOME/casefile/captures`, or `./casefile-captures` when there is no home.
 pub fn default_capture_dir() -> PathBuf {
-    dirs::data_dir().map(|d| d.join("casefile").join("captures")).unwrap_or_else(|| PathBuf::from("casefile-captures"))
+    dirs::data_dir()
+        .map(|d| d.join("casefile").join("captures"))
+        .unwrap_or_else(|| PathBuf::from("casefile-captures"))
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -255,19 +399,35 @@ tags = ["db", "web"]
         .expect("valid config");
         assert_eq!(config.concurrency, 8);
         assert_eq!(config.select_targets("tag:web").expect("tag").len(), 2);
-        assert_eq!(config.select_targets("orders").expect("name")[0].password_secret.as_deref(), Some("db"));
-        assert!(config.select_targets("tag:nope").expect_err("tag").contains("known tags: db, web"));
+        assert_eq!(
+            config.select_targets("orders").expect("name")[0]
+                .password_secret
+                .as_deref(),
+            Some("db")
+        );
+        assert!(
+            config
+                .select_targets("tag:nope")
+                .expect_err("tag")
+                .contains("known tags: db, web")
+        );
     }
 
     #[test]
     fn errors_name_the_line_and_a_fix() {
-        let err = Config::parse("c.toml", "[targets.a]\nurl = \"ssh://h\"\ntagz = []\n").expect_err("unknown key");
+        let err = Config::parse("c.toml", "[targets.a]\nurl = \"ssh://h\"\ntagz = []\n")
+            .expect_err("unknown key");
         assert_eq!((err.line, err.file.as_str()), (3, "c.toml"));
         assert!(err.to_string().contains("unknown field `tagz`"), "{err}");
-        let err = Config::parse("c.toml", "[targets.a]\nurl = \"mysql://h\"\npassword_secret = \"x\"\n").expect_err("undefined secret");
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\npassword_secret = \"x\"\n",
+        )
+        .expect_err("undefined secret");
         assert_eq!(err.line, 3);
         assert!(err.to_string().contains("[secrets.x]"), "{err}");
-        let err = Config::parse("c.toml", "timeout = \"5 fortnights\"\n").expect_err("bad duration");
+        let err =
+            Config::parse("c.toml", "timeout = \"5 fortnights\"\n").expect_err("bad duration");
         assert_eq!(err.line, 1);
         let err = Config::parse("c.toml", "[targets.b]\nurl = \"ftp://x\"\n").expect_err("bad url");
         assert_eq!((err.line, err.column), (2, 7));

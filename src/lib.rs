@@ -9,3 +9,4 @@ pub mod redact; // secret redaction before bytes reach disk
 pub mod secret; // secret references resolved at run time
 pub mod snapshot; // the on-disk snapshot: writer, reader, manifest, journal
 pub mod source_error; // file:line:col errors for user-written files
+pub mod ssh; // SSH hosts: ~/.ssh/config, known_hosts, authentication, connections

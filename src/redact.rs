@@ -58,7 +58,12 @@ impl Redactor {
         let any = build(&alternatives.join("|"));
         let patterns = PATTERNS.iter().map(|p| build(p)).collect();
         let longest_secret = secrets.iter().map(Vec::len).max().unwrap_or(0);
-        Arc::new(Redactor { any, patterns, secrets, hold: LONGEST_PATTERN_MATCH.max(longest_secret + 64) })
+        Arc::new(Redactor {
+            any,
+            patterns,
+            secrets,
+            hold: LONGEST_PATTERN_MATCH.max(longest_secret + 64),
+        })
     }
 
     /// A redactor with only the built-in patterns.
@@ -109,14 +114,30 @@ impl Redactor {
             _ => 0,
         };
         let keep = match index {
-            1 => matched.iter().position(|&b| b == b'=' || b == b':').map(|i| {
-                i + 1 + matched[i + 1..].iter().take_while(|b| b.is_ascii_whitespace() || **b == b'"' || **b == b'\'').count()
-            }),
+            1 => matched
+                .iter()
+                .position(|&b| b == b'=' || b == b':')
+                .map(|i| {
+                    i + 1
+                        + matched[i + 1..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_whitespace() || **b == b'"' || **b == b'\'')
+                            .count()
+                }),
             2 => matched.iter().position(|&b| b == b'\'').map(|i| i + 1),
-            3 => matched.iter().position(|b| b.is_ascii_whitespace()).map(|i| {
-                i + matched[i..].iter().take_while(|b| b.is_ascii_whitespace()).count()
-            }),
-            4 => matched[..matched.len() - 1].iter().rposition(|&b| b == b':').map(|i| i + 1),
+            3 => matched
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+                .map(|i| {
+                    i + matched[i..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_whitespace())
+                        .count()
+                }),
+            4 => matched[..matched.len() - 1]
+                .iter()
+                .rposition(|&b| b == b':')
+                .map(|i| i + 1),
             _ => None,
         };
         let prefix = keep.unwrap_or(0).min(matched.len() - suffix);
@@ -124,7 +145,11 @@ impl Redactor {
     }
 
     pub fn stream(self: &Arc<Self>) -> StreamRedactor {
-        StreamRedactor { rules: Arc::clone(self), carry: Vec::new(), redactions: 0 }
+        StreamRedactor {
+            rules: Arc::clone(self),
+            carry: Vec::new(),
+            redactions: 0,
+        }
     }
 }
 
@@ -148,7 +173,10 @@ impl StreamRedactor {
             owned = std::mem::take(&mut self.carry);
             &owned
         };
-        let after_newline = buffer.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let after_newline = buffer
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         let mut cut = after_newline.max(buffer.len().saturating_sub(self.rules.hold));
         let mut last = 0;
         for m in self.rules.any.find_iter(buffer) {
@@ -185,7 +213,10 @@ mod tests {
             stream.push(chunk, &mut out);
         }
         stream.finish(&mut out);
-        (String::from_utf8_lossy(&out).into_owned(), stream.redactions)
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            stream.redactions,
+        )
     }
 
     #[test]
@@ -197,7 +228,14 @@ mod tests {
              mysql://app:pa55word@db:3306/x",
         );
         assert_eq!(n, 6, "{text}");
-        for secret in ["AKIAIOSFODNN7EXAMPLE", "hunter2", "s3cret", "abcdefghijklmnop", "y_NbAkKc66ryYTWUXYEu", "pa55word"] {
+        for secret in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "hunter2",
+            "s3cret",
+            "abcdefghijklmnop",
+            "y_NbAkKc66ryYTWUXYEu",
+            "pa55word",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
         assert!(text.contains("password=[REDACTED] x"), "{text}");
@@ -209,7 +247,10 @@ mod tests {
     #[test]
     fn catches_a_registered_secret_split_across_chunks() {
         let rules = Redactor::new(&["correct-horse-battery".to_string()]);
-        let (text, n) = redact_chunks(&rules, &[b"line one\nthe value is correct-hor", b"se-battery, ok\n"]);
+        let (text, n) = redact_chunks(
+            &rules,
+            &[b"line one\nthe value is correct-hor", b"se-battery, ok\n"],
+        );
         assert_eq!(text, "line one\nthe value is [REDACTED], ok\n");
         assert_eq!(n, 1);
         // Every split point of a pattern secret, too.
@@ -230,6 +271,9 @@ mod tests {
         assert_eq!(out, b"procs 1\nprocs 2\n");
         let long_line = vec![b'x'; 10_000];
         stream.push(&long_line, &mut out);
-        assert!(out.len() > 9_000, "a long line is emitted except a bounded tail");
+        assert!(
+            out.len() > 9_000,
+            "a long line is emitted except a bounded tail"
+        );
     }
 }

@@ -40,10 +40,16 @@ impl fmt::Debug for SecretValue {
 impl SecretRef {
     /// Checks that exactly one source is given; the message says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
-        let sources = [self.env.is_some(), self.file.is_some(), self.command.is_some()];
+        let sources = [
+            self.env.is_some(),
+            self.file.is_some(),
+            self.command.is_some(),
+        ];
         match sources.iter().filter(|s| **s).count() {
             1 => Ok(()),
-            0 => Err("a secret needs one of env = \"VAR\", file = \"PATH\" or command = \"CMD\"".into()),
+            0 => Err(
+                "a secret needs one of env = \"VAR\", file = \"PATH\" or command = \"CMD\"".into(),
+            ),
             _ => Err("a secret takes only one of env, file and command".into()),
         }
     }
@@ -51,9 +57,11 @@ impl SecretRef {
     /// Resolves the value now. Errors name the source, never the value.
     pub fn resolve(&self, name: &str) -> Result<SecretValue, String> {
         let value = if let Some(var) = &self.env {
-            std::env::var(var).map_err(|_| format!("secret `{name}`: environment variable {var} is not set"))?
+            std::env::var(var)
+                .map_err(|_| format!("secret `{name}`: environment variable {var} is not set"))?
         } else if let Some(path) = &self.file {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("secret `{name}`: cannot read {path}: {e}"))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("secret `{name}`: cannot read {path}: {e}"))?;
             text.trim_end_matches(['\n', '\r']).to_string()
         } else if let Some(command) = &self.command {
             let output = std::process::Command::new("/bin/sh")
@@ -63,7 +71,10 @@ impl SecretRef {
                 .output()
                 .map_err(|e| format!("secret `{name}`: cannot run its command: {e}"))?;
             if !output.status.success() {
-                return Err(format!("secret `{name}`: its command failed ({})", output.status));
+                return Err(format!(
+                    "secret `{name}`: its command failed ({})",
+                    output.status
+                ));
             }
             String::from_utf8(output.stdout)
                 .map_err(|_| format!("secret `{name}`: its command printed invalid UTF-8"))?
@@ -88,14 +99,43 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("pw");
         std::fs::write(&file, "from-file\n").expect("write");
-        let by_file = SecretRef { env: None, file: Some(file.display().to_string()), command: None, always_redact: false };
+        let by_file = SecretRef {
+            env: None,
+            file: Some(file.display().to_string()),
+            command: None,
+            always_redact: false,
+        };
         assert_eq!(by_file.resolve("f").expect("file").expose(), "from-file");
-        let by_command = SecretRef { env: None, file: None, command: Some("echo from-cmd".into()), always_redact: false };
+        let by_command = SecretRef {
+            env: None,
+            file: None,
+            command: Some("echo from-cmd".into()),
+            always_redact: false,
+        };
         let value = by_command.resolve("c").expect("command");
         assert_eq!(value.expose(), "from-cmd");
         assert!(!format!("{value:?}").contains("from-cmd"));
-        let missing = SecretRef { env: Some("CASEFILE_TEST_UNSET_VAR".into()), file: None, command: None, always_redact: false };
-        assert!(missing.resolve("m").expect_err("unset").contains("CASEFILE_TEST_UNSET_VAR"));
-        assert!(SecretRef { env: None, file: None, command: None, always_redact: false }.validate().is_err());
+        let missing = SecretRef {
+            env: Some("CASEFILE_TEST_UNSET_VAR".into()),
+            file: None,
+            command: None,
+            always_redact: false,
+        };
+        assert!(
+            missing
+                .resolve("m")
+                .expect_err("unset")
+                .contains("CASEFILE_TEST_UNSET_VAR")
+        );
+        assert!(
+            SecretRef {
+                env: None,
+                file: None,
+                command: None,
+                always_redact: false
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

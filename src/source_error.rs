@@ -13,9 +13,20 @@ pub struct SourceError {
 
 impl SourceError {
     /// Locates `span` (byte offsets into `source`) as 1-based line and column.
-    pub fn at(file: &str, source: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &str,
+        source: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = span.map(|s| line_col(source, s.start)).unwrap_or((1, 1));
-        SourceError { file: file.to_string(), line, column, message: message.into(), hint: None }
+        SourceError {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -27,7 +38,10 @@ impl SourceError {
     pub fn from_toml(file: &str, source: &str, err: &toml::de::Error) -> Self {
         let message = err.message().trim().to_string();
         let hint = if message.starts_with("unknown field") {
-            Some("remove the key or fix its spelling; the expected keys are listed above".to_string())
+            Some(
+                "remove the key or fix its spelling; the expected keys are listed above"
+                    .to_string(),
+            )
         } else if message.starts_with("missing field") {
             Some("add the key; see the format in the README".to_string())
         } else if message.contains("unknown variant") {
@@ -35,7 +49,10 @@ impl SourceError {
         } else {
             None
         };
-        SourceError { hint, ..SourceError::at(file, source, err.span(), message) }
+        SourceError {
+            hint,
+            ..SourceError::at(file, source, err.span(), message)
+        }
     }
 }
 
@@ -50,7 +67,11 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }

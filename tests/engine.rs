@@ -20,11 +20,16 @@ fn stream(id: &str, command: &str, timeout: Duration) -> StreamSpec {
         sudo: false,
         intrusive: false,
         skip_reason: None,
+        fetch: None,
     }
 }
 
 fn plan(streams: Vec<StreamSpec>) -> CapturePlan {
-    CapturePlan { incident: None, targets: vec![Target::local()], streams }
+    CapturePlan {
+        incident: None,
+        targets: vec![Target::local()],
+        streams,
+    }
 }
 
 struct Run {
@@ -33,14 +38,32 @@ struct Run {
     _tmp: tempfile::TempDir,
 }
 
-async fn run_with(plan: CapturePlan, concurrency: usize, control: Option<CaptureControl>, before: impl FnOnce(&CaptureControl)) -> Run {
+async fn run_with(
+    plan: CapturePlan,
+    concurrency: usize,
+    control: Option<CaptureControl>,
+    before: impl FnOnce(&CaptureControl),
+) -> Run {
     let tmp = tempfile::tempdir().expect("tmp");
-    let writer = SnapshotWriter::create(tmp.path(), &plan, Redactor::patterns_only(), "test@host".into()).expect("writer");
+    let writer = SnapshotWriter::create(
+        tmp.path(),
+        &plan,
+        Redactor::patterns_only(),
+        "test@host".into(),
+    )
+    .expect("writer");
     let live = Arc::new(LiveView::new(plan.streams.len(), 100, 1 << 20));
     let control = control.unwrap_or_else(|| CaptureControl::new(plan.streams.len()));
     before(&control);
-    let manifest = Engine { concurrency }.run(&plan, Arc::clone(&writer), live, &control, None).await.expect("run");
-    Run { manifest, dir: writer.dir().to_path_buf(), _tmp: tmp }
+    let manifest = Engine { concurrency }
+        .run(&plan, Arc::clone(&writer), live, &control, None)
+        .await
+        .expect("run");
+    Run {
+        manifest,
+        dir: writer.dir().to_path_buf(),
+        _tmp: tmp,
+    }
 }
 
 async fn run(plan: CapturePlan, concurrency: usize) -> Run {
@@ -67,26 +90,50 @@ fn spans(run: &Run) -> Vec<(u64, u64)> {
 
 #[tokio::test]
 async fn streams_run_in_parallel_and_respect_the_limit() {
-    let streams = (0..4).map(|i| stream(&format!("s{i}"), "sleep 0.5; echo done", Duration::from_secs(20))).collect::<Vec<_>>();
+    let streams = (0..4)
+        .map(|i| {
+            stream(
+                &format!("s{i}"),
+                "sleep 0.5; echo done",
+                Duration::from_secs(20),
+            )
+        })
+        .collect::<Vec<_>>();
     let parallel = run(plan(streams.clone()), 4).await;
     let spans = spans(&parallel);
     let first_end = spans.iter().map(|s| s.1).min().expect("ends");
-    assert!(spans.iter().all(|s| s.0 < first_end), "all four started before any ended: {spans:?}");
+    assert!(
+        spans.iter().all(|s| s.0 < first_end),
+        "all four started before any ended: {spans:?}"
+    );
 
     let serial = run(plan(streams), 1).await;
     let mut spans = self::spans(&serial);
     spans.sort();
     for pair in spans.windows(2) {
-        assert!(pair[1].0 >= pair[0].1, "with concurrency 1 a stream starts only after the previous ended: {spans:?}");
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "with concurrency 1 a stream starts only after the previous ended: {spans:?}"
+        );
     }
-    assert!(serial.manifest.streams.iter().all(|s| s.result.status == StreamStatus::Exited));
+    assert!(
+        serial
+            .manifest
+            .streams
+            .iter()
+            .all(|s| s.result.status == StreamStatus::Exited)
+    );
 }
 
 #[tokio::test]
 async fn stdout_and_stderr_are_kept_apart_with_exit_codes_and_signals() {
     let run = run(
         plan(vec![
-            stream("mixed", "echo to-out; echo to-err >&2; exit 7", Duration::from_secs(10)),
+            stream(
+                "mixed",
+                "echo to-out; echo to-err >&2; exit 7",
+                Duration::from_secs(10),
+            ),
             stream("signalled", "kill -TERM $$", Duration::from_secs(10)),
         ]),
         4,
@@ -95,9 +142,15 @@ async fn stdout_and_stderr_are_kept_apart_with_exit_codes_and_signals() {
     let mixed = &run.manifest.streams[0];
     assert_eq!(read(&run, &mixed.result.stdout.path), "to-out\n");
     assert_eq!(read(&run, &mixed.result.stderr.path), "to-err\n");
-    assert_eq!((mixed.result.status, mixed.result.exit_code), (StreamStatus::Exited, Some(7)));
+    assert_eq!(
+        (mixed.result.status, mixed.result.exit_code),
+        (StreamStatus::Exited, Some(7))
+    );
     let signalled = &run.manifest.streams[1];
-    assert_eq!((signalled.result.exit_code, signalled.result.signal), (None, Some(15)));
+    assert_eq!(
+        (signalled.result.exit_code, signalled.result.signal),
+        (None, Some(15))
+    );
 }
 
 fn alive(pid: i32) -> bool {
@@ -108,13 +161,28 @@ fn alive(pid: i32) -> bool {
 async fn a_timeout_kills_the_step_and_its_grandchildren() {
     let tmp = tempfile::tempdir().expect("tmp");
     let pidfile = tmp.path().join("grandchild.pid");
-    let command = format!("echo before; sh -c 'sleep 300 & echo $! > {}; wait'; echo never", pidfile.display());
-    let run = run(plan(vec![stream("hung", &command, Duration::from_millis(800))]), 1).await;
+    let command = format!(
+        "echo before; sh -c 'sleep 300 & echo $! > {}; wait'; echo never",
+        pidfile.display()
+    );
+    let run = run(
+        plan(vec![stream("hung", &command, Duration::from_millis(800))]),
+        1,
+    )
+    .await;
     let record = &run.manifest.streams[0];
     assert_eq!(record.result.status, StreamStatus::TimedOut);
     assert!(record.result.timed_out);
-    assert_eq!(read(&run, &record.result.stdout.path), "before\n", "output before the timeout is kept");
-    let pid: i32 = std::fs::read_to_string(&pidfile).expect("pidfile").trim().parse().expect("pid");
+    assert_eq!(
+        read(&run, &record.result.stdout.path),
+        "before\n",
+        "output before the timeout is kept"
+    );
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pidfile")
+        .trim()
+        .parse()
+        .expect("pid");
     // The kill is synchronous with the end of the stream; allow the kernel a moment to reap.
     for _ in 0..50 {
         if !alive(pid) {
@@ -128,8 +196,16 @@ async fn a_timeout_kills_the_step_and_its_grandchildren() {
 #[tokio::test]
 async fn cancelling_one_stream_keeps_its_output_and_the_others_finish() {
     let streams = vec![
-        stream("cancelled", "echo partial; sleep 30", Duration::from_secs(60)),
-        stream("normal", "sleep 0.5; echo complete", Duration::from_secs(60)),
+        stream(
+            "cancelled",
+            "echo partial; sleep 30",
+            Duration::from_secs(60),
+        ),
+        stream(
+            "normal",
+            "sleep 0.5; echo complete",
+            Duration::from_secs(60),
+        ),
     ];
     let control = CaptureControl::new(2);
     let token = control.streams[0].clone();
@@ -148,7 +224,9 @@ async fn cancelling_one_stream_keeps_its_output_and_the_others_finish() {
 
 #[tokio::test]
 async fn cancelling_everything_marks_the_capture_cancelled() {
-    let streams = (0..3).map(|i| stream(&format!("s{i}"), "sleep 30", Duration::from_secs(60))).collect();
+    let streams = (0..3)
+        .map(|i| stream(&format!("s{i}"), "sleep 30", Duration::from_secs(60)))
+        .collect();
     let run = run_with(plan(streams), 1, None, |control| {
         let control = control.clone();
         tokio::spawn(async move {
@@ -157,13 +235,31 @@ async fn cancelling_everything_marks_the_capture_cancelled() {
         });
     })
     .await;
-    assert_eq!(run.manifest.state, casefile::snapshot::CaptureState::Cancelled);
-    assert!(run.manifest.streams.iter().all(|s| s.result.status == StreamStatus::Cancelled), "{:?}", run.manifest.streams.iter().map(|s| s.result.status).collect::<Vec<_>>());
+    assert_eq!(
+        run.manifest.state,
+        casefile::snapshot::CaptureState::Cancelled
+    );
+    assert!(
+        run.manifest
+            .streams
+            .iter()
+            .all(|s| s.result.status == StreamStatus::Cancelled),
+        "{:?}",
+        run.manifest
+            .streams
+            .iter()
+            .map(|s| s.result.status)
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
 async fn the_output_cap_truncates_the_file_but_counts_everything() {
-    let mut capped = stream("capped", "head -c 1000000 /dev/zero | tr '\\0' 'x'", Duration::from_secs(20));
+    let mut capped = stream(
+        "capped",
+        "head -c 1000000 /dev/zero | tr '\\0' 'x'",
+        Duration::from_secs(20),
+    );
     capped.max_bytes = Some(1000);
     let run = run(plan(vec![capped]), 1).await;
     let record = &run.manifest.streams[0];
@@ -171,25 +267,57 @@ async fn the_output_cap_truncates_the_file_but_counts_everything() {
     assert!(record.result.truncated);
     assert_eq!(record.result.stdout.bytes, 1000);
     assert_eq!(record.result.stdout.received_bytes, 1_000_000);
-    assert_eq!(std::fs::metadata(run.dir.join(&record.result.stdout.path)).expect("file").len(), 1000);
+    assert_eq!(
+        std::fs::metadata(run.dir.join(&record.result.stdout.path))
+            .expect("file")
+            .len(),
+        1000
+    );
 }
 
 #[tokio::test]
 async fn a_missing_tool_is_not_available_rather_than_failed() {
-    let mut needs_tool = stream("needs", "casefile-no-such-tool --version", Duration::from_secs(10));
+    let mut needs_tool = stream(
+        "needs",
+        "casefile-no-such-tool --version",
+        Duration::from_secs(10),
+    );
     needs_tool.requires = vec!["casefile-no-such-tool".into()];
-    let run = run(plan(vec![needs_tool, stream("plain-missing", "casefile-no-such-tool", Duration::from_secs(10))]), 2).await;
+    let run = run(
+        plan(vec![
+            needs_tool,
+            stream(
+                "plain-missing",
+                "casefile-no-such-tool",
+                Duration::from_secs(10),
+            ),
+        ]),
+        2,
+    )
+    .await;
     for record in &run.manifest.streams {
-        assert_eq!(record.result.status, StreamStatus::NotAvailable, "{}", record.spec.id);
+        assert_eq!(
+            record.result.status,
+            StreamStatus::NotAvailable,
+            "{}",
+            record.spec.id
+        );
     }
-    assert!(read(&run, &run.manifest.streams[0].result.stderr.path).contains("casefile-no-such-tool is not installed"));
+    assert!(
+        read(&run, &run.manifest.streams[0].result.stderr.path)
+            .contains("casefile-no-such-tool is not installed")
+    );
 }
 
 #[tokio::test]
 async fn skipped_streams_never_run() {
     let tmp = tempfile::tempdir().expect("tmp");
     let marker = tmp.path().join("ran");
-    let mut intrusive = stream("gdb", &format!("touch {}", marker.display()), Duration::from_secs(10));
+    let mut intrusive = stream(
+        "gdb",
+        &format!("touch {}", marker.display()),
+        Duration::from_secs(10),
+    );
     intrusive.intrusive = true;
     intrusive.skip_reason = Some("intrusive".into());
     let run = run(plan(vec![intrusive]), 1).await;

@@ -19,11 +19,27 @@ fn every_built_in_preset_is_valid_and_embedded() {
     on_disk.sort();
     let embedded: Vec<String> = library.presets.keys().cloned().collect();
     assert_eq!(embedded, on_disk);
-    for required in ["linux-triage", "net-and-files", "logs", "jvm", "python", "pcap", "mysql", "postgres", "sqlite"] {
-        assert!(library.presets.contains_key(required), "missing built-in preset {required}");
+    for required in [
+        "linux-triage",
+        "net-and-files",
+        "logs",
+        "jvm",
+        "python",
+        "pcap",
+        "mysql",
+        "postgres",
+        "sqlite",
+    ] {
+        assert!(
+            library.presets.contains_key(required),
+            "missing built-in preset {required}"
+        );
     }
     let pcap = &library.presets["pcap"];
-    assert!(pcap.steps.iter().any(|s| s.intrusive), "tcpdump is intrusive");
+    assert!(
+        pcap.steps.iter().any(|s| s.intrusive),
+        "tcpdump is intrusive"
+    );
 }
 
 #[test]
@@ -33,12 +49,27 @@ fn broken_presets_name_file_line_column_and_the_problem() {
     for entry in std::fs::read_dir(dir).expect("corpus") {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("read");
-        let expect = text.lines().next().and_then(|l| l.strip_prefix("# expect: ")).expect("first line says what to expect");
-        let err = load_file(&path, PresetOrigin::User(path.clone())).expect_err("broken preset must be rejected");
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .expect("first line says what to expect");
+        let err = load_file(&path, PresetOrigin::User(path.clone()))
+            .expect_err("broken preset must be rejected");
         let shown = err.to_string();
-        let (position, message) = expect.split_once(": ").unwrap_or((expect.trim_end_matches(':'), ""));
-        assert!(shown.starts_with(&format!("{}:{position}: ", path.display())), "{}: got `{shown}`, expected position {position}", path.display());
-        assert!(shown.contains(message), "{}: got `{shown}`, expected `{message}`", path.display());
+        let (position, message) = expect
+            .split_once(": ")
+            .unwrap_or((expect.trim_end_matches(':'), ""));
+        assert!(
+            shown.starts_with(&format!("{}:{position}: ", path.display())),
+            "{}: got `{shown}`, expected position {position}",
+            path.display()
+        );
+        assert!(
+            shown.contains(message),
+            "{}: got `{shown}`, expected `{message}`",
+            path.display()
+        );
         checked += 1;
     }
     assert!(checked >= 15, "corpus has {checked} files");
@@ -47,10 +78,24 @@ fn broken_presets_name_file_line_column_and_the_problem() {
 #[test]
 fn presets_check_and_list_from_the_command_line() {
     let sandbox = Sandbox::new();
-    let output = sandbox.run(&["presets", "check", "presets/linux-triage.toml", "tests/fixtures/bad-presets/unknown-key.toml"]);
+    let output = sandbox.run(&[
+        "presets",
+        "check",
+        "presets/linux-triage.toml",
+        "tests/fixtures/bad-presets/unknown-key.toml",
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stdout(&output).contains("presets/linux-triage.toml: ok"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("tests/fixtures/bad-presets/unknown-key.toml:7:1: unknown field `timout`"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("presets/linux-triage.toml: ok"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output)
+            .contains("tests/fixtures/bad-presets/unknown-key.toml:7:1: unknown field `timout`"),
+        "{}",
+        stderr(&output)
+    );
     assert!(stderr(&output).contains("hint:"), "{}", stderr(&output));
 
     // A user preset overrides the built-in of the same name; a broken one is reported, not hidden.
@@ -60,8 +105,20 @@ fn presets_check_and_list_from_the_command_line() {
     std::fs::write(user.join("broken.toml"), "name = \"broken\"\n").expect("write");
     let output = sandbox.run(&["presets", "list"]);
     let text = stdout(&output);
-    assert!(text.lines().any(|l| l.starts_with("logs ") && l.contains("user") && l.ends_with("mine")), "{text}");
-    assert!(stderr(&output).contains("broken.toml:1:1: missing field `description`"), "{}", stderr(&output));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("logs ") && l.contains("user") && l.ends_with("mine")),
+        "{text}"
+    );
+    assert!(
+        stderr(&output).contains("broken.toml:1:1: missing field `description`"),
+        "{}",
+        stderr(&output)
+    );
     let show = sandbox.run(&["presets", "show", "jvm"]);
-    assert!(stdout(&show).contains("pid: a whole number (required)"), "{}", stdout(&show));
+    assert!(
+        stdout(&show).contains("pid: a whole number (required)"),
+        "{}",
+        stdout(&show)
+    );
 }

@@ -7,7 +7,9 @@ use support::cli::{Sandbox, all_files, stderr};
 const SECRET: &str = "s3cr3t-Pl4nted-Value-9f8e7d";
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
@@ -16,11 +18,20 @@ fn a_planted_secret_split_across_chunks_appears_in_no_file() {
     sandbox.write_config("[secrets.api]\nenv = \"CASEFILE_TEST_API_KEY\"\nalways_redact = true\n");
     let (head, tail) = SECRET.split_at(11);
     // The sleep makes the two halves arrive as separate reads from the pipe.
-    let split = format!("printf 'key is {head}'; sleep 0.3; printf '{tail} and more\\n'; printf 'err {SECRET}\\n' >&2");
+    let split = format!(
+        "printf 'key is {head}'; sleep 0.3; printf '{tail} and more\\n'; printf 'err {SECRET}\\n' >&2"
+    );
     let output = sandbox
         .command()
         .env("CASEFILE_TEST_API_KEY", SECRET)
-        .args(["capture", "--json", "--run", &split, "--run", &format!("echo {SECRET}; echo password=hunter22 AKIAIOSFODNN7EXAMPLE")])
+        .args([
+            "capture",
+            "--json",
+            "--run",
+            &split,
+            "--run",
+            &format!("echo {SECRET}; echo password=hunter22 AKIAIOSFODNN7EXAMPLE"),
+        ])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -31,7 +42,11 @@ fn a_planted_secret_split_across_chunks_appears_in_no_file() {
     assert!(files.len() >= 6, "manifest, journal and four stream files");
     for (path, bytes) in &files {
         for secret in [SECRET, "hunter22", "AKIAIOSFODNN7EXAMPLE"] {
-            assert!(!contains(bytes, secret), "{secret} found in {}", path.display());
+            assert!(
+                !contains(bytes, secret),
+                "{secret} found in {}",
+                path.display()
+            );
         }
     }
     let out = std::fs::read_to_string(dir.join("streams/01-local-adhoc-run-1.out")).expect("out");
@@ -40,5 +55,10 @@ fn a_planted_secret_split_across_chunks_appears_in_no_file() {
     let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("json");
     // Stream 1: the split secret in stdout, the whole one in stderr, and the one in its command.
     assert_eq!(manifest["streams"][0]["redactions"], 3);
-    assert!(manifest["streams"][1]["redactions"].as_u64().expect("count") >= 4);
+    assert!(
+        manifest["streams"][1]["redactions"]
+            .as_u64()
+            .expect("count")
+            >= 4
+    );
 }

@@ -61,8 +61,24 @@ impl Engine {
         control: &CaptureControl,
         events: Option<mpsc::Sender<StreamEvent>>,
     ) -> std::io::Result<Manifest> {
+        let runners = plan.targets.iter().map(TargetRunner::for_target).collect();
+        self.run_with_runners(plan, runners, writer, live, control, events)
+            .await
+    }
+
+    /// Like [`Engine::run`], with one runner (or why there is none) per plan target, in order:
+    /// the caller made them with its settings (SSH inventory, secrets, `--accept-new`).
+    pub async fn run_with_runners(
+        &self,
+        plan: &CapturePlan,
+        runners: Vec<Result<TargetRunner, String>>,
+        writer: Arc<SnapshotWriter>,
+        live: Arc<LiveView>,
+        control: &CaptureControl,
+        events: Option<mpsc::Sender<StreamEvent>>,
+    ) -> std::io::Result<Manifest> {
         let runners: Vec<Arc<Result<TargetRunner, String>>> =
-            plan.targets.iter().map(|t| Arc::new(TargetRunner::for_target(t))).collect();
+            runners.into_iter().map(Arc::new).collect();
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, spec) in plan.streams.iter().enumerate() {
@@ -72,7 +88,12 @@ impl Engine {
             }
             let spec = spec.clone();
             let runner = Arc::clone(&runners[spec.target]);
-            let (writer, live, events, permits) = (Arc::clone(&writer), Arc::clone(&live), events.clone(), Arc::clone(&permits));
+            let (writer, live, events, permits) = (
+                Arc::clone(&writer),
+                Arc::clone(&live),
+                events.clone(),
+                Arc::clone(&permits),
+            );
             let cancel = control.streams[index].clone();
             tasks.spawn(async move {
                 let result = tokio::select! {
@@ -102,7 +123,11 @@ impl Engine {
                 eprintln!("casefile: a stream task failed: {e}");
             }
         }
-        let state = if control.all.is_cancelled() { CaptureState::Cancelled } else { CaptureState::Complete };
+        let state = if control.all.is_cancelled() {
+            CaptureState::Cancelled
+        } else {
+            CaptureState::Complete
+        };
         writer.finish(state)
     }
 }
@@ -120,6 +145,7 @@ fn not_run(status: StreamStatus, reason: &str) -> StreamResult {
         reason: (!reason.is_empty()).then(|| reason.to_string()),
         stdout: OutputRecord::default(),
         stderr: OutputRecord::default(),
+        artifact: None,
         redactions: 0,
     }
 }
@@ -145,12 +171,31 @@ async fn run_one(
         let _ = events.send(StreamEvent::Started { stream: index }).await;
     }
     let started = Instant::now();
-    let mut io = StreamIo { stdout, stderr, live: stream_live, changed: &live.changed };
+    let artifact = match spec.fetch {
+        Some(_) => Some(writer.artifact_file(index)?),
+        None => None,
+    };
+    let mut io = StreamIo {
+        stdout,
+        stderr,
+        live: stream_live,
+        changed: &live.changed,
+        artifact,
+    };
     let outcome = runner.run(spec, &mut io, cancel).await;
-    let StreamIo { stdout, stderr, .. } = io;
+    let StreamIo {
+        stdout,
+        stderr,
+        artifact,
+        ..
+    } = io;
     let (stdout, out_redactions, out_truncated) = stdout.finish()?;
     let (stderr, err_redactions, err_truncated) = stderr.finish()?;
-    let truncated = out_truncated || err_truncated;
+    let (artifact, artifact_truncated) = match artifact {
+        Some(file) => file.finish().map(|(record, cut)| (Some(record), cut))?,
+        None => (None, false),
+    };
+    let truncated = out_truncated || err_truncated || artifact_truncated;
     let (status, reason) = classify(&outcome);
     Ok(StreamResult {
         status,
@@ -164,6 +209,7 @@ async fn run_one(
         reason,
         stdout,
         stderr,
+        artifact,
         redactions: out_redactions + err_redactions,
     })
 }
@@ -174,13 +220,22 @@ fn classify(outcome: &RunOutcome) -> (StreamStatus, Option<String>) {
         return (StreamStatus::Failed, Some(error.clone()));
     }
     if outcome.timed_out {
-        return (StreamStatus::TimedOut, Some("the step ran past its timeout and was stopped".into()));
+        return (
+            StreamStatus::TimedOut,
+            Some("the step ran past its timeout and was stopped".into()),
+        );
     }
     if outcome.cancelled {
-        return (StreamStatus::Cancelled, Some("cancelled by the operator".into()));
+        return (
+            StreamStatus::Cancelled,
+            Some("cancelled by the operator".into()),
+        );
     }
     if outcome.exit_code == Some(127) {
-        return (StreamStatus::NotAvailable, Some("a tool this step needs is not installed (exit 127; see stderr)".into()));
+        return (
+            StreamStatus::NotAvailable,
+            Some("a tool this step needs is not installed (exit 127; see stderr)".into()),
+        );
     }
     (StreamStatus::Exited, None)
 }

@@ -72,7 +72,9 @@ impl OutputRing {
         self.bytes += line.bytes.len();
         self.lines.push_back(line);
         while self.lines.len() > self.max_lines || self.bytes > self.max_bytes {
-            let Some(old) = self.lines.pop_front() else { break };
+            let Some(old) = self.lines.pop_front() else {
+                break;
+            };
             self.bytes -= old.bytes.len();
             self.dropped_lines += 1;
         }
@@ -88,17 +90,26 @@ pub struct StreamLive {
 
 impl StreamLive {
     pub fn ring(&self) -> MutexGuard<'_, OutputRing> {
-        self.ring.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Status, when it started running, and the final result once ended.
     pub fn status(&self) -> (StreamStatus, Option<Instant>, Option<StreamResult>) {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn set_status(&self, status: StreamStatus, result: Option<StreamResult>) {
         let mut guard = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        let started = if status == StreamStatus::Running { Some(Instant::now()) } else { guard.1 };
+        let started = if status == StreamStatus::Running {
+            Some(Instant::now())
+        } else {
+            guard.1
+        };
         *guard = (status, started, result);
     }
 }
@@ -138,7 +149,10 @@ mod tests {
         assert_eq!(ring.lines[0].bytes, b"b");
         assert_eq!(ring.partial(Fd::Out), b"part");
         ring.push(Fd::Out, b"ial\n");
-        assert_eq!(ring.lines.back().map(|l| l.bytes.as_slice()), Some(&b"partial"[..]));
+        assert_eq!(
+            ring.lines.back().map(|l| l.bytes.as_slice()),
+            Some(&b"partial"[..])
+        );
         let mut by_bytes = OutputRing::new(1000, 10);
         by_bytes.push(Fd::Err, &vec![b'x'; 100_000]);
         by_bytes.push(Fd::Err, b"\n");

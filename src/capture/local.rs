@@ -28,12 +28,22 @@ pub struct LocalRunner {
 
 impl LocalRunner {
     pub fn new() -> LocalRunner {
-        LocalRunner { is_root: nix::unistd::geteuid().is_root() }
+        LocalRunner {
+            is_root: nix::unistd::geteuid().is_root(),
+        }
     }
 
-    pub async fn run(&self, spec: &StreamSpec, io: &mut StreamIo<'_>, cancel: &CancellationToken) -> RunOutcome {
+    pub async fn run(
+        &self,
+        spec: &StreamSpec,
+        io: &mut StreamIo<'_>,
+        cancel: &CancellationToken,
+    ) -> RunOutcome {
         let StepAction::Command(command) = &spec.action else {
-            return RunOutcome { error: Some("a query cannot run on a shell target".into()), ..Default::default() };
+            return RunOutcome {
+                error: Some("a query cannot run on a shell target".into()),
+                ..Default::default()
+            };
         };
         let script = shell_script(command, &spec.requires);
         let mut cmd = if spec.sudo && !self.is_root {
@@ -45,10 +55,19 @@ impl LocalRunner {
             c.args(["-c", &script]);
             c
         };
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
         let mut child = match cmd.spawn() {
             Ok(child) => child,
-            Err(e) => return RunOutcome { error: Some(format!("cannot start /bin/sh: {e}")), ..Default::default() },
+            Err(e) => {
+                return RunOutcome {
+                    error: Some(format!("cannot start /bin/sh: {e}")),
+                    ..Default::default()
+                };
+            }
         };
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
         let outcome = pump(&mut child, pgid, spec.timeout, io, cancel).await;
@@ -157,7 +176,10 @@ async fn pump(
 }
 
 /// Reads from a pipe that may already be closed (then never completes, so `select!` ignores it).
-async fn read_some<R: AsyncReadExt + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_some<R: AsyncReadExt + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     match pipe {
         Some(p) => p.read(buf).await,
         None => std::future::pending().await,
@@ -165,12 +187,20 @@ async fn read_some<R: AsyncReadExt + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]
 }
 
 /// Hands a read result to the stream; closes the pipe slot at EOF.
-fn forward<R>(read: std::io::Result<usize>, pipe: &mut Option<R>, buf: &[u8], fd: Fd, io: &mut StreamIo<'_>) -> Result<(), String> {
+fn forward<R>(
+    read: std::io::Result<usize>,
+    pipe: &mut Option<R>,
+    buf: &[u8],
+    fd: Fd,
+    io: &mut StreamIo<'_>,
+) -> Result<(), String> {
     match read {
         Ok(0) | Err(_) => {
             *pipe = None;
             Ok(())
         }
-        Ok(n) => io.chunk(fd, &buf[..n]).map_err(|e| format!("cannot write to the snapshot: {e}")),
+        Ok(n) => io
+            .chunk(fd, &buf[..n])
+            .map_err(|e| format!("cannot write to the snapshot: {e}")),
     }
 }

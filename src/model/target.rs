@@ -85,7 +85,9 @@ impl TargetSpec {
             if path.is_empty() {
                 return Err("`sqlite:` needs a file path, e.g. sqlite:/var/lib/app/app.db".into());
             }
-            return Ok(TargetSpec::Sqlite { path: path.to_string() });
+            return Ok(TargetSpec::Sqlite {
+                path: path.to_string(),
+            });
         }
         let Some((scheme, rest)) = text.split_once("://") else {
             return Err(format!(
@@ -99,7 +101,11 @@ impl TargetSpec {
                 if address.database.is_some() {
                     return Err(format!("`{text}`: an ssh:// URL takes no path"));
                 }
-                Ok(TargetSpec::Ssh { user: address.user, host: address.host, port: address.port })
+                Ok(TargetSpec::Ssh {
+                    user: address.user,
+                    host: address.host,
+                    port: address.port,
+                })
             }
             "mysql" | "mariadb" => Ok(TargetSpec::Mysql(address)),
             "postgres" | "postgresql" => Ok(TargetSpec::Postgres(address)),
@@ -113,16 +119,30 @@ impl TargetSpec {
     pub fn to_url(&self) -> String {
         fn authority(user: &Option<String>, host: &str, port: Option<u16>) -> String {
             let user = user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
-            let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_string()
+            };
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
             format!("{user}{host}{port}")
         }
         match self {
             TargetSpec::Local => "local".into(),
-            TargetSpec::Ssh { user, host, port } => format!("ssh://{}", authority(user, host, *port)),
+            TargetSpec::Ssh { user, host, port } => {
+                format!("ssh://{}", authority(user, host, *port))
+            }
             TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => {
-                let scheme = if matches!(self, TargetSpec::Mysql(_)) { "mysql" } else { "postgres" };
-                let db = a.database.as_deref().map(|d| format!("/{d}")).unwrap_or_default();
+                let scheme = if matches!(self, TargetSpec::Mysql(_)) {
+                    "mysql"
+                } else {
+                    "postgres"
+                };
+                let db = a
+                    .database
+                    .as_deref()
+                    .map(|d| format!("/{d}"))
+                    .unwrap_or_default();
                 format!("{scheme}://{}{db}", authority(&a.user, &a.host, a.port))
             }
             TargetSpec::Sqlite { path } => format!("sqlite:{path}"),
@@ -168,7 +188,9 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
         ),
         None => None,
     };
-    let database = path.map(|p| p.split('?').next().unwrap_or_default()).filter(|p| !p.is_empty());
+    let database = path
+        .map(|p| p.split('?').next().unwrap_or_default())
+        .filter(|p| !p.is_empty());
     Ok(DbAddress {
         user: user.filter(|u| !u.is_empty()).map(str::to_string),
         host: host.to_string(),
@@ -226,7 +248,11 @@ mod tests {
         assert_eq!(TargetSpec::parse_url("local"), Ok(TargetSpec::Local));
         assert_eq!(
             TargetSpec::parse_url("ssh://ops@web1:2222"),
-            Ok(TargetSpec::Ssh { user: Some("ops".into()), host: "web1".into(), port: Some(2222) })
+            Ok(TargetSpec::Ssh {
+                user: Some("ops".into()),
+                host: "web1".into(),
+                port: Some(2222)
+            })
         );
         let mysql = TargetSpec::parse_url("mysql://root@127.0.0.1:3306/app").expect("mysql url");
         assert_eq!(mysql.kind(), TargetKind::Mysql);
@@ -235,7 +261,9 @@ mod tests {
         assert_eq!(pg.to_url(), "postgres://[::1]:5432/db");
         assert_eq!(
             TargetSpec::parse_url("sqlite:/tmp/a.db"),
-            Ok(TargetSpec::Sqlite { path: "/tmp/a.db".into() })
+            Ok(TargetSpec::Sqlite {
+                path: "/tmp/a.db".into()
+            })
         );
     }
 
@@ -244,8 +272,20 @@ mod tests {
         let err = TargetSpec::parse_url("mysql://root:hunter2@db/app").expect_err("password");
         assert!(err.contains("password_secret"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
-        assert!(TargetSpec::parse_url("ftp://x").expect_err("scheme").contains("unknown target scheme"));
-        assert!(TargetSpec::parse_url("ssh://h:99999").expect_err("port").contains("port"));
-        assert!(TargetSpec::parse_url("web1").expect_err("bare").contains("not a target name"));
+        assert!(
+            TargetSpec::parse_url("ftp://x")
+                .expect_err("scheme")
+                .contains("unknown target scheme")
+        );
+        assert!(
+            TargetSpec::parse_url("ssh://h:99999")
+                .expect_err("port")
+                .contains("port")
+        );
+        assert!(
+            TargetSpec::parse_url("web1")
+                .expect_err("bare")
+                .contains("not a target name")
+        );
     }
 }

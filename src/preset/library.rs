@@ -1,7 +1,11 @@
 //! The preset library: built-ins embedded from `presets/`, overridden by name from the user's dir.
 use super::{Preset, parse_preset};
 use crate::source_error::SourceError;
-use std::{collections::BTreeMap, fmt, fs, path::{Path, PathBuf}};
+use std::{
+    collections::BTreeMap,
+    fmt, fs,
+    path::{Path, PathBuf},
+};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_presets.rs"));
 
@@ -44,7 +48,9 @@ impl PresetLibrary {
             }
         }
         let Some(dir) = user_dir else { return library };
-        let Ok(entries) = fs::read_dir(dir) else { return library };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return library;
+        };
         let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
         files.sort();
@@ -68,7 +74,10 @@ impl PresetLibrary {
                 .find(|p| p.file.ends_with(&format!("/{name}.toml")))
                 .map(|p| format!("\n{p}"))
                 .unwrap_or_default();
-            format!("no preset named `{name}`; available: {}{broken}", names.join(", "))
+            format!(
+                "no preset named `{name}`; available: {}{broken}",
+                names.join(", ")
+            )
         })
     }
 }

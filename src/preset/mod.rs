@@ -40,6 +40,8 @@ pub struct PresetStep {
     pub requires: Vec<String>,
     pub sudo: bool,
     pub intrusive: bool,
+    /// A file on the target that the command produces, copied into the snapshot afterwards.
+    pub fetch: Option<String>,
 }
 
 impl Preset {
@@ -69,6 +71,19 @@ impl Preset {
         Ok(values)
     }
 
+    /// The step's `fetch` path with parameters filled in as plain text (it is quoted when used).
+    pub fn render_fetch(
+        &self,
+        step: &PresetStep,
+        values: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        step.fetch.as_ref().map(|path| {
+            values.iter().fold(path.clone(), |acc, (name, value)| {
+                acc.replace(&format!("{{{{{name}}}}}"), value)
+            })
+        })
+    }
+
     /// The step's command or query with parameters filled in for this target kind.
     pub fn render_step(
         &self,
@@ -76,8 +91,11 @@ impl Preset {
         values: &BTreeMap<String, String>,
         kind: TargetKind,
     ) -> Result<StepAction, String> {
-        let kinds: BTreeMap<&str, ParamKind> =
-            self.params.iter().map(|(n, d)| (n.as_str(), d.kind)).collect();
+        let kinds: BTreeMap<&str, ParamKind> = self
+            .params
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.kind))
+            .collect();
         Ok(match &step.action {
             StepAction::Command(t) => StepAction::Command(fill_template(t, values, &kinds, kind)?),
             StepAction::Query(t) => StepAction::Query(fill_template(t, values, &kinds, kind)?),

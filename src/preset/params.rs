@@ -34,12 +34,18 @@ impl ParamKind {
             ParamKind::Int => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
             ParamKind::Word => {
                 !value.is_empty()
-                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.@:-".contains(&b))
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.@:-".contains(&b))
             }
             ParamKind::Path => !value.is_empty() && !value.contains(['\n', '\r', '\0']),
             ParamKind::Text => !value.contains(['\n', '\r', '\0']),
         };
-        if ok { Ok(()) } else { Err(format!("`{value}` is not {}", self.describe())) }
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("`{value}` is not {}", self.describe()))
+        }
     }
 }
 
@@ -61,7 +67,9 @@ pub fn placeholders(template: &str) -> Vec<(usize, &str)> {
     let mut rest = template;
     let mut base = 0;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start + 2..].find("}}") else { break };
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
         found.push((base + start, rest[start + 2..start + 2 + len].trim()));
         base += start + 2 + len + 2;
         rest = &template[base..];
@@ -82,7 +90,9 @@ pub fn fill_template(
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         let abs = last + start;
-        let Some(len) = template[abs + 2..].find("}}") else { break };
+        let Some(len) = template[abs + 2..].find("}}") else {
+            break;
+        };
         let name = template[abs + 2..abs + 2 + len].trim();
         let value = values
             .get(name)
@@ -127,7 +137,15 @@ mod tests {
         let cmd = fill("tail -n 5 {{p}}", evil, ParamKind::Text, TargetKind::Shell);
         assert_eq!(cmd, r"tail -n 5 'x'\''; touch /tmp/pwned; echo '\'''");
         let out = std::process::Command::new("sh")
-            .args(["-c", &fill("printf %s {{ p }}", evil, ParamKind::Text, TargetKind::Shell)])
+            .args([
+                "-c",
+                &fill(
+                    "printf %s {{ p }}",
+                    evil,
+                    ParamKind::Text,
+                    TargetKind::Shell,
+                ),
+            ])
             .output()
             .expect("sh");
         assert_eq!(String::from_utf8_lossy(&out.stdout), evil);
@@ -135,9 +153,18 @@ mod tests {
 
     #[test]
     fn sql_values_are_literals() {
-        assert_eq!(fill("SELECT {{p}}", "42", ParamKind::Int, TargetKind::Postgres), "SELECT 42");
-        assert_eq!(fill("SELECT {{p}}", "a'b", ParamKind::Text, TargetKind::Postgres), "SELECT 'a''b'");
-        assert_eq!(fill("SELECT {{p}}", r"a\'", ParamKind::Text, TargetKind::Mysql), r"SELECT 'a\\'''");
+        assert_eq!(
+            fill("SELECT {{p}}", "42", ParamKind::Int, TargetKind::Postgres),
+            "SELECT 42"
+        );
+        assert_eq!(
+            fill("SELECT {{p}}", "a'b", ParamKind::Text, TargetKind::Postgres),
+            "SELECT 'a''b'"
+        );
+        assert_eq!(
+            fill("SELECT {{p}}", r"a\'", ParamKind::Text, TargetKind::Mysql),
+            r"SELECT 'a\\'''"
+        );
     }
 
     #[test]

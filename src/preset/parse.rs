@@ -40,28 +40,54 @@ struct RawStep {
     sudo: bool,
     #[serde(default)]
     intrusive: bool,
+    /// A file the command leaves on the target, copied into the snapshot (shell presets only).
+    #[serde(default)]
+    fetch: Option<Spanned<String>>,
 }
 
 fn is_slug(text: &str) -> bool {
     !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Parses and validates one preset file. `file` is the name used in messages.
 pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Preset, SourceError> {
     let raw: RawPreset =
         toml::from_str(source).map_err(|e| SourceError::from_toml(file, source, &e))?;
-    let err = |span: std::ops::Range<usize>, msg: String| SourceError::at(file, source, Some(span), msg);
+    let err =
+        |span: std::ops::Range<usize>, msg: String| SourceError::at(file, source, Some(span), msg);
 
     if !is_slug(raw.name.get_ref()) {
-        return Err(err(raw.name.span(), format!("preset name `{}` must be lowercase letters, digits and -", raw.name.get_ref()))
-            .with_hint("e.g. name = \"linux-triage\""));
+        return Err(err(
+            raw.name.span(),
+            format!(
+                "preset name `{}` must be lowercase letters, digits and -",
+                raw.name.get_ref()
+            ),
+        )
+        .with_hint("e.g. name = \"linux-triage\""));
     }
-    let stem = file.rsplit('/').next().and_then(|f| f.strip_suffix(".toml"));
-    if let Some(stem) = stem.filter(|_| matches!(origin, PresetOrigin::User(_) | PresetOrigin::Builtin)) {
+    let stem = file
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".toml"));
+    if let Some(stem) =
+        stem.filter(|_| matches!(origin, PresetOrigin::User(_) | PresetOrigin::Builtin))
+    {
         if stem != raw.name.get_ref() {
-            return Err(err(raw.name.span(), format!("preset `{}` is in a file named `{stem}.toml`", raw.name.get_ref()))
-                .with_hint(format!("rename the file to `{}.toml` or set name = \"{stem}\"", raw.name.get_ref())));
+            return Err(err(
+                raw.name.span(),
+                format!(
+                    "preset `{}` is in a file named `{stem}.toml`",
+                    raw.name.get_ref()
+                ),
+            )
+            .with_hint(format!(
+                "rename the file to `{}.toml` or set name = \"{stem}\"",
+                raw.name.get_ref()
+            )));
         }
     }
     if raw.description.trim().is_empty() {
@@ -71,23 +97,41 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
 
     let mut params = BTreeMap::new();
     for (name, def) in raw.params {
-        let valid = name.get_ref().chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name.get_ref().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let valid = name
+            .get_ref()
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase())
+            && name
+                .get_ref()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
-            return Err(err(name.span(), format!("parameter name `{}` must be lowercase letters, digits and _", name.get_ref())));
+            return Err(err(
+                name.span(),
+                format!(
+                    "parameter name `{}` must be lowercase letters, digits and _",
+                    name.get_ref()
+                ),
+            ));
         }
         if let Some(default) = &def.get_ref().default {
             if let Err(e) = def.get_ref().kind.check(default) {
-                return Err(err(def.span(), format!("default of parameter `{}`: {e}", name.get_ref()))
-                    .with_hint("fix the default or change the parameter's kind"));
+                return Err(err(
+                    def.span(),
+                    format!("default of parameter `{}`: {e}", name.get_ref()),
+                )
+                .with_hint("fix the default or change the parameter's kind"));
             }
         }
         params.insert(name.into_inner(), def.into_inner());
     }
 
     if raw.steps.get_ref().is_empty() {
-        return Err(err(raw.steps.span(), "a preset needs at least one step".into())
-            .with_hint("add a [[steps]] table with a name and a command or query"));
+        return Err(
+            err(raw.steps.span(), "a preset needs at least one step".into())
+                .with_hint("add a [[steps]] table with a name and a command or query"),
+        );
     }
     let mut seen = BTreeSet::new();
     let mut steps = Vec::new();
@@ -96,33 +140,67 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
         let step = step.into_inner();
         let name = step.name.get_ref();
         if !is_slug(name) {
-            return Err(err(step.name.span(), format!("step name `{name}` must be lowercase letters, digits and -")));
+            return Err(err(
+                step.name.span(),
+                format!("step name `{name}` must be lowercase letters, digits and -"),
+            ));
         }
         if !seen.insert(name.clone()) {
-            return Err(err(step.name.span(), format!("step `{name}` appears twice")).with_hint("give each step its own name"));
+            return Err(
+                err(step.name.span(), format!("step `{name}` appears twice"))
+                    .with_hint("give each step its own name"),
+            );
         }
         let action = match (step.command, step.query, raw.target) {
-            (Some(c), None, TargetKind::Shell) => (StepAction::Command(c.get_ref().clone()), c.span()),
-            (None, Some(q), kind) if kind.is_database() => (StepAction::Query(q.get_ref().clone()), q.span()),
+            (Some(c), None, TargetKind::Shell) => {
+                (StepAction::Command(c.get_ref().clone()), c.span())
+            }
+            (None, Some(q), kind) if kind.is_database() => {
+                (StepAction::Query(q.get_ref().clone()), q.span())
+            }
             (Some(c), None, kind) => {
-                return Err(err(c.span(), format!("step `{name}` has a command, but this preset's target is {kind}"))
-                    .with_hint("database presets use query = \"…\""));
+                return Err(err(
+                    c.span(),
+                    format!("step `{name}` has a command, but this preset's target is {kind}"),
+                )
+                .with_hint("database presets use query = \"…\""));
             }
             (None, Some(q), _) => {
                 return Err(err(q.span(), format!("step `{name}` has a query, but this preset's target is shell"))
                     .with_hint("shell presets use command = \"…\"; set target = \"mysql\", \"postgres\" or \"sqlite\" for SQL"));
             }
             (Some(_), Some(q), _) => {
-                return Err(err(q.span(), format!("step `{name}` has both a command and a query")).with_hint("keep one"));
+                return Err(err(
+                    q.span(),
+                    format!("step `{name}` has both a command and a query"),
+                )
+                .with_hint("keep one"));
             }
             (None, None, _) => {
-                return Err(err(step_span, format!("step `{name}` has neither a command nor a query"))
-                    .with_hint(if raw.target == TargetKind::Shell { "add command = \"…\"" } else { "add query = \"…\"" }));
+                return Err(err(
+                    step_span,
+                    format!("step `{name}` has neither a command nor a query"),
+                )
+                .with_hint(if raw.target == TargetKind::Shell {
+                    "add command = \"…\""
+                } else {
+                    "add query = \"…\""
+                }));
             }
         };
         let (action, text_span) = action;
         if action.text().trim().is_empty() {
-            return Err(err(text_span, format!("step `{name}` has an empty {}", if raw.target == TargetKind::Shell { "command" } else { "query" })));
+            return Err(err(
+                text_span,
+                format!(
+                    "step `{name}` has an empty {}",
+                    if raw.target == TargetKind::Shell {
+                        "command"
+                    } else {
+                        "query"
+                    }
+                ),
+            ));
         }
         for (offset, placeholder) in placeholders(action.text()) {
             let here = locate_in(source, &text_span, action.text(), offset);
@@ -132,35 +210,84 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
                     .with_hint(if known.is_empty() { format!("declare it: [params.{placeholder}]") } else { format!("declared parameters: {}", known.join(", ")) }));
             }
             let text = action.text();
-            let end = text[offset..].find("}}").map(|e| offset + e + 2).unwrap_or(text.len());
+            let end = text[offset..]
+                .find("}}")
+                .map(|e| offset + e + 2)
+                .unwrap_or(text.len());
             let before = text[..offset].chars().last();
             let after = text[end..].chars().next();
-            if matches!((before, after), (Some('\''), Some('\'')) | (Some('"'), Some('"'))) {
-                return Err(err(here, format!("step `{name}`: `{{{{{placeholder}}}}}` is wrapped in quotes"))
-                    .with_hint("remove the quotes: casefile quotes parameter values itself"));
+            if matches!(
+                (before, after),
+                (Some('\''), Some('\'')) | (Some('"'), Some('"'))
+            ) {
+                return Err(err(
+                    here,
+                    format!("step `{name}`: `{{{{{placeholder}}}}}` is wrapped in quotes"),
+                )
+                .with_hint("remove the quotes: casefile quotes parameter values itself"));
             }
         }
         let timeout = match step.timeout {
             Some(t) if t.get_ref().0.is_zero() => {
-                return Err(err(t.span(), format!("step `{name}` has a zero timeout")).with_hint("use e.g. timeout = \"10s\""));
+                return Err(err(t.span(), format!("step `{name}` has a zero timeout"))
+                    .with_hint("use e.g. timeout = \"10s\""));
             }
             Some(t) => t.get_ref().0,
             None => DEFAULT_STEP_TIMEOUT,
         };
         let mut requires = Vec::new();
         for tool in step.requires {
-            if !super::ParamKind::Word.check(tool.get_ref()).is_ok_and(|()| !tool.get_ref().contains(['@', ':'])) {
-                return Err(err(tool.span(), format!("`{}` is not a tool name", tool.get_ref()))
-                    .with_hint("requires lists program names found on PATH, e.g. [\"mpstat\"]"));
+            if !super::ParamKind::Word
+                .check(tool.get_ref())
+                .is_ok_and(|()| !tool.get_ref().contains(['@', ':']))
+            {
+                return Err(err(
+                    tool.span(),
+                    format!("`{}` is not a tool name", tool.get_ref()),
+                )
+                .with_hint("requires lists program names found on PATH, e.g. [\"mpstat\"]"));
             }
             requires.push(tool.into_inner());
         }
+        let fetch = match step.fetch {
+            Some(f) if raw.target != TargetKind::Shell => {
+                return Err(err(
+                    f.span(),
+                    format!("step `{name}` has fetch, which only shell presets support"),
+                ));
+            }
+            Some(f) if !f.get_ref().starts_with('/') && !f.get_ref().starts_with("{{") => {
+                return Err(err(
+                    f.span(),
+                    format!("step `{name}`: fetch needs an absolute path on the target"),
+                )
+                .with_hint("e.g. fetch = \"/tmp/casefile.pcap\" or fetch = \"{{path}}\""));
+            }
+            Some(f) => {
+                for (_, placeholder) in placeholders(f.get_ref()) {
+                    if !params.contains_key(placeholder) {
+                        return Err(err(
+                            f.span(),
+                            format!(
+                                "step `{name}`: fetch uses `{{{{{placeholder}}}}}`, which is not a parameter of this preset"
+                            ),
+                        ));
+                    }
+                }
+                Some(f.into_inner())
+            }
+            None => None,
+        };
         steps.push(PresetStep {
+            fetch,
             name: step.name.into_inner(),
             description: step.description,
             action,
             timeout,
-            max_bytes: step.max_bytes.map(|b| b.0).unwrap_or(DEFAULT_STEP_MAX_BYTES),
+            max_bytes: step
+                .max_bytes
+                .map(|b| b.0)
+                .unwrap_or(DEFAULT_STEP_MAX_BYTES),
             requires,
             sudo: step.sudo,
             intrusive: step.intrusive,
@@ -178,8 +305,16 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
 
 /// Maps an offset inside a string value back to the source, by finding the same text in the
 /// value's source span (exact for plain strings; the string's start otherwise).
-fn locate_in(source: &str, span: &std::ops::Range<usize>, value: &str, offset: usize) -> std::ops::Range<usize> {
-    let end = value[offset..].find("}}").map(|e| offset + e + 2).unwrap_or(value.len());
+fn locate_in(
+    source: &str,
+    span: &std::ops::Range<usize>,
+    value: &str,
+    offset: usize,
+) -> std::ops::Range<usize> {
+    let end = value[offset..]
+        .find("}}")
+        .map(|e| offset + e + 2)
+        .unwrap_or(value.len());
     let needle = &value[offset..end];
     source
         .get(span.clone())

@@ -23,11 +23,29 @@ pub enum Fd {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
 pub enum JournalEvent {
-    Begin { started_at: String, schema_version: u32 },
-    Start { t: u64, s: usize },
-    Chunk { t: u64, s: usize, fd: Fd, off: u64, len: u64 },
-    End { t: u64, s: usize, result: Box<StreamResult> },
-    Finish { t: u64 },
+    Begin {
+        started_at: String,
+        schema_version: u32,
+    },
+    Start {
+        t: u64,
+        s: usize,
+    },
+    Chunk {
+        t: u64,
+        s: usize,
+        fd: Fd,
+        off: u64,
+        len: u64,
+    },
+    End {
+        t: u64,
+        s: usize,
+        result: Box<StreamResult>,
+    },
+    Finish {
+        t: u64,
+    },
 }
 
 /// Appends events; each is one `write` of a whole line, so a crash leaves at most one torn line.
@@ -40,7 +58,10 @@ pub struct JournalWriter {
 impl JournalWriter {
     pub fn create(path: &Path) -> io::Result<JournalWriter> {
         let file = File::options().create_new(true).append(true).open(path)?;
-        Ok(JournalWriter { file: Mutex::new(file), epoch: Instant::now() })
+        Ok(JournalWriter {
+            file: Mutex::new(file),
+            epoch: Instant::now(),
+        })
     }
 
     /// Microseconds since the journal was created.
@@ -51,7 +72,10 @@ impl JournalWriter {
     pub fn append(&self, event: &JournalEvent) -> io::Result<()> {
         let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
-        let mut file = self.file.lock().map_err(|_| io::Error::other("journal lock poisoned"))?;
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| io::Error::other("journal lock poisoned"))?;
         file.write_all(&line)
     }
 }

@@ -38,7 +38,10 @@ pub enum StreamStatus {
 impl StreamStatus {
     /// True when the stream ended as planned (exit code is data, a skip was intended).
     pub fn ran_to_end(self) -> bool {
-        matches!(self, StreamStatus::Exited | StreamStatus::NotAvailable | StreamStatus::Skipped)
+        matches!(
+            self,
+            StreamStatus::Exited | StreamStatus::NotAvailable | StreamStatus::Skipped
+        )
     }
 
     pub fn is_final(self) -> bool {
@@ -108,6 +111,9 @@ pub struct StreamResult {
     pub reason: Option<String>,
     pub stdout: OutputRecord,
     pub stderr: OutputRecord,
+    /// The file the step fetched from its target (`fetch`), byte-exact, with its SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<OutputRecord>,
     /// Secrets replaced in this stream's output (and its recorded command).
     #[serde(default)]
     pub redactions: u64,
@@ -135,6 +141,8 @@ pub struct Manifest {
 impl Manifest {
     /// Streams that did not run to their end (failed, timed out, cancelled, interrupted).
     pub fn failures(&self) -> impl Iterator<Item = &StreamRecord> {
-        self.streams.iter().filter(|s| !s.result.status.ran_to_end())
+        self.streams
+            .iter()
+            .filter(|s| !s.result.status.ran_to_end())
     }
 }

@@ -22,7 +22,10 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyResult {
     Matches,
-    Differs { expected: String, actual: String },
+    Differs {
+        expected: String,
+        actual: String,
+    },
     Missing,
     /// No hash was recorded (stream interrupted or never run).
     NotRecorded,
@@ -31,32 +34,62 @@ pub enum VerifyResult {
 impl Snapshot {
     /// Opens `path` (a snapshot folder or its manifest.json).
     pub fn open(path: &Path) -> io::Result<Snapshot> {
-        let dir = if path.is_file() { path.parent().unwrap_or(Path::new(".")).to_path_buf() } else { path.to_path_buf() };
+        let dir = if path.is_file() {
+            path.parent().unwrap_or(Path::new(".")).to_path_buf()
+        } else {
+            path.to_path_buf()
+        };
         let manifest_path = dir.join(MANIFEST_FILE);
         let text = fs::read(&manifest_path).map_err(|e| {
-            io::Error::new(e.kind(), format!("{}: {e} (is this a casefile snapshot folder?)", manifest_path.display()))
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: {e} (is this a casefile snapshot folder?)",
+                    manifest_path.display()
+                ),
+            )
         })?;
         let mut manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}:{}:{}: {e}", manifest_path.display(), e.line(), e.column()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}:{}:{}: {e}",
+                    manifest_path.display(),
+                    e.line(),
+                    e.column()
+                ),
+            )
         })?;
         let recovered = manifest.state == CaptureState::Running;
         if recovered {
             recover_from_journal(&dir, &mut manifest)?;
         }
-        Ok(Snapshot { dir, manifest, recovered })
+        Ok(Snapshot {
+            dir,
+            manifest,
+            recovered,
+        })
     }
 
     /// Compares every stream file that has a recorded hash with its content now.
     pub fn verify(&self) -> Vec<(usize, &'static str, VerifyResult)> {
         let mut results = Vec::new();
         for (index, stream) in self.manifest.streams.iter().enumerate() {
-            for (label, record) in [("stdout", &stream.result.stdout), ("stderr", &stream.result.stderr)] {
+            let outputs = [
+                ("stdout", Some(&stream.result.stdout)),
+                ("stderr", Some(&stream.result.stderr)),
+                ("artifact", stream.result.artifact.as_ref()),
+            ];
+            for (label, record) in outputs.into_iter().filter_map(|(l, r)| r.map(|r| (l, r))) {
                 let verdict = match &record.sha256 {
                     None => VerifyResult::NotRecorded,
                     Some(expected) => match sha256_file(&self.dir.join(&record.path)) {
                         Err(_) => VerifyResult::Missing,
                         Ok(actual) if &actual == expected => VerifyResult::Matches,
-                        Ok(actual) => VerifyResult::Differs { expected: expected.clone(), actual },
+                        Ok(actual) => VerifyResult::Differs {
+                            expected: expected.clone(),
+                            actual,
+                        },
                     },
                 };
                 results.push((index, label, verdict));
@@ -69,7 +102,11 @@ impl Snapshot {
 /// A writer that died leaves the manifest at its last periodic write; the journal holds the truth.
 fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
     let journal = dir.join(JOURNAL_FILE);
-    let events = if journal.exists() { read_journal(&journal)? } else { Vec::new() };
+    let events = if journal.exists() {
+        read_journal(&journal)?
+    } else {
+        Vec::new()
+    };
     let mut finished = false;
     for event in events {
         match event {
@@ -90,9 +127,12 @@ fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
     for stream in &mut manifest.streams {
         if stream.result.status == StreamStatus::Running {
             stream.result.status = StreamStatus::Interrupted;
-            stream.result.reason = Some("casefile stopped while this stream ran; output up to then is kept".into());
+            stream.result.reason =
+                Some("casefile stopped while this stream ran; output up to then is kept".into());
             for output in [&mut stream.result.stdout, &mut stream.result.stderr] {
-                output.bytes = fs::metadata(dir.join(&output.path)).map(|m| m.len()).unwrap_or(0);
+                output.bytes = fs::metadata(dir.join(&output.path))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
                 output.received_bytes = output.received_bytes.max(output.bytes);
             }
         } else if stream.result.status == StreamStatus::Queued {
@@ -100,7 +140,11 @@ fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
             stream.result.reason = Some("never started: casefile stopped first".into());
         }
     }
-    manifest.state = if finished { CaptureState::Complete } else { CaptureState::Interrupted };
+    manifest.state = if finished {
+        CaptureState::Complete
+    } else {
+        CaptureState::Interrupted
+    };
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Writes a snapshot while the capture runs: every chunk reaches the stream file and the journal
 //! the moment it arrives (no user-space buffering), so a crash loses nothing already received.
 use super::journal::{Fd, JournalEvent, JournalWriter};
-use super::manifest::{CaptureState, Manifest, OutputRecord, StreamRecord, StreamResult, StreamStatus};
+use super::manifest::{
+    CaptureState, Manifest, OutputRecord, StreamRecord, StreamResult, StreamStatus,
+};
 use super::{JOURNAL_FILE, MANIFEST_FILE, SCHEMA_VERSION, STREAMS_DIR};
 use crate::model::{CapturePlan, StepAction};
 use crate::redact::{Redactor, StreamRedactor};
@@ -37,7 +39,9 @@ pub struct SnapshotWriter {
 
 impl std::fmt::Debug for SnapshotWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnapshotWriter").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("SnapshotWriter")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,12 +55,21 @@ impl SnapshotWriter {
     ) -> io::Result<Arc<SnapshotWriter>> {
         fs::create_dir_all(parent).map_err(|e| with_path(e, parent))?;
         let started = SystemTime::now();
-        let label = plan.incident.as_ref().map(|i| crate::model::plan::slug(&i.id)).unwrap_or_else(|| "adhoc".into());
-        let stamp = humantime::format_rfc3339_seconds(started).to_string().replace([':', '-'], "");
+        let label = plan
+            .incident
+            .as_ref()
+            .map(|i| crate::model::plan::slug(&i.id))
+            .unwrap_or_else(|| "adhoc".into());
+        let stamp = humantime::format_rfc3339_seconds(started)
+            .to_string()
+            .replace([':', '-'], "");
         let (id, dir) = unique_dir(parent, &format!("{}-{label}", stamp.trim_end_matches('Z')))?;
         fs::create_dir(dir.join(STREAMS_DIR)).map_err(|e| with_path(e, &dir))?;
         let journal = Arc::new(JournalWriter::create(&dir.join(JOURNAL_FILE))?);
-        journal.append(&JournalEvent::Begin { started_at: timestamp(started), schema_version: SCHEMA_VERSION })?;
+        journal.append(&JournalEvent::Begin {
+            started_at: timestamp(started),
+            schema_version: SCHEMA_VERSION,
+        })?;
 
         let streams = plan
             .streams
@@ -68,9 +81,16 @@ impl SnapshotWriter {
                     StepAction::Command(_) => StepAction::Command(text),
                     StepAction::Query(_) => StepAction::Query(text),
                 };
-                let output = |ext: &str| OutputRecord { path: format!("{STREAMS_DIR}/{}.{ext}", spec.id), ..Default::default() };
+                let output = |ext: &str| OutputRecord {
+                    path: format!("{STREAMS_DIR}/{}.{ext}", spec.id),
+                    ..Default::default()
+                };
                 let result = StreamResult {
-                    status: if spec.skip_reason.is_some() { StreamStatus::Skipped } else { StreamStatus::Queued },
+                    status: if spec.skip_reason.is_some() {
+                        StreamStatus::Skipped
+                    } else {
+                        StreamStatus::Queued
+                    },
                     reason: spec.skip_reason.clone(),
                     started_at: None,
                     ended_at: None,
@@ -81,9 +101,14 @@ impl SnapshotWriter {
                     truncated: false,
                     stdout: output("out"),
                     stderr: output("err"),
+                    artifact: None,
                     redactions,
                 };
-                StreamRecord { target_name: plan.targets[spec.target].name.clone(), spec, result }
+                StreamRecord {
+                    target_name: plan.targets[spec.target].name.clone(),
+                    spec,
+                    result,
+                }
             })
             .collect();
         let manifest = Manifest {
@@ -101,7 +126,10 @@ impl SnapshotWriter {
         let writer = SnapshotWriter {
             dir,
             journal,
-            state: Mutex::new(ManifestState { manifest, last_written: None }),
+            state: Mutex::new(ManifestState {
+                manifest,
+                last_written: None,
+            }),
             redactor,
         };
         writer.write_manifest(true)?;
@@ -118,12 +146,24 @@ impl SnapshotWriter {
             let record = &mut m.streams[stream];
             record.result.status = StreamStatus::Running;
             record.result.started_at = Some(timestamp(SystemTime::now()));
-            (record.result.stdout.path.clone(), record.result.stderr.path.clone(), record.spec.max_bytes)
+            (
+                record.result.stdout.path.clone(),
+                record.result.stderr.path.clone(),
+                record.spec.max_bytes,
+            )
         })?;
-        self.journal.append(&JournalEvent::Start { t: self.journal.now(), s: stream })?;
+        self.journal.append(&JournalEvent::Start {
+            t: self.journal.now(),
+            s: stream,
+        })?;
         let open = |rel: String, fd| -> io::Result<OutputFile> {
             let path = self.dir.join(&rel);
-            let file = File::options().create(true).truncate(true).write(true).open(&path).map_err(|e| with_path(e, &path))?;
+            let file = File::options()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| with_path(e, &path))?;
             Ok(OutputFile {
                 file,
                 relative_path: rel,
@@ -142,6 +182,25 @@ impl SnapshotWriter {
         Ok((open(out_path, Fd::Out)?, open(err_path, Fd::Err)?))
     }
 
+    /// Opens `streams/ID.artifact` for a step that fetches a file; capped at the step's `max_bytes`.
+    pub fn artifact_file(&self, stream: usize) -> io::Result<super::artifact::ArtifactFile> {
+        let (id, cap) = self.with_manifest(|m| {
+            (
+                m.streams[stream].spec.id.clone(),
+                m.streams[stream].spec.max_bytes,
+            )
+        })?;
+        let rel = format!("{STREAMS_DIR}/{id}.artifact");
+        let path = self.dir.join(&rel);
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| with_path(e, &path))?;
+        Ok(super::artifact::ArtifactFile::new(file, rel, cap))
+    }
+
     /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).
     pub fn stream_ended(&self, stream: usize, mut result: StreamResult) -> io::Result<()> {
         let previous = self.with_manifest(|m| m.streams[stream].result.clone())?;
@@ -155,14 +214,20 @@ impl SnapshotWriter {
         if result.stderr.path.is_empty() {
             result.stderr.path = previous.stderr.path;
         }
-        self.journal.append(&JournalEvent::End { t: self.journal.now(), s: stream, result: Box::new(result.clone()) })?;
+        self.journal.append(&JournalEvent::End {
+            t: self.journal.now(),
+            s: stream,
+            result: Box::new(result.clone()),
+        })?;
         self.with_manifest(|m| m.streams[stream].result = result)?;
         self.write_manifest(false)
     }
 
     /// Marks the capture complete (or cancelled) and writes the final manifest.
     pub fn finish(&self, state: CaptureState) -> io::Result<Manifest> {
-        self.journal.append(&JournalEvent::Finish { t: self.journal.now() })?;
+        self.journal.append(&JournalEvent::Finish {
+            t: self.journal.now(),
+        })?;
         self.with_manifest(|m| {
             m.state = state;
             m.ended_at = Some(timestamp(SystemTime::now()));
@@ -177,14 +242,24 @@ impl SnapshotWriter {
     }
 
     fn with_manifest<T>(&self, f: impl FnOnce(&mut Manifest) -> T) -> io::Result<T> {
-        let mut state = self.state.lock().map_err(|_| io::Error::other("manifest lock poisoned"))?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| io::Error::other("manifest lock poisoned"))?;
         Ok(f(&mut state.manifest))
     }
 
     /// Rewrites manifest.json atomically (temp file + rename); throttled unless `force`.
     fn write_manifest(&self, force: bool) -> io::Result<()> {
-        let mut state = self.state.lock().map_err(|_| io::Error::other("manifest lock poisoned"))?;
-        if !force && state.last_written.is_some_and(|t| t.elapsed() < MANIFEST_MIN_INTERVAL) {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| io::Error::other("manifest lock poisoned"))?;
+        if !force
+            && state
+                .last_written
+                .is_some_and(|t| t.elapsed() < MANIFEST_MIN_INTERVAL)
+        {
             return Ok(());
         }
         let json = serde_json::to_vec_pretty(&state.manifest).map_err(io::Error::other)?;
@@ -198,7 +273,11 @@ impl SnapshotWriter {
 
 fn unique_dir(parent: &Path, base: &str) -> io::Result<(String, PathBuf)> {
     for attempt in 1..1000 {
-        let id = if attempt == 1 { base.to_string() } else { format!("{base}-{attempt}") };
+        let id = if attempt == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{attempt}")
+        };
         let dir = parent.join(&id);
         match fs::create_dir(&dir) {
             Ok(()) => return Ok((id, dir)),
@@ -206,7 +285,10 @@ fn unique_dir(parent: &Path, base: &str) -> io::Result<(String, PathBuf)> {
             Err(e) => return Err(with_path(e, &dir)),
         }
     }
-    Err(io::Error::other(format!("too many snapshots named {base} in {}", parent.display())))
+    Err(io::Error::other(format!(
+        "too many snapshots named {base} in {}",
+        parent.display()
+    )))
 }
 
 fn with_path(err: io::Error, path: &Path) -> io::Error {
