@@ -2,7 +2,10 @@
 //! shared by all the host's streams, a channel per step. Output chunks go to the snapshot as they
 //! arrive. A timeout or cancel stops the remote process itself, not just the channel: each step
 //! runs under a small `sh` wrapper that, on SIGTERM (sent with the SSH `signal` request), signals
-//! its whole process group, waits up to a second and then kills it.
+//! its whole process group, waits up to a second and then kills it. The same happens when the
+//! channel's stdin reaches EOF (casefile sends EOF to stop a step, and sshd closes it when the
+//! connection drops), because sshd refuses `signal` requests for root logins (no privilege
+//! separation after authentication), which is exactly where incident captures often run.
 use super::runner::{RunOutcome, StreamIo};
 use crate::model::{StepAction, StreamSpec};
 use crate::snapshot::journal::Fd;
@@ -157,7 +160,7 @@ impl SshRunner {
         if let Err(e) = channel.exec(true, command.as_bytes()).await {
             return failed(format!("{who}: cannot start the command: {e}"));
         }
-        let _ = channel.eof().await;
+        // No EOF on stdin here: the wrapper's watcher takes EOF as "stop the step".
         let mut outcome = RunOutcome::default();
         let mut exited = false;
         let mut linger_until: Option<Instant> = None;
@@ -191,6 +194,7 @@ impl SshRunner {
             && (stop.is_some() || (exited && linger_until.is_some_and(|l| Instant::now() >= l)))
         {
             // Stop the remote process group, keep what it prints while dying, and its exit signal.
+            let _ = channel.eof().await;
             let _ = channel.signal(Sig::TERM).await;
             let grace = Instant::now() + STOP_GRACE;
             loop {
@@ -291,9 +295,10 @@ pub fn shell_quote(text: &str) -> String {
 }
 
 /// The remote command line: `/bin/sh` runs a wrapper that starts the step in the background of its
-/// own process group (sshd makes every session a new session and group) and waits for it.
-/// On SIGTERM/INT/HUP (our `signal` request) the wrapper ignores them itself, sends SIGTERM to the
-/// whole group, gives it up to a second, then SIGKILLs the group: nothing the step started survives.
+/// own process group (sshd makes every session a new session and group; the step's stdin is
+/// /dev/null) and waits for it. A watcher reads the channel's stdin: EOF (or a line) means stop.
+/// Stopping (also on SIGTERM/INT/HUP, e.g. a `signal` request) sends SIGTERM to the whole group,
+/// gives it up to a second, then SIGKILLs the group: nothing the step started survives.
 /// A step killed by a signal is re-raised so the manifest records the signal, not 128+n.
 pub fn remote_command(script: &str, sudo: bool) -> String {
     let run = if sudo {
@@ -302,11 +307,16 @@ pub fn remote_command(script: &str, sudo: bool) -> String {
         r#"/bin/sh -c "$1""#
     };
     let wrapper = format!(
-        r#"trap 'trap "" TERM INT HUP; kill -TERM 0 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 10 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL 0' TERM INT HUP
-{run} </dev/null &
+        r#"stop() {{ trap "" TERM INT HUP; kill -TERM 0 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 10 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL 0; }}
+exec 3<&0
+{run} </dev/null 3<&- &
 p=$!
+{{ read -r _ <&3; stop; }} &
+w=$!
+trap stop TERM INT HUP
 wait $p
 st=$?
+kill $w 2>/dev/null
 if [ $st -gt 128 ] && [ $st -lt 160 ]; then trap - TERM INT HUP; kill -$((st-128)) $$; fi
 exit $st"#
     );
@@ -317,9 +327,10 @@ exit $st"#
     )
 }
 
-/// Streams a remote file's bytes to stdout, binary-safe (`cat` on the exec channel).
+/// Streams a remote file's bytes to stdout, binary-safe (`cat` on the exec channel), under the
+/// same wrapper as steps so a timeout stops it too.
 fn fetch_command(path: &str) -> String {
-    format!("exec cat -- {}", shell_quote(path))
+    remote_command(&format!("exec cat -- {}", shell_quote(path)), false)
 }
 
 #[cfg(test)]

@@ -21,13 +21,26 @@ pub async fn authenticate(
 ) -> Result<(), String> {
     let user = endpoint.user.clone();
     let mut tried: Vec<String> = Vec::new();
-    let mut server_accepts: Option<MethodSet> = None;
+    let mut server_accepts: Option<MethodSet>;
     let rsa_hash = handle
         .best_supported_rsa_hash()
         .await
         .ok()
         .flatten()
         .flatten();
+    // "none" first, as OpenSSH does: it tells which methods the server accepts.
+    match handle.authenticate_none(user.clone()).await {
+        Ok(AuthResult::Success) => return Ok(()),
+        Ok(AuthResult::Failure {
+            remaining_methods, ..
+        }) => server_accepts = Some(remaining_methods),
+        Err(e) => {
+            return Err(format!(
+                "{}: authentication broke off: {e}",
+                endpoint.describe()
+            ));
+        }
+    }
 
     if !endpoint.identities_only {
         if let Some(done) =

@@ -2,3 +2,4 @@
 //! servers (one file per server kind) started on free loopback ports and stopped on drop.
 #![allow(dead_code)]
 pub mod cli;
+pub mod sshd;

@@ -1,0 +1,587 @@
+//! SSH targets against a real OpenSSH sshd (started by the harness on loopback): key, agent and
+//! password logins; known_hosts match, unknown, changed; ProxyJump; exit codes, signals,
+//! stdout/stderr; streaming; remote kill on timeout; silent and refusing hosts; binary artifacts.
+mod support;
+
+use casefile::snapshot::Manifest;
+use casefile::snapshot::journal::{Fd, JournalEvent, read_journal};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use support::cli::{Sandbox, stderr};
+use support::sshd::{Agent, SshKeys, Sshd, free_port, pgrep};
+
+/// A sandboxed casefile with a `~/.ssh` of its own.
+struct Env {
+    sandbox: Sandbox,
+}
+
+impl Env {
+    fn new() -> Env {
+        let sandbox = Sandbox::new();
+        std::fs::create_dir_all(sandbox.path().join(".ssh")).expect("~/.ssh");
+        Env { sandbox }
+    }
+
+    fn ssh_dir(&self) -> PathBuf {
+        self.sandbox.path().join(".ssh")
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.ssh_dir().join("known_hosts")
+    }
+
+    fn trust(&self, sshd: &Sshd, key: &str) {
+        let mut text = std::fs::read_to_string(self.known_hosts()).unwrap_or_default();
+        text.push_str(&sshd.known_hosts_lines(key));
+        std::fs::write(self.known_hosts(), text).expect("known_hosts");
+    }
+
+    /// Installs the user key as `~/.ssh/id_ed25519` (OpenSSH's default identity).
+    fn default_identity(&self, keys: &SshKeys) {
+        std::fs::copy(keys.user_key(), self.ssh_dir().join("id_ed25519")).expect("id_ed25519");
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = self.sandbox.command();
+        cmd.env_remove("SSH_AUTH_SOCK");
+        cmd
+    }
+
+    fn capture(&self, args: &[&str]) -> (Output, Option<Capture>) {
+        let out_dir = self.sandbox.captures();
+        let output = self
+            .command()
+            .arg("capture")
+            .args(["--out", out_dir.to_str().expect("utf8")])
+            .args(args)
+            .output()
+            .expect("run casefile");
+        (output, Capture::latest(&out_dir))
+    }
+}
+
+struct Capture {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl Capture {
+    fn latest(out_dir: &Path) -> Option<Capture> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(out_dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        let dir = dirs.pop()?;
+        let manifest =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).ok()?).ok()?;
+        Some(Capture { dir, manifest })
+    }
+
+    fn stream(&self, step: &str) -> &casefile::snapshot::StreamRecord {
+        self.manifest
+            .streams
+            .iter()
+            .find(|s| s.spec.step == step)
+            .unwrap_or_else(|| panic!("no stream {step}"))
+    }
+
+    fn stdout(&self, step: &str) -> String {
+        String::from_utf8_lossy(
+            &std::fs::read(self.dir.join(&self.stream(step).result.stdout.path)).expect("stdout"),
+        )
+        .into_owned()
+    }
+
+    fn stderr(&self, step: &str) -> String {
+        String::from_utf8_lossy(
+            &std::fs::read(self.dir.join(&self.stream(step).result.stderr.path)).expect("stderr"),
+        )
+        .into_owned()
+    }
+}
+
+#[test]
+fn default_key_runs_steps_with_exit_codes_signals_and_separate_output() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.default_identity(&keys);
+    let (output, capture) = env.capture(&[
+        "--target",
+        &sshd.url("root"),
+        "--run",
+        "echo to-out; echo to-err >&2; exit 3",
+        "--run",
+        "echo before; kill -KILL $$",
+        "--run",
+        "printf 'a\\000b'",
+    ]);
+    let capture = capture.expect("snapshot");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let first = capture.stream("run-1");
+    assert_eq!(first.result.exit_code, Some(3));
+    assert_eq!(capture.stdout("run-1"), "to-out\n");
+    assert_eq!(capture.stderr("run-1"), "to-err\n");
+    let second = capture.stream("run-2");
+    assert_eq!(
+        (second.result.exit_code, second.result.signal),
+        (None, Some(9)),
+        "{:?}",
+        second.result
+    );
+    assert_eq!(capture.stdout("run-2"), "before\n");
+    assert_eq!(
+        std::fs::read(
+            capture
+                .dir
+                .join(&capture.stream("run-3").result.stdout.path)
+        )
+        .expect("bytes"),
+        b"a\0b"
+    );
+}
+
+#[test]
+fn agent_login_and_a_failure_that_names_the_methods_tried() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    let agent = Agent::start(&[&keys.user_key()]);
+    let out_dir = env.sandbox.captures();
+    let output = env
+        .command()
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .args([
+            "capture",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--target",
+            &sshd.url("root"),
+            "--run",
+            "whoami",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        Capture::latest(&out_dir).expect("snapshot").stdout("run"),
+        "root\n"
+    );
+
+    // No agent, no identity file, no password: fails, saying what was tried and what the server takes.
+    let (output, capture) = env.capture(&["--target", &sshd.url("root"), "--run", "whoami"]);
+    assert_eq!(output.status.code(), Some(1));
+    let reason = capture
+        .expect("snapshot")
+        .stream("run")
+        .result
+        .reason
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("authentication failed")
+            && reason.contains("tried: nothing")
+            && reason.contains("publickey"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn password_from_a_secret_and_it_is_redacted() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.sandbox.write_config(&format!(
+        "[secrets.pw]\nenv = \"CF_TEST_SSH_PW\"\n[targets.pwhost]\nurl = \"{}\"\npassword_secret = \"pw\"\n",
+        sshd.url("casefile-test")
+    ));
+    let out_dir = env.sandbox.captures();
+    let output = env
+        .command()
+        .env("CF_TEST_SSH_PW", "casefile-test-pw")
+        .args([
+            "capture",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--target",
+            "pwhost",
+            "--run",
+            "id -un; echo casefile-test-pw",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let capture = Capture::latest(&out_dir).expect("snapshot");
+    let out = capture.stdout("run");
+    assert!(out.starts_with("casefile-test\n"), "{out}");
+    assert!(
+        !out.contains("casefile-test-pw"),
+        "password must be redacted: {out}"
+    );
+}
+
+#[test]
+fn unknown_host_refused_then_learned_with_accept_new_then_matched_hashed() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.default_identity(&keys);
+    let marker = env.sandbox.path().join("marker-unknown");
+    let touch = format!("touch {}", marker.display());
+    let (output, capture) = env.capture(&["--target", &sshd.url("root"), "--run", &touch]);
+    assert_eq!(output.status.code(), Some(1));
+    let reason = capture
+        .expect("snapshot")
+        .stream("run")
+        .result
+        .reason
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("not in known_hosts")
+            && reason.contains("SHA256:")
+            && reason.contains("--accept-new"),
+        "{reason}"
+    );
+    assert!(!marker.exists(), "nothing may run on an unknown host");
+
+    let (output, _) = env.capture(&[
+        "--accept-new",
+        "--target",
+        &sshd.url("root"),
+        "--run",
+        &touch,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(marker.exists());
+    let learned = std::fs::read_to_string(env.known_hosts()).expect("known_hosts");
+    assert!(
+        learned.contains(&format!("[127.0.0.1]:{}", sshd.port))
+            && learned.contains(&keys.host_public()),
+        "{learned}"
+    );
+
+    // Hash the file as `HashKnownHosts yes` would: still matched, no flag needed.
+    let status = Command::new("ssh-keygen")
+        .arg("-q")
+        .arg("-H")
+        .arg("-f")
+        .arg(env.known_hosts())
+        .output()
+        .expect("ssh-keygen -H");
+    assert!(status.status.success());
+    let hashed = std::fs::read_to_string(env.known_hosts()).expect("kh");
+    assert!(
+        hashed.trim_start().starts_with("|1|"),
+        "{hashed} / {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let (output, capture) = env.capture(&["--target", &sshd.url("root"), "--run", "echo matched"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(capture.expect("snapshot").stdout("run"), "matched\n");
+}
+
+#[test]
+fn changed_host_key_is_refused_even_with_accept_new_and_nothing_runs() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.default_identity(&keys);
+    env.trust(&sshd, &keys.other_host_public());
+    let marker = env.sandbox.path().join("marker-changed");
+    let (output, capture) = env.capture(&[
+        "--accept-new",
+        "--target",
+        &sshd.url("root"),
+        "--run",
+        &format!("touch {}", marker.display()),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let capture = capture.expect("snapshot");
+    let reason = capture
+        .stream("run")
+        .result
+        .reason
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("HOST KEY CHANGED")
+            && reason.contains("SHA256:")
+            && reason.contains("known_hosts:1"),
+        "{reason}"
+    );
+    assert!(
+        !marker.exists(),
+        "nothing may run on a host whose key changed"
+    );
+    assert!(
+        !std::fs::read_to_string(env.known_hosts())
+            .expect("kh")
+            .contains(&keys.host_public()),
+        "the new key must not be learned"
+    );
+}
+
+#[test]
+fn proxy_jump_from_ssh_config_reaches_a_host_through_the_bastion() {
+    let keys = SshKeys::generate();
+    let bastion = Sshd::start(&keys);
+    let inner = Sshd::start_on(&keys, &["127.0.0.3"], "");
+    let env = Env::new();
+    env.default_identity(&keys);
+    env.trust(&bastion, &keys.host_public());
+    env.trust(&inner, &keys.host_public());
+    std::fs::write(
+        env.ssh_dir().join("config"),
+        format!(
+            "Host behind\n  HostName 127.0.0.3\n  Port {}\n  User root\n  ProxyJump root@127.0.0.1:{}\n  ForwardX11 no\n",
+            inner.port, bastion.port
+        ),
+    )
+    .expect("ssh config");
+    let list = env
+        .command()
+        .args(["targets", "list"])
+        .output()
+        .expect("targets list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("behind") && l.ends_with("~/.ssh/config")),
+        "{listed}"
+    );
+    assert!(
+        stderr(&list).contains("ForwardX11") && stderr(&list).contains(":6:"),
+        "unsupported keywords are reported: {}",
+        stderr(&list)
+    );
+
+    let (output, capture) = env.capture(&["--target", "behind", "--run", "echo $SSH_CONNECTION"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let conn = capture.expect("snapshot").stdout("run");
+    assert!(
+        conn.contains(&format!("127.0.0.3 {}", inner.port)),
+        "{conn}"
+    );
+    let log = bastion.log();
+    assert!(
+        log.contains(&format!("direct-tcpip"))
+            && log.contains(&format!("127.0.0.3 port {}", inner.port)),
+        "bastion log: {log}"
+    );
+}
+
+#[test]
+fn first_chunk_is_on_disk_before_the_command_ends() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.default_identity(&keys);
+    let (output, capture) = env.capture(&[
+        "--target",
+        &sshd.url("root"),
+        "--run",
+        "echo first; sleep 2; echo second",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let capture = capture.expect("snapshot");
+    let events = read_journal(&capture.dir.join("journal.jsonl")).expect("journal");
+    let first_chunk = events.iter().find_map(|e| match e {
+        JournalEvent::Chunk { t, fd: Fd::Out, .. } => Some(*t),
+        _ => None,
+    });
+    let end = events.iter().find_map(|e| match e {
+        JournalEvent::End { t, .. } => Some(*t),
+        _ => None,
+    });
+    let (first_chunk, end) = (first_chunk.expect("a chunk"), end.expect("end"));
+    assert!(
+        end - first_chunk >= 1_500_000,
+        "first chunk at {first_chunk}µs, end at {end}µs: output was not streamed"
+    );
+    assert_eq!(capture.stdout("run"), "first\nsecond\n");
+}
+
+#[test]
+fn a_timeout_kills_the_remote_process_group() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.default_identity(&keys);
+    let started = Instant::now();
+    let (output, capture) = env.capture(&[
+        "--timeout",
+        "2s",
+        "--target",
+        &sshd.url("root"),
+        "--run",
+        "echo started; (sleep 4243; echo never) & sleep 4242; echo never",
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let capture = capture.expect("snapshot");
+    let result = &capture.stream("run").result;
+    assert!(result.timed_out, "{result:?}");
+    assert_eq!(capture.stdout("run"), "started\n");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while (!pgrep("sleep 424[23]").is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log: String = sshd
+        .log()
+        .lines()
+        .filter(|l| l.contains("signal") || l.contains("killpg"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        pgrep("sleep 424[23]").is_empty(),
+        "the remote sleeps survived the timeout; sshd log: {log}"
+    );
+}
+
+#[test]
+fn silent_refusing_and_healthy_hosts_in_one_capture() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.default_identity(&keys);
+    // Accepts TCP and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let refused_port = free_port();
+    env.sandbox.write_config(&format!(
+        "[targets.good]\nurl = \"{}\"\n[targets.silent]\nurl = \"ssh://root@127.0.0.1:{silent_port}\"\n[targets.refused]\nurl = \"ssh://root@127.0.0.1:{refused_port}\"\n",
+        sshd.url("root")
+    ));
+    let started = Instant::now();
+    let (output, capture) = env.capture(&[
+        "--timeout",
+        "3s",
+        "-t",
+        "good",
+        "-t",
+        "silent",
+        "-t",
+        "refused",
+        "--run",
+        "echo ok",
+        "--run",
+        "sleep 1; echo ok2",
+    ]);
+    let elapsed = started.elapsed();
+    drop(silent);
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "a bad host held up the capture: {elapsed:?}"
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let capture = capture.expect("snapshot");
+    for stream in &capture.manifest.streams {
+        let reason = stream.result.reason.clone().unwrap_or_default();
+        match stream.target_name.as_str() {
+            "good" => assert_eq!(stream.result.exit_code, Some(0), "{:?}", stream.result),
+            "silent" => assert!(
+                reason.contains("still connecting") || reason.contains("never spoke SSH"),
+                "{reason}"
+            ),
+            _ => assert!(
+                reason.contains("cannot connect") && reason.contains("refused"),
+                "{reason}"
+            ),
+        }
+    }
+    let good: Vec<String> = capture
+        .manifest
+        .streams
+        .iter()
+        .filter(|s| s.target_name == "good")
+        .map(|s| std::fs::read_to_string(capture.dir.join(&s.result.stdout.path)).expect("out"))
+        .collect();
+    assert_eq!(good, vec!["ok\n".to_string(), "ok2\n".to_string()]);
+}
+
+#[test]
+fn a_fetched_10_mib_binary_artifact_is_byte_exact() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.default_identity(&keys);
+    let remote = tempfile::tempdir().expect("remote dir");
+    let remote_file = remote.path().join("dump.bin");
+    let preset_dir = env
+        .sandbox
+        .path()
+        .join("config")
+        .join("casefile")
+        .join("presets");
+    std::fs::create_dir_all(&preset_dir).expect("preset dir");
+    std::fs::write(
+        preset_dir.join("dump.toml"),
+        r#"name = "dump"
+description = "Writes a binary file on the host and fetches it"
+target = "shell"
+[params.path]
+description = "where"
+kind = "path"
+[[steps]]
+name = "make"
+command = "head -c 10485760 /dev/urandom > {{path}}; echo made"
+fetch = "{{path}}"
+max_bytes = "20MiB"
+"#,
+    )
+    .expect("preset");
+    let (output, capture) = env.capture(&[
+        "--target",
+        &sshd.url("root"),
+        "--preset",
+        "dump",
+        "--param",
+        &format!("path={}", remote_file.display()),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let capture = capture.expect("snapshot");
+    let record = capture
+        .stream("make")
+        .result
+        .artifact
+        .clone()
+        .expect("artifact record");
+    let fetched = std::fs::read(capture.dir.join(&record.path)).expect("artifact file");
+    let original = std::fs::read(&remote_file).expect("remote file");
+    assert_eq!(fetched.len(), 10 << 20);
+    assert!(fetched == original, "artifact differs from the remote file");
+    use sha2::Digest;
+    assert_eq!(
+        record.sha256.as_deref(),
+        Some(hex::encode(sha2::Sha256::digest(&original)).as_str())
+    );
+    assert_eq!(capture.stdout("make"), "made\n");
+    let show = env
+        .command()
+        .arg("show")
+        .arg(&capture.dir)
+        .output()
+        .expect("show");
+    assert_eq!(
+        show.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+}
