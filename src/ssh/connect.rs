@@ -12,6 +12,16 @@ use std::time::Duration;
 const WINDOW_SIZE: u32 = 16 << 20;
 /// Largest SSH packet russh sends or accepts (OpenSSH's own is 32 KiB; 64 KiB halves per-packet work).
 const MAX_PACKET: u32 = 65535;
+/// AES-GCM first: CPUs with AES-NI run it several times faster than ChaCha20-Poly1305, and bulk
+/// output (a heap dump, a pcap) is where the cipher shows.
+const CIPHERS: &[russh::cipher::Name] = &[
+    russh::cipher::AES_256_GCM,
+    russh::cipher::AES_128_GCM,
+    russh::cipher::CHACHA20_POLY1305,
+    russh::cipher::AES_256_CTR,
+    russh::cipher::AES_192_CTR,
+    russh::cipher::AES_128_CTR,
+];
 
 /// The russh callbacks: host key policy, with the verdict kept for the error message.
 pub struct Client {
@@ -72,6 +82,10 @@ fn russh_config(endpoint: &SshEndpoint) -> Arc<client::Config> {
         keepalive_interval: Some(endpoint.keepalive),
         keepalive_max: 3,
         nodelay: true,
+        preferred: russh::Preferred {
+            cipher: std::borrow::Cow::Borrowed(CIPHERS),
+            ..russh::Preferred::DEFAULT
+        },
         ..client::Config::default()
     })
 }
