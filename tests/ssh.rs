@@ -332,7 +332,7 @@ fn changed_host_key_is_refused_even_with_accept_new_and_nothing_runs() {
 fn proxy_jump_from_ssh_config_reaches_a_host_through_the_bastion() {
     let keys = SshKeys::generate();
     let bastion = Sshd::start(&keys);
-    let inner = Sshd::start_on(&keys, &["127.0.0.3"], "");
+    let inner = Sshd::start_on(&keys, &["127.0.0.3", "127.0.0.4"], "");
     let env = Env::new();
     env.default_identity(&keys);
     env.trust(&bastion, &keys.host_public());
@@ -363,18 +363,47 @@ fn proxy_jump_from_ssh_config_reaches_a_host_through_the_bastion() {
         stderr(&list)
     );
 
-    let (output, capture) = env.capture(&["--target", "behind", "--run", "echo $SSH_CONNECTION"]);
+    // A second host behind the same bastion, named in casefile.toml with `jump = "bastion"`.
+    env.sandbox.write_config(&format!(
+        "[targets.bastion]\nurl = \"{}\"\n[targets.inner2]\nurl = \"ssh://root@127.0.0.4:{}\"\njump = \"bastion\"\n",
+        bastion.url("root"),
+        inner.port
+    ));
+    let (output, capture) = env.capture(&[
+        "-t",
+        "behind",
+        "-t",
+        "inner2",
+        "--run",
+        "echo $SSH_CONNECTION",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let conn = capture.expect("snapshot").stdout("run");
+    let capture = capture.expect("snapshot");
+    let outputs: Vec<String> = capture
+        .manifest
+        .streams
+        .iter()
+        .map(|s| std::fs::read_to_string(capture.dir.join(&s.result.stdout.path)).expect("out"))
+        .collect();
     assert!(
-        conn.contains(&format!("127.0.0.3 {}", inner.port)),
-        "{conn}"
+        outputs[0].contains(&format!("127.0.0.3 {}", inner.port)),
+        "{outputs:?}"
+    );
+    assert!(
+        outputs[1].contains(&format!("127.0.0.4 {}", inner.port)),
+        "{outputs:?}"
     );
     let log = bastion.log();
     assert!(
-        log.contains(&format!("direct-tcpip"))
-            && log.contains(&format!("127.0.0.3 port {}", inner.port)),
+        log.contains("direct-tcpip")
+            && log.contains(&format!("127.0.0.3 port {}", inner.port))
+            && log.contains(&format!("127.0.0.4 port {}", inner.port)),
         "bastion log: {log}"
+    );
+    assert_eq!(
+        log.matches("Accepted publickey").count(),
+        1,
+        "both hosts share one bastion connection: {log}"
     );
 }
 
@@ -583,5 +612,110 @@ max_bytes = "20MiB"
         Some(0),
         "{}",
         String::from_utf8_lossy(&show.stdout)
+    );
+}
+
+#[test]
+fn cancel_stops_the_remote_process_and_keeps_its_output() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    env.default_identity(&keys);
+    let out_dir = env.sandbox.captures();
+    let child = env
+        .command()
+        .args([
+            "capture",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--target",
+            &sshd.url("root"),
+            "--run",
+            "echo begun; sleep 4245",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pgrep("^sleep 4245").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!pgrep("^sleep 4245").is_empty(), "the step never started");
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(1));
+    let capture = Capture::latest(&out_dir).expect("snapshot");
+    assert_eq!(
+        capture.stream("run").result.status,
+        casefile::snapshot::StreamStatus::Cancelled
+    );
+    assert_eq!(capture.stdout("run"), "begun\n");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !pgrep("^sleep 4245").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        pgrep("^sleep 4245").is_empty(),
+        "the remote sleep survived the cancel"
+    );
+}
+
+#[test]
+fn encrypted_identity_file_with_a_passphrase_secret() {
+    let keys = SshKeys::generate();
+    let sshd = Sshd::start(&keys);
+    let env = Env::new();
+    env.trust(&sshd, &keys.host_public());
+    let key = env.sandbox.path().join("encrypted_key");
+    std::fs::copy(keys.user_key(), &key).expect("copy key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "open-sesame-42", "-P", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen -p");
+    assert!(status.success());
+    let config = format!(
+        "[secrets.kp]\nenv = \"CF_TEST_KEY_PASS\"\n[targets.enc]\nurl = \"{}\"\nidentity_file = \"{}\"\npassphrase_secret = \"kp\"\n",
+        sshd.url("root"),
+        key.display()
+    );
+    env.sandbox.write_config(&config);
+    let (output, capture) = env.capture(&["--target", "enc", "--run", "echo in"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "no passphrase in the environment: the secret cannot resolve, nothing runs"
+    );
+    assert!(
+        capture.is_none() && stderr(&output).contains("CF_TEST_KEY_PASS"),
+        "{}",
+        stderr(&output)
+    );
+    let out_dir = env.sandbox.captures();
+    let output = env
+        .command()
+        .env("CF_TEST_KEY_PASS", "open-sesame-42")
+        .args([
+            "capture",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--target",
+            "enc",
+            "--run",
+            "echo in",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        Capture::latest(&out_dir).expect("snapshot").stdout("run"),
+        "in\n"
     );
 }

@@ -93,6 +93,7 @@ impl TargetRunner {
                 Ok(TargetRunner::Ssh(SshRunner::new(
                     endpoint,
                     std::sync::Arc::clone(&ssh.setup_permits),
+                    ssh.jumps.clone(),
                 )))
             }
             other => Err(format!(

@@ -9,7 +9,7 @@
 use super::runner::{RunOutcome, StreamIo};
 use crate::model::{StepAction, StreamSpec};
 use crate::snapshot::journal::Fd;
-use crate::ssh::{Connection, SshEndpoint, connect};
+use crate::ssh::{Connection, JumpPool, SshEndpoint, connect};
 use russh::{ChannelMsg, Sig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,7 @@ pub struct SshRunner {
     endpoint: Arc<SshEndpoint>,
     connection: OnceCell<Result<Arc<Connection>, String>>,
     setup_permits: Arc<Semaphore>,
+    jumps: JumpPool,
 }
 
 impl std::fmt::Debug for SshRunner {
@@ -52,11 +53,13 @@ enum Stop {
 }
 
 impl SshRunner {
-    pub fn new(endpoint: SshEndpoint, setup_permits: Arc<Semaphore>) -> SshRunner {
+    /// A runner for `endpoint`; `setup_permits` bounds concurrent handshakes, `jumps` shares bastions.
+    pub fn new(endpoint: SshEndpoint, setup_permits: Arc<Semaphore>, jumps: JumpPool) -> SshRunner {
         SshRunner {
             endpoint: Arc::new(endpoint),
             connection: OnceCell::new(),
             setup_permits,
+            jumps,
         }
     }
 
@@ -74,7 +77,9 @@ impl SshRunner {
                     .acquire()
                     .await
                     .map_err(|e| e.to_string())?;
-                connect(Arc::clone(&self.endpoint)).await.map(Arc::new)
+                connect(Arc::clone(&self.endpoint), self.jumps.clone())
+                    .await
+                    .map(Arc::new)
             })
             .await
             .clone()

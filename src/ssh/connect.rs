@@ -5,6 +5,7 @@ use super::known_hosts::{self, HostKeyVerdict};
 use super::resolve::SshEndpoint;
 use russh::client::{self, Handle, Handler};
 use russh::keys::PublicKeyOrCertificate;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ pub struct Connection {
     pub handle: Handle<Client>,
     pub endpoint: Arc<SshEndpoint>,
     /// Kept alive as long as this connection: the tunnel runs over it.
-    _jump: Option<Box<Connection>>,
+    _jump: Option<Arc<Connection>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -90,14 +91,44 @@ fn russh_config(endpoint: &SshEndpoint) -> Arc<client::Config> {
     })
 }
 
+/// Connections to jump hosts, shared by every host behind them: a fleet behind one bastion opens
+/// one connection to it (a bastion's sshd drops bursts of new connections, `MaxStartups`).
+#[derive(Debug, Clone, Default)]
+pub struct JumpPool {
+    connections: Arc<Mutex<HashMap<String, SharedConnection>>>,
+}
+
+type SharedConnection = Arc<tokio::sync::OnceCell<Result<Arc<Connection>, String>>>;
+
+impl JumpPool {
+    /// The connection to `endpoint`, made once per capture (a failure is remembered too).
+    async fn get(&self, endpoint: &SshEndpoint) -> Result<Arc<Connection>, String> {
+        let cell = {
+            let mut map = self
+                .connections
+                .lock()
+                .map_err(|_| "jump pool lock poisoned".to_string())?;
+            Arc::clone(map.entry(endpoint.describe()).or_default())
+        };
+        cell.get_or_init(|| async {
+            Box::pin(connect(Arc::new(endpoint.clone()), self.clone()))
+                .await
+                .map(Arc::new)
+        })
+        .await
+        .clone()
+    }
+}
+
 /// Connects and logs in to `endpoint` (through its jump hosts), within its connect timeout per hop.
-pub async fn connect(endpoint: Arc<SshEndpoint>) -> Result<Connection, String> {
+pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Connection, String> {
     let jump = match &endpoint.jump {
-        Some(jump) => Some(Box::new(
-            Box::pin(connect(Arc::new((**jump).clone())))
+        Some(jump) => Some(
+            jumps
+                .get(jump)
                 .await
                 .map_err(|e| format!("jump host {}: {e}", jump.describe()))?,
-        )),
+        ),
         None => None,
     };
     let limit = endpoint.connect_timeout;

@@ -7,7 +7,7 @@ pub mod known_hosts;
 pub mod resolve;
 pub mod ssh_config;
 
-pub use connect::{Connection, connect};
+pub use connect::{Connection, JumpPool, connect};
 pub use known_hosts::{HostKeyVerdict, UnknownHostPolicy};
 pub use resolve::{SshContext, SshEndpoint, SshTargetOptions};
 pub use ssh_config::SshConfig;

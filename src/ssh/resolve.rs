@@ -44,6 +44,8 @@ pub struct SshContext {
     /// Limits concurrent handshakes across all hosts.
     pub setup_permits: Arc<Semaphore>,
     pub connect_timeout: Option<Duration>,
+    /// Jump host connections shared by the hosts behind them.
+    pub jumps: super::connect::JumpPool,
 }
 
 impl SshContext {
@@ -56,6 +58,7 @@ impl SshContext {
             secrets: BTreeMap::new(),
             setup_permits: Arc::new(Semaphore::new(DEFAULT_SETUP_CONCURRENCY)),
             connect_timeout: None,
+            jumps: super::connect::JumpPool::default(),
         }
     }
 }
