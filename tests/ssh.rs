@@ -719,3 +719,110 @@ fn encrypted_identity_file_with_a_passphrase_secret() {
         "in\n"
     );
 }
+
+#[test]
+fn a_host_that_freezes_mid_command_ends_its_stream_with_a_reason() {
+    let keys = SshKeys::generate();
+    let frozen = Sshd::start(&keys);
+    let healthy = Sshd::start_on(&keys, &["127.0.0.2"], "");
+    let env = Env::new();
+    env.trust(&frozen, &keys.host_public());
+    env.trust(&healthy, &keys.host_public());
+    env.default_identity(&keys);
+    let out_dir = env.sandbox.captures();
+    let started = Instant::now();
+    let child = env
+        .command()
+        .args([
+            "capture",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--timeout",
+            "4s",
+        ])
+        .args([
+            "-t",
+            &frozen.url("root"),
+            "-t",
+            &healthy.url("root"),
+            "--run",
+            "echo a; sleep 2; echo b",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Once the step runs, freeze every process of the frozen sshd's connections (not the listener).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stopped = Vec::new();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        stopped = descendants(frozen.pid());
+        let sleeping = stopped.iter().any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+        });
+        if sleeping {
+            break;
+        }
+    }
+    assert!(!stopped.is_empty(), "no session on the frozen sshd");
+    for pid in &stopped {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGSTOP,
+        );
+    }
+    let output = child.wait_with_output().expect("wait");
+    let elapsed = started.elapsed();
+    for pid in &stopped {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert_eq!(output.status.code(), Some(1));
+    assert!(elapsed < Duration::from_secs(12), "took {elapsed:?}");
+    let capture = Capture::latest(&out_dir).expect("snapshot");
+    for stream in &capture.manifest.streams {
+        if stream.spec.target == 0 {
+            assert!(stream.result.timed_out, "{:?}", stream.result);
+            assert!(
+                stream
+                    .result
+                    .reason
+                    .clone()
+                    .unwrap_or_default()
+                    .contains("may still run"),
+                "{:?}",
+                stream.result
+            );
+        } else {
+            assert_eq!(stream.result.exit_code, Some(0));
+            assert_eq!(
+                std::fs::read_to_string(capture.dir.join(&stream.result.stdout.path)).expect("out"),
+                "a\nb\n"
+            );
+        }
+    }
+}
+
+/// Every process below `pid` (children, grandchildren, …).
+fn descendants(pid: u32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut stack = vec![pid.to_string()];
+    while let Some(parent) = stack.pop() {
+        let out = Command::new("pgrep")
+            .args(["-P", &parent])
+            .output()
+            .expect("pgrep -P");
+        for child in String::from_utf8_lossy(&out.stdout).lines() {
+            found.push(child.parse().expect("pid"));
+            stack.push(child.to_string());
+        }
+    }
+    found
+}

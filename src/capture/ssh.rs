@@ -18,7 +18,9 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 /// How long after SIGTERM the step gets to end before the channel is abandoned.
-const STOP_GRACE: Duration = Duration::from_secs(3);
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long a control message (EOF, signal, close) may wait for room on a stuck connection.
+const SEND_LIMIT: Duration = Duration::from_secs(1);
 /// How long output may keep coming after the step's exit status (a background child holding
 /// the pipe) before the step's process group is stopped.
 const LINGER_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -115,29 +117,28 @@ impl SshRunner {
                 Sink::Stdout,
             )
             .await;
-        if let (Some(path), None) = (&spec.fetch, &outcome.error) {
-            if !outcome.timed_out && !outcome.cancelled {
-                let fetched = self
-                    .exec(
-                        &connection,
-                        &fetch_command(path),
-                        deadline,
-                        io,
-                        cancel,
-                        Sink::Artifact,
-                    )
-                    .await;
-                outcome.timed_out = fetched.timed_out;
-                outcome.cancelled = fetched.cancelled;
-                outcome.error = fetched.error.or_else(|| match fetched.exit_code {
-                    Some(0) => None,
-                    code => Some(format!(
-                        "fetching {path} failed (exit {}; see stderr)",
-                        code.map(|c| c.to_string())
-                            .unwrap_or_else(|| "unknown".into())
-                    )),
-                });
-            }
+        let ran_to_end = outcome.error.is_none() && !outcome.timed_out && !outcome.cancelled;
+        if let (Some(path), true) = (&spec.fetch, ran_to_end) {
+            let fetched = self
+                .exec(
+                    &connection,
+                    &fetch_command(path),
+                    deadline,
+                    io,
+                    cancel,
+                    Sink::Artifact,
+                )
+                .await;
+            outcome.timed_out = fetched.timed_out;
+            outcome.cancelled = fetched.cancelled;
+            outcome.error = fetched.error.or_else(|| match fetched.exit_code {
+                Some(0) => None,
+                code => Some(format!(
+                    "fetching {path} failed (exit {}; see stderr)",
+                    code.map(|c| c.to_string())
+                        .unwrap_or_else(|| "unknown".into())
+                )),
+            });
         }
         outcome
     }
@@ -199,8 +200,8 @@ impl SshRunner {
             && (stop.is_some() || (exited && linger_until.is_some_and(|l| Instant::now() >= l)))
         {
             // Stop the remote process group, keep what it prints while dying, and its exit signal.
-            let _ = channel.eof().await;
-            let _ = channel.signal(Sig::TERM).await;
+            let _ = tokio::time::timeout(SEND_LIMIT, channel.eof()).await;
+            let _ = tokio::time::timeout(SEND_LIMIT, channel.signal(Sig::TERM)).await;
             let grace = Instant::now() + STOP_GRACE;
             loop {
                 tokio::select! {
@@ -225,7 +226,7 @@ impl SshRunner {
                 "{who}: the connection closed before the step reported how it ended"
             ));
         }
-        let _ = channel.close().await;
+        let _ = tokio::time::timeout(SEND_LIMIT, channel.close()).await;
         outcome
     }
 }

@@ -42,12 +42,11 @@ pub async fn authenticate(
         }
     }
 
-    if !endpoint.identities_only {
-        if let Some(done) =
+    if !endpoint.identities_only
+        && let Some(done) =
             try_agent(handle, &user, rsa_hash, &mut tried, &mut server_accepts).await
-        {
-            return done;
-        }
+    {
+        return done;
     }
 
     for path in identity_files(endpoint) {

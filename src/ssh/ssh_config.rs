@@ -165,10 +165,12 @@ impl SshConfig {
         let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
         let mut settings = HostSettings::default();
         for entry in &self.entries {
-            if let Some(patterns) = &entry.patterns {
-                if !host_matches(alias, patterns) {
-                    continue;
-                }
+            if entry
+                .patterns
+                .as_ref()
+                .is_some_and(|p| !host_matches(alias, p))
+            {
+                continue;
             }
             let Some(first) = entry.args.first() else {
                 continue;

@@ -147,6 +147,11 @@ impl Sshd {
         );
     }
 
+    /// The listening sshd's pid (connections are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
