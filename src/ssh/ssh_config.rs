@@ -447,6 +447,41 @@ Match host x
     }
 
     #[test]
+    fn include_is_processed_in_place_with_globs() {
+        let dir = std::env::temp_dir().join(format!("casefile-ssh-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("conf.d")).expect("dir");
+        std::fs::write(
+            dir.join("conf.d").join("a.conf"),
+            "Host inc\n  Port 2201\n  Bogus yes\n",
+        )
+        .expect("a");
+        std::fs::write(dir.join("conf.d").join("b.conf"), "Port 2202\n").expect("b");
+        let main = dir.join("config");
+        std::fs::write(
+            &main,
+            format!(
+                "Host outer\n  Include {}/conf.d/*.conf\n  User after\n",
+                dir.display()
+            ),
+        )
+        .expect("main");
+        let config = SshConfig::load(&main);
+        assert_eq!(config.settings_for("inc").port, Some(2201));
+        // b.conf's Port came after `Host inc` in a.conf; `Host outer` is restored after the Include.
+        assert_eq!(config.settings_for("outer").user.as_deref(), Some("after"));
+        assert!(config.hosts.contains(&"inc".to_string()));
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains("a.conf:3") && w.contains("Bogus")),
+            "{:?}",
+            config.warnings
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn globs_and_tokens() {
         assert!(glob_match("*.prod", "a.b.prod"));
         assert!(!glob_match("web-?", "web-10"));
