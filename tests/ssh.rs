@@ -119,6 +119,8 @@ fn default_key_runs_steps_with_exit_codes_signals_and_separate_output() {
         "echo before; kill -KILL $$",
         "--run",
         "printf 'a\\000b'",
+        "--run",
+        "(sleep 4246 &); echo left-behind",
     ]);
     let capture = capture.expect("snapshot");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -142,6 +144,19 @@ fn default_key_runs_steps_with_exit_codes_signals_and_separate_output() {
         )
         .expect("bytes"),
         b"a\0b"
+    );
+    // A background process the step left behind is stopped with it, and is no error.
+    let fourth = &capture.stream("run-4").result;
+    assert_eq!(fourth.exit_code, Some(0), "{fourth:?}");
+    assert!(fourth.reason.is_none(), "{fourth:?}");
+    assert_eq!(capture.stdout("run-4"), "left-behind\n");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !pgrep("^sleep 4246").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        pgrep("^sleep 4246").is_empty(),
+        "a process the step left behind survived"
     );
 }
 

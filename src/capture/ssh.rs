@@ -210,7 +210,10 @@ impl SshRunner {
                         Some(msg) => { if handle_msg(msg, io, out, &mut outcome, &mut exited).is_err() { break } }
                     },
                     _ = sleep_until(grace) => {
-                        outcome.error.get_or_insert_with(|| format!("{who}: the step did not end within {}s of SIGTERM; it may still run there", STOP_GRACE.as_secs()));
+                        // After the step exited, only something it left behind holds the channel: not an error.
+                        if stop.is_some() {
+                            outcome.error.get_or_insert_with(|| format!("{who}: the step did not end within {}s of SIGTERM; it may still run there", STOP_GRACE.as_secs()));
+                        }
                         break;
                     }
                 }
@@ -304,7 +307,9 @@ pub fn shell_quote(text: &str) -> String {
 /// own process group (sshd makes every session a new session and group; the step's stdin is
 /// /dev/null) and waits for it. A watcher reads the channel's stdin: EOF (or a line) means stop.
 /// Stopping (also on SIGTERM/INT/HUP, e.g. a `signal` request) sends SIGTERM to the whole group,
-/// gives it up to a second, then SIGKILLs the group: nothing the step started survives.
+/// gives it up to a second, then SIGKILLs the group: nothing the step started survives. When the
+/// step exits by itself, whatever it left running in the background gets SIGTERM (as the local
+/// runner kills the step's group).
 /// A step killed by a signal is re-raised so the manifest records the signal, not 128+n.
 pub fn remote_command(script: &str, sudo: bool) -> String {
     let run = if sudo {
@@ -323,6 +328,7 @@ trap stop TERM INT HUP
 wait $p
 st=$?
 kill $w 2>/dev/null
+trap "" TERM INT HUP; kill -TERM 0 2>/dev/null
 if [ $st -gt 128 ] && [ $st -lt 160 ]; then trap - TERM INT HUP; kill -$((st-128)) $$; fi
 exit $st"#
     );
