@@ -44,7 +44,7 @@ fn main() {
         &hosts_file,
         hosts
             .iter()
-            .map(|(a, p)| format!("root@{a}:{p}\n"))
+            .map(|(a, p)| format!("casefile-test@{a}:{p}\n"))
             .collect::<String>(),
     )
     .expect("hosts");
@@ -61,7 +61,7 @@ fn main() {
             .arg(&out)
             .args(["--concurrency", &(HOSTS * COMMANDS.len()).to_string()]);
         for (a, p) in &hosts {
-            cmd.args(["-t", &format!("ssh://root@{a}:{p}")]);
+            cmd.args(["-t", &format!("ssh://casefile-test@{a}:{p}")]);
         }
         for c in COMMANDS {
             cmd.args(["--run", c]);
@@ -93,7 +93,7 @@ fn main() {
                     .env("HOME", home.path())
                     .env_remove("SSH_AUTH_SOCK")
                     .args(ssh_opts(home.path()))
-                    .args(["-p", &p.to_string(), &format!("root@{a}"), &script])
+                    .args(["-p", &p.to_string(), &format!("casefile-test@{a}"), &script])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()

@@ -41,7 +41,7 @@ fn main() {
     .expect("known_hosts");
     let out = home.path().join("out");
     let file = home.path().join("ssh-out.bin");
-    let url = server.url("root");
+    let url = server.url("casefile-test");
     let port = server.port.to_string();
 
     let casefile = || {
@@ -59,7 +59,7 @@ fn main() {
     };
     let openssh = || {
         let cmd = format!(
-            "exec ssh -o BatchMode=yes -o UserKnownHostsFile={home}/.ssh/known_hosts -i {home}/.ssh/id_ed25519 -p {port} root@127.0.0.1 'head -c 1G /dev/zero' > {file}",
+            "exec ssh -o BatchMode=yes -o UserKnownHostsFile={home}/.ssh/known_hosts -i {home}/.ssh/id_ed25519 -p {port} casefile-test@127.0.0.1 'head -c 1G /dev/zero' > {file}",
             home = home.path().display(),
             file = file.display(),
         );

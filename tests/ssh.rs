@@ -11,6 +11,18 @@ use std::time::{Duration, Instant};
 use support::cli::{Sandbox, stderr};
 use support::sshd::{Agent, SshKeys, Sshd, free_port, pgrep};
 
+/// The remote user: the `casefile-test` account from scripts/setup/ssh.sh (shell /bin/sh, so no
+/// shell start-up files slow sessions down); root where a test is about root logins.
+const USER: &str = "casefile-test";
+
+/// A temp dir the remote user may write to (the tests run as root, the remote user is not).
+fn shared_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("shared dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    dir
+}
+
 /// A sandboxed casefile with a `~/.ssh` of its own.
 struct Env {
     sandbox: Sandbox,
@@ -112,7 +124,7 @@ fn default_key_runs_steps_with_exit_codes_signals_and_separate_output() {
     env.default_identity(&keys);
     let (output, capture) = env.capture(&[
         "--target",
-        &sshd.url("root"),
+        &sshd.url(USER),
         "--run",
         "echo to-out; echo to-err >&2; exit 3",
         "--run",
@@ -176,7 +188,7 @@ fn agent_login_and_a_failure_that_names_the_methods_tried() {
             "--out",
             out_dir.to_str().expect("utf8"),
             "--target",
-            &sshd.url("root"),
+            &sshd.url(USER),
             "--run",
             "whoami",
         ])
@@ -185,11 +197,11 @@ fn agent_login_and_a_failure_that_names_the_methods_tried() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         Capture::latest(&out_dir).expect("snapshot").stdout("run"),
-        "root\n"
+        "casefile-test\n"
     );
 
     // No agent, no identity file, no password: fails, saying what was tried and what the server takes.
-    let (output, capture) = env.capture(&["--target", &sshd.url("root"), "--run", "whoami"]);
+    let (output, capture) = env.capture(&["--target", &sshd.url(USER), "--run", "whoami"]);
     assert_eq!(output.status.code(), Some(1));
     let reason = capture
         .expect("snapshot")
@@ -247,9 +259,10 @@ fn unknown_host_refused_then_learned_with_accept_new_then_matched_hashed() {
     let sshd = Sshd::start(&keys);
     let env = Env::new();
     env.default_identity(&keys);
-    let marker = env.sandbox.path().join("marker-unknown");
+    let shared = shared_dir();
+    let marker = shared.path().join("marker-unknown");
     let touch = format!("touch {}", marker.display());
-    let (output, capture) = env.capture(&["--target", &sshd.url("root"), "--run", &touch]);
+    let (output, capture) = env.capture(&["--target", &sshd.url(USER), "--run", &touch]);
     assert_eq!(output.status.code(), Some(1));
     let reason = capture
         .expect("snapshot")
@@ -266,13 +279,7 @@ fn unknown_host_refused_then_learned_with_accept_new_then_matched_hashed() {
     );
     assert!(!marker.exists(), "nothing may run on an unknown host");
 
-    let (output, _) = env.capture(&[
-        "--accept-new",
-        "--target",
-        &sshd.url("root"),
-        "--run",
-        &touch,
-    ]);
+    let (output, _) = env.capture(&["--accept-new", "--target", &sshd.url(USER), "--run", &touch]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(marker.exists());
     let learned = std::fs::read_to_string(env.known_hosts()).expect("known_hosts");
@@ -297,7 +304,7 @@ fn unknown_host_refused_then_learned_with_accept_new_then_matched_hashed() {
         "{hashed} / {}",
         String::from_utf8_lossy(&status.stderr)
     );
-    let (output, capture) = env.capture(&["--target", &sshd.url("root"), "--run", "echo matched"]);
+    let (output, capture) = env.capture(&["--target", &sshd.url(USER), "--run", "echo matched"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(capture.expect("snapshot").stdout("run"), "matched\n");
 }
@@ -309,11 +316,12 @@ fn changed_host_key_is_refused_even_with_accept_new_and_nothing_runs() {
     let env = Env::new();
     env.default_identity(&keys);
     env.trust(&sshd, &keys.other_host_public());
-    let marker = env.sandbox.path().join("marker-changed");
+    let shared = shared_dir();
+    let marker = shared.path().join("marker-changed");
     let (output, capture) = env.capture(&[
         "--accept-new",
         "--target",
-        &sshd.url("root"),
+        &sshd.url(USER),
         "--run",
         &format!("touch {}", marker.display()),
     ]);
@@ -355,7 +363,7 @@ fn proxy_jump_from_ssh_config_reaches_a_host_through_the_bastion() {
     std::fs::write(
         env.ssh_dir().join("config"),
         format!(
-            "Host behind\n  HostName 127.0.0.3\n  Port {}\n  User root\n  ProxyJump root@127.0.0.1:{}\n  ForwardX11 no\n",
+            "Host behind\n  HostName 127.0.0.3\n  Port {}\n  User casefile-test\n  ProxyJump casefile-test@127.0.0.1:{}\n  ForwardX11 no\n",
             inner.port, bastion.port
         ),
     )
@@ -380,8 +388,8 @@ fn proxy_jump_from_ssh_config_reaches_a_host_through_the_bastion() {
 
     // A second host behind the same bastion, named in casefile.toml with `jump = "bastion"`.
     env.sandbox.write_config(&format!(
-        "[targets.bastion]\nurl = \"{}\"\n[targets.inner2]\nurl = \"ssh://root@127.0.0.4:{}\"\njump = \"bastion\"\n",
-        bastion.url("root"),
+        "[targets.bastion]\nurl = \"{}\"\n[targets.inner2]\nurl = \"ssh://casefile-test@127.0.0.4:{}\"\njump = \"bastion\"\n",
+        bastion.url(USER),
         inner.port
     ));
     let (output, capture) = env.capture(&[
@@ -431,7 +439,7 @@ fn first_chunk_is_on_disk_before_the_command_ends() {
     env.default_identity(&keys);
     let (output, capture) = env.capture(&[
         "--target",
-        &sshd.url("root"),
+        &sshd.url(USER),
         "--run",
         "echo first; sleep 2; echo second",
     ]);
@@ -464,14 +472,15 @@ fn a_timeout_kills_the_remote_process_group() {
     let started = Instant::now();
     let (output, capture) = env.capture(&[
         "--timeout",
-        "2s",
+        "5s",
         "--target",
+        // root: sshd refuses `signal` requests for root logins, so this covers the stdin-EOF stop.
         &sshd.url("root"),
         "--run",
         "echo started; (sleep 4243; echo never) & sleep 4242; echo never",
     ]);
     assert!(
-        started.elapsed() < Duration::from_secs(8),
+        started.elapsed() < Duration::from_secs(12),
         "took {:?}",
         started.elapsed()
     );
@@ -508,8 +517,8 @@ fn silent_refusing_and_healthy_hosts_in_one_capture() {
     let silent_port = silent.local_addr().expect("addr").port();
     let refused_port = free_port();
     env.sandbox.write_config(&format!(
-        "[targets.good]\nurl = \"{}\"\n[targets.silent]\nurl = \"ssh://root@127.0.0.1:{silent_port}\"\n[targets.refused]\nurl = \"ssh://root@127.0.0.1:{refused_port}\"\n",
-        sshd.url("root")
+        "[targets.good]\nurl = \"{}\"\n[targets.silent]\nurl = \"ssh://casefile-test@127.0.0.1:{silent_port}\"\n[targets.refused]\nurl = \"ssh://casefile-test@127.0.0.1:{refused_port}\"\n",
+        sshd.url(USER)
     ));
     let started = Instant::now();
     let (output, capture) = env.capture(&[
@@ -565,7 +574,7 @@ fn a_fetched_10_mib_binary_artifact_is_byte_exact() {
     let env = Env::new();
     env.trust(&sshd, &keys.host_public());
     env.default_identity(&keys);
-    let remote = tempfile::tempdir().expect("remote dir");
+    let remote = shared_dir();
     let remote_file = remote.path().join("dump.bin");
     let preset_dir = env
         .sandbox
@@ -592,7 +601,7 @@ max_bytes = "20MiB"
     .expect("preset");
     let (output, capture) = env.capture(&[
         "--target",
-        &sshd.url("root"),
+        &sshd.url(USER),
         "--preset",
         "dump",
         "--param",
@@ -645,7 +654,7 @@ fn cancel_stops_the_remote_process_and_keeps_its_output() {
             "--out",
             out_dir.to_str().expect("utf8"),
             "--target",
-            &sshd.url("root"),
+            &sshd.url(USER),
             "--run",
             "echo begun; sleep 4245",
         ])
@@ -698,7 +707,7 @@ fn encrypted_identity_file_with_a_passphrase_secret() {
     assert!(status.success());
     let config = format!(
         "[secrets.kp]\nenv = \"CF_TEST_KEY_PASS\"\n[targets.enc]\nurl = \"{}\"\nidentity_file = \"{}\"\npassphrase_secret = \"kp\"\n",
-        sshd.url("root"),
+        sshd.url(USER),
         key.display()
     );
     env.sandbox.write_config(&config);
@@ -757,9 +766,9 @@ fn a_host_that_freezes_mid_command_ends_its_stream_with_a_reason() {
         ])
         .args([
             "-t",
-            &frozen.url("root"),
+            &frozen.url(USER),
             "-t",
-            &healthy.url("root"),
+            &healthy.url(USER),
             "--run",
             "echo a; sleep 2; echo b",
         ])
