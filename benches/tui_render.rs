@@ -64,6 +64,7 @@ fn plan(streams: usize, command: &str) -> CapturePlan {
                 intrusive: false,
                 max_rows: None,
                 repeat: None,
+                fetch: None,
                 skip_reason: None,
             })
             .collect(),

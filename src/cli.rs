@@ -101,6 +101,9 @@ pub struct CaptureArgs {
     /// Print a machine-readable summary on stdout
     #[arg(long)]
     pub json: bool,
+    /// SSH: record the host key of hosts not yet in known_hosts (a changed key is always refused)
+    #[arg(long)]
+    pub accept_new: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,11 +154,21 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Capture(args)) => capture(&config, args).await,
         Some(Command::Presets(cmd)) => presets(&config, cmd),
         Some(Command::Targets(TargetsCommand::List)) => {
+            let ssh_config = crate::ssh::SshConfig::load_default();
+            for warning in &ssh_config.warnings {
+                eprintln!("casefile: warning: {warning}");
+            }
+            let mut targets = config.all_targets();
+            for host in &ssh_config.hosts {
+                if !targets.iter().any(|t| &t.name == host) {
+                    targets.push(crate::ssh::resolve::ssh_config_target(host));
+                }
+            }
             println!(
                 "{:<20} {:<9} {:<44} {:<16} SOURCE",
                 "NAME", "KIND", "ADDRESS", "TAGS"
             );
-            for t in config.all_targets() {
+            for t in targets {
                 println!(
                     "{:<20} {:<9} {:<44} {:<16} {}",
                     t.name,
@@ -311,6 +324,12 @@ pub fn redactor_for(
             .filter(|(_, s)| s.always_redact)
             .map(|(n, _)| n.as_str()),
     );
+    names.extend(
+        plan.targets
+            .iter()
+            .filter_map(|t| config.ssh.get(&t.name))
+            .filter_map(|o| o.passphrase_secret.as_deref()),
+    );
     names.sort_unstable();
     names.dedup();
     let mut values = Vec::new();
@@ -327,11 +346,12 @@ pub fn redactor_for(
     Ok((Redactor::new(&values), resolved))
 }
 
-/// One runner per plan target; database targets get their password from `secrets`.
-/// One runner per plan target; database targets get their resolved password.
+/// One runner per plan target, made with this capture's settings: database targets get their
+/// resolved password, SSH targets the SSH context (inventory, secrets, `--accept-new`).
 pub fn runners_for(
     plan: &CapturePlan,
     secrets: &BTreeMap<String, SecretValue>,
+    ssh: &crate::ssh::SshContext,
 ) -> Vec<Result<TargetRunner, String>> {
     plan.targets
         .iter()
@@ -340,7 +360,7 @@ pub fn runners_for(
                 (true, Some(name)) => {
                     TargetRunner::for_database(target, secrets.get(name).cloned())
                 }
-                _ => TargetRunner::for_target(target),
+                _ => TargetRunner::for_target_in(target, ssh),
             },
         )
         .collect()
@@ -354,10 +374,14 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         .without_time()
         .try_init();
     let library = load_library(config);
+    let ssh_config = crate::ssh::SshConfig::load_default();
     let mut targets = Vec::new();
     for selector in &args.targets {
         match config.select_targets(selector) {
             Ok(found) => targets.extend(found),
+            Err(_) if ssh_config.hosts.iter().any(|h| h == selector) => {
+                targets.push(crate::ssh::resolve::ssh_config_target(selector))
+            }
             Err(e) => return usage_error(e),
         }
     }
@@ -381,15 +405,18 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return usage_error(e),
     };
-    for target in &plan.targets {
-        if let Err(e) = crate::capture::TargetRunner::for_target(target) {
-            return usage_error(e);
-        }
-    }
+    let ssh = match ssh_context(config, &plan, ssh_config, args.accept_new) {
+        Ok(ssh) => ssh,
+        Err(e) => return usage_error(e),
+    };
     let (redactor, secrets) = match redactor_for(config, &plan) {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
+    let runners = runners_for(&plan, &secrets, &ssh);
+    if let Some(Err(e)) = runners.iter().find(|r| r.is_err()) {
+        return usage_error(e);
+    }
     let out_dir = args.out.unwrap_or_else(|| config.capture_dir.clone());
     let writer = match SnapshotWriter::create(&out_dir, &plan, redactor, operator()) {
         Ok(w) => w,
@@ -456,7 +483,6 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
         ctrl_c_control.cancel_all();
     });
-    let runners = runners_for(&plan, &secrets);
     let result = engine
         .run_with_runners(
             &plan,
@@ -510,6 +536,58 @@ fn wait_for_interrupt() -> impl std::future::Future<Output = ()> {
             _ => std::future::pending().await,
         }
     }
+}
+
+/// The SSH settings of this capture: ~/.ssh/config, casefile.toml's SSH options, the secrets
+/// SSH targets (and the jump hosts they name) use, and `--accept-new`.
+pub fn ssh_context(
+    config: &Config,
+    plan: &CapturePlan,
+    ssh_config: crate::ssh::SshConfig,
+    accept_new: bool,
+) -> Result<crate::ssh::SshContext, String> {
+    let has_ssh = plan
+        .targets
+        .iter()
+        .any(|t| matches!(t.spec, crate::model::TargetSpec::Ssh { .. }));
+    if has_ssh {
+        for warning in &ssh_config.warnings {
+            eprintln!("casefile: warning: {warning}");
+        }
+    }
+    let mut ssh = crate::ssh::SshContext::new(ssh_config);
+    ssh.accept_new = accept_new;
+    ssh.options = config.ssh.clone();
+    ssh.inventory = config.targets.clone();
+    let mut names: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
+    let mut index = 0;
+    while index < names.len() {
+        if let Some(jump) = config.ssh.get(names[index]).and_then(|o| o.jump.as_deref()) {
+            for hop in jump.split(',').map(str::trim) {
+                if config.ssh.contains_key(hop) && !names.contains(&hop) {
+                    names.push(hop);
+                }
+            }
+        }
+        index += 1;
+    }
+    for name in names {
+        let Some(options) = config.ssh.get(name) else {
+            continue;
+        };
+        for secret in [&options.password_secret, &options.passphrase_secret]
+            .into_iter()
+            .flatten()
+        {
+            let reference = config
+                .secrets
+                .get(secret)
+                .ok_or_else(|| format!("secret `{secret}` is not defined"))?;
+            ssh.secrets
+                .insert(secret.clone(), reference.resolve(secret)?);
+        }
+    }
+    Ok(ssh)
 }
 
 fn progress_label(plan: &CapturePlan, stream: usize) -> String {

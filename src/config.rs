@@ -64,6 +64,15 @@ struct RawTarget {
     /// Database targets: Unix socket (MySQL socket file, PostgreSQL socket directory).
     #[serde(default)]
     socket: Option<Spanned<String>>,
+    /// SSH: a private key to try first (see docs/ssh.md).
+    #[serde(default)]
+    identity_file: Option<Spanned<String>>,
+    /// SSH: another target's name, a ~/.ssh/config Host or user@host:port to tunnel through.
+    #[serde(default)]
+    jump: Option<Spanned<String>>,
+    /// SSH: secret holding the passphrase of encrypted identity files.
+    #[serde(default)]
+    passphrase_secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +129,8 @@ pub struct Config {
     pub theme: Option<String>,
     /// TUI key overrides per screen: command name → keys.
     pub keys: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// SSH settings of SSH targets by target name (identity file, jump host, secrets).
+    pub ssh: BTreeMap<String, crate::ssh::SshTargetOptions>,
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -140,6 +151,7 @@ impl Config {
             destinations: Destinations::default(),
             theme: None,
             keys: BTreeMap::new(),
+            ssh: BTreeMap::new(),
         }
     }
 
@@ -250,12 +262,71 @@ impl Config {
                         s.get_ref()
                     )));
                 }
-                Some(s) if !spec.kind().is_database() => {
-                    return Err(at(s.span(), format!("target `{target_name_text}` is not a database; password_secret is for database targets"))
-                        .with_hint("SSH password authentication arrives with SSH targets"));
+                Some(s)
+                    if spec == TargetSpec::Local || matches!(spec, TargetSpec::Sqlite { .. }) =>
+                {
+                    return Err(at(
+                        s.span(),
+                        format!(
+                            "target `{target_name_text}` takes no password; password_secret is for SSH and database targets"
+                        ),
+                    ));
                 }
                 other => other.map(Spanned::into_inner),
             };
+            let is_ssh = matches!(spec, TargetSpec::Ssh { .. });
+            for (key, value) in [
+                ("identity_file", &raw_target.identity_file),
+                ("jump", &raw_target.jump),
+                ("passphrase_secret", &raw_target.passphrase_secret),
+            ] {
+                if let Some(value) = value.as_ref().filter(|_| !is_ssh) {
+                    return Err(at(
+                        value.span(),
+                        format!(
+                            "target `{target_name_text}` is not an SSH target; `{key}` is for ssh:// targets"
+                        ),
+                    ));
+                }
+            }
+            if let Some(s) = raw_target
+                .passphrase_secret
+                .as_ref()
+                .filter(|s| !config.secrets.contains_key(s.get_ref()))
+            {
+                return Err(at(
+                    s.span(),
+                    format!(
+                        "target `{target_name_text}` uses secret `{}`, which is not defined",
+                        s.get_ref()
+                    ),
+                )
+                .with_hint(format!(
+                    "add [secrets.{}] with env, file or command",
+                    s.get_ref()
+                )));
+            }
+            if let Some(jump) = raw_target
+                .jump
+                .as_ref()
+                .filter(|j| j.get_ref().trim().is_empty() || j.get_ref() == &target_name_text)
+            {
+                return Err(at(
+                    jump.span(),
+                    format!("target `{target_name_text}`: jump must name another host"),
+                ));
+            }
+            if is_ssh {
+                config.ssh.insert(
+                    target_name_text.clone(),
+                    crate::ssh::SshTargetOptions {
+                        identity_file: raw_target.identity_file.map(Spanned::into_inner),
+                        jump: raw_target.jump.map(Spanned::into_inner),
+                        password_secret: password_secret.clone(),
+                        passphrase_secret: raw_target.passphrase_secret.map(Spanned::into_inner),
+                    },
+                );
+            }
             config.targets.push(Target {
                 name: target_name_text,
                 spec,

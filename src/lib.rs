@@ -12,4 +12,5 @@ pub mod s3; // S3 upload (multipart, parallel parts) and presigned links
 pub mod secret; // secret references resolved at run time
 pub mod snapshot; // the on-disk snapshot: writer, reader, manifest, journal
 pub mod source_error; // file:line:col errors for user-written files
-pub mod tui; // the interactive TUI: incidents → plan → live panes → export, replay, preset editor
+pub mod ssh;
+pub mod tui; // the interactive TUI: incidents → plan → live panes → export, replay, preset editor // SSH hosts: ~/.ssh/config, known_hosts, authentication, connections

@@ -37,6 +37,8 @@ struct Draft {
     /// Database steps: row cap and sampling.
     max_rows: Option<u64>,
     repeat: Option<Repeat>,
+    /// Shell steps: a file to copy into the snapshot afterwards.
+    fetch: Option<String>,
 }
 
 /// Makes the plan, or says plainly why it cannot (nothing runs then).
@@ -94,6 +96,7 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
                     intrusive: step.intrusive,
                     max_rows: step.max_rows,
                     repeat: step.repeat,
+                    fetch: preset.render_fetch(step, &values),
                 });
             }
         }
@@ -144,6 +147,7 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
                     intrusive: false,
                     max_rows: None,
                     repeat: None,
+                    fetch: None,
                 });
             }
         }
@@ -183,6 +187,7 @@ pub fn build_plan(request: &PlanRequest, library: &PresetLibrary) -> Result<Capt
             skip_reason: (d.intrusive && !request.allow_intrusive)
                 .then(|| "intrusive step (it can pause or burden the process): confirm to run it (--allow-intrusive)".to_string()),
             intrusive: d.intrusive,
+            fetch: d.fetch,
         })
         .collect();
     Ok(CapturePlan {

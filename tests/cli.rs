@@ -157,16 +157,6 @@ fn usage_errors_are_exit_2_and_run_nothing() {
             &[
                 "capture",
                 "--target",
-                "ssh://ops@127.0.0.1:2222",
-                "--run",
-                "true",
-            ],
-            "SSH targets are not supported yet",
-        ),
-        (
-            &[
-                "capture",
-                "--target",
                 "mysql://root@127.0.0.1:3306/x?tls=maybe",
                 "--query",
                 "SELECT 1",

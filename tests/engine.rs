@@ -22,6 +22,7 @@ fn stream(id: &str, command: &str, timeout: Duration) -> StreamSpec {
         max_rows: None,
         repeat: None,
         skip_reason: None,
+        fetch: None,
     }
 }
 

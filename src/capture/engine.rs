@@ -71,8 +71,8 @@ impl Engine {
             .await
     }
 
-    /// As [`Engine::run`], with runners made by the caller (one per plan target, in order), e.g.
-    /// database runners holding a password resolved from a secret reference.
+    /// As [`Engine::run`], with one runner (or why there is none) per plan target, in order, made
+    /// by the caller with its settings (SSH inventory, `--accept-new`, database passwords from secrets).
     pub async fn run_with_runners(
         &self,
         plan: &CapturePlan,
@@ -152,6 +152,7 @@ fn not_run(status: StreamStatus, reason: &str) -> StreamResult {
         stdout: OutputRecord::default(),
         stderr: OutputRecord::default(),
         data: None,
+        artifact: None,
         redactions: 0,
     }
 }
@@ -181,18 +182,24 @@ async fn run_one(
         crate::model::StepAction::Query(_) => Some(writer.data_started(index, "jsonl")?),
         crate::model::StepAction::Command(_) => None,
     };
+    let artifact = match spec.fetch {
+        Some(_) => Some(writer.artifact_file(index)?),
+        None => None,
+    };
     let mut io = StreamIo {
         stdout,
         stderr,
         data,
         live: stream_live,
         changed: &live.changed,
+        artifact,
     };
     let outcome = runner.run(spec, &mut io, cancel).await;
     let StreamIo {
         stdout,
         stderr,
         data,
+        artifact,
         ..
     } = io;
     let (stdout, out_redactions, out_truncated) = stdout.finish()?;
@@ -204,7 +211,12 @@ async fn run_one(
         }
         None => (None, 0, false),
     };
-    let truncated = out_truncated || err_truncated || data_truncated || outcome.truncated;
+    let (artifact, artifact_truncated) = match artifact {
+        Some(file) => file.finish().map(|(record, cut)| (Some(record), cut))?,
+        None => (None, false),
+    };
+    let truncated =
+        out_truncated || err_truncated || data_truncated || artifact_truncated || outcome.truncated;
     let (status, reason) = classify(&outcome);
     Ok(StreamResult {
         status,
@@ -219,6 +231,7 @@ async fn run_one(
         stdout,
         stderr,
         data,
+        artifact,
         redactions: out_redactions + err_redactions + data_redactions,
     })
 }

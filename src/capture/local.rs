@@ -74,10 +74,18 @@ impl LocalRunner {
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
         widen_pipe(child.stdout.as_ref());
         widen_pipe(child.stderr.as_ref());
-        let outcome = pump(&mut child, pgid, spec.timeout, io, cancel).await;
+        let mut outcome = pump(&mut child, pgid, spec.timeout, io, cancel).await;
         // Whatever happened, nothing of this step outlives it.
         if let Some(pgid) = pgid {
             let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        if let Some(path) = spec
+            .fetch
+            .as_deref()
+            .filter(|_| outcome.error.is_none() && !outcome.timed_out && !outcome.cancelled)
+            && let Err(e) = copy_artifact(path, io).await
+        {
+            outcome.error = Some(format!("fetching {path} failed: {e}"));
         }
         outcome
     }
@@ -87,6 +95,19 @@ impl LocalRunner {
 fn widen_pipe<P: std::os::fd::AsFd>(pipe: Option<&P>) {
     if let Some(pipe) = pipe {
         let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY));
+    }
+}
+
+/// Copies a step's `fetch` file into the snapshot (the artifact caps it).
+async fn copy_artifact(path: &str, io: &mut StreamIo<'_>) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        io.artifact_chunk(&buf[..n])?;
     }
 }
 

@@ -4,6 +4,7 @@ pub mod engine;
 pub mod live;
 pub mod local;
 pub mod runner;
+pub mod ssh;
 
 pub use engine::{CaptureControl, Engine, StreamEvent};
 pub use live::{LiveLine, LiveView, OutputRing, StreamLive};

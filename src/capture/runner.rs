@@ -3,9 +3,11 @@
 use super::db::DbRunner;
 use super::live::StreamLive;
 use super::local::LocalRunner;
+use super::ssh::SshRunner;
 use crate::model::{StreamSpec, Target, TargetSpec};
 use crate::secret::SecretValue;
 use crate::snapshot::OutputFile;
+use crate::snapshot::artifact::ArtifactFile;
 use crate::snapshot::journal::Fd;
 use std::io;
 use tokio::sync::Notify;
@@ -35,6 +37,8 @@ pub struct StreamIo<'a> {
     pub data: Option<OutputFile>,
     pub live: &'a StreamLive,
     pub changed: &'a Notify,
+    /// The file a `fetch` step copies from its target (not redacted, not shown live).
+    pub artifact: Option<ArtifactFile>,
 }
 
 impl StreamIo<'_> {
@@ -64,6 +68,16 @@ impl StreamIo<'_> {
     pub fn stdout_full(&self) -> bool {
         self.stdout.truncated()
     }
+
+    /// Stores bytes of the fetched file; an error if the step has no `fetch`.
+    pub fn artifact_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.artifact {
+            Some(file) => file.write(data),
+            None => Err(io::Error::other(
+                "this step has no fetch, so it has no artifact file",
+            )),
+        }
+    }
 }
 
 /// Runs steps on one target.
@@ -73,28 +87,43 @@ pub enum TargetRunner {
     Mysql(DbRunner),
     Postgres(DbRunner),
     Sqlite(DbRunner),
+    Ssh(SshRunner),
 }
 
 impl TargetRunner {
     /// A runner for `target`, or why this build cannot capture from it.
+    /// SSH targets get `~/.ssh/config` and default settings; see [`TargetRunner::for_target_in`].
     pub fn for_target(target: &Target) -> Result<TargetRunner, String> {
+        match &target.spec {
+            TargetSpec::Ssh { .. } => TargetRunner::for_target_in(
+                target,
+                &crate::ssh::SshContext::new(crate::ssh::SshConfig::load_default()),
+            ),
+            _ => TargetRunner::for_target_in(
+                target,
+                &crate::ssh::SshContext::new(crate::ssh::SshConfig::default()),
+            ),
+        }
+    }
+
+    /// A runner for `target`, with the capture's SSH settings (inventory, secrets, `--accept-new`).
+    pub fn for_target_in(
+        target: &Target,
+        ssh: &crate::ssh::SshContext,
+    ) -> Result<TargetRunner, String> {
         match &target.spec {
             TargetSpec::Local => Ok(TargetRunner::Local(LocalRunner::new())),
             TargetSpec::Mysql(_) | TargetSpec::Postgres(_) | TargetSpec::Sqlite { .. } => {
                 TargetRunner::for_database(target, None)
             }
-            other => Err(format!(
-                "target `{}` ({}): {} targets are not supported yet in casefile {}",
-                target.name,
-                other.to_url(),
-                match other {
-                    TargetSpec::Ssh { .. } => "SSH",
-                    TargetSpec::Mysql(_) => "MySQL/MariaDB",
-                    TargetSpec::Postgres(_) => "PostgreSQL",
-                    _ => "SQLite",
-                },
-                env!("CARGO_PKG_VERSION")
-            )),
+            TargetSpec::Ssh { .. } => {
+                let endpoint = crate::ssh::resolve::resolve(target, ssh)?;
+                Ok(TargetRunner::Ssh(SshRunner::new(
+                    endpoint,
+                    std::sync::Arc::clone(&ssh.setup_permits),
+                    ssh.jumps.clone(),
+                )))
+            }
         }
     }
 
@@ -124,6 +153,7 @@ impl TargetRunner {
             TargetRunner::Mysql(db) | TargetRunner::Postgres(db) | TargetRunner::Sqlite(db) => {
                 db.run(spec, io, cancel).await
             }
+            TargetRunner::Ssh(ssh) => ssh.run(spec, io, cancel).await,
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct StreamSpec {
     /// Run the step several times, spaced out (pt-stalk style sampling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat: Option<Repeat>,
+    /// A file on the target to copy into the snapshot after the command (`fetch = "PATH"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<String>,
     /// Set when the stream is planned but must not run (e.g. intrusive without confirmation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,

@@ -44,6 +44,8 @@ pub struct PresetStep {
     pub max_rows: Option<u64>,
     /// Sampling: run the step several times.
     pub repeat: Option<crate::model::Repeat>,
+    /// A file on the target that the command produces, copied into the snapshot afterwards.
+    pub fetch: Option<String>,
 }
 
 impl Preset {
@@ -71,6 +73,19 @@ impl Preset {
             values.insert(name.clone(), value);
         }
         Ok(values)
+    }
+
+    /// The step's `fetch` path with parameters filled in as plain text (it is quoted when used).
+    pub fn render_fetch(
+        &self,
+        step: &PresetStep,
+        values: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        step.fetch.as_ref().map(|path| {
+            values.iter().fold(path.clone(), |acc, (name, value)| {
+                acc.replace(&format!("{{{{{name}}}}}"), value)
+            })
+        })
     }
 
     /// The step's command or query with parameters filled in for this target kind.

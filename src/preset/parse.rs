@@ -51,6 +51,9 @@ struct RawStep {
     sudo: bool,
     #[serde(default)]
     intrusive: bool,
+    /// A file the command leaves on the target, copied into the snapshot (shell presets only).
+    #[serde(default)]
+    fetch: Option<Spanned<String>>,
     #[serde(default)]
     max_rows: Option<Spanned<u64>>,
     #[serde(default)]
@@ -314,9 +317,39 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
             }
             None => None,
         };
+        let fetch = match step.fetch {
+            Some(f) if raw.target != TargetKind::Shell => {
+                return Err(err(
+                    f.span(),
+                    format!("step `{name}` has fetch, which only shell presets support"),
+                ));
+            }
+            Some(f) if !f.get_ref().starts_with('/') && !f.get_ref().starts_with("{{") => {
+                return Err(err(
+                    f.span(),
+                    format!("step `{name}`: fetch needs an absolute path on the target"),
+                )
+                .with_hint("e.g. fetch = \"/tmp/casefile.pcap\" or fetch = \"{{path}}\""));
+            }
+            Some(f) => {
+                for (_, placeholder) in placeholders(f.get_ref()) {
+                    if !params.contains_key(placeholder) {
+                        return Err(err(
+                            f.span(),
+                            format!(
+                                "step `{name}`: fetch uses `{{{{{placeholder}}}}}`, which is not a parameter of this preset"
+                            ),
+                        ));
+                    }
+                }
+                Some(f.into_inner())
+            }
+            None => None,
+        };
         steps.push(PresetStep {
             max_rows,
             repeat,
+            fetch,
             name: step.name.into_inner(),
             description: step.description,
             action,

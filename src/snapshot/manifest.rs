@@ -115,6 +115,9 @@ pub struct StreamResult {
     /// `streams/ID.jsonl`). Absent for streams that have none, and in older snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<OutputRecord>,
+    /// The file the step fetched from its target (`fetch`), byte-exact, with its SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<OutputRecord>,
     /// Secrets replaced in this stream's output (and its recorded command).
     #[serde(default)]
     pub redactions: u64,

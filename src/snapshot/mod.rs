@@ -4,10 +4,12 @@
 //! manifest.json        what ran where, statuses, sizes, SHA-256 (rewritten atomically as it goes)
 //! journal.jsonl        timestamped chunk index and stream events, appended as they happen
 //! streams/ID.out|.err  raw (redacted) stdout and stderr of each stream
+//! streams/ID.artifact   a file a step fetched from its target (`fetch = "PATH"`), byte-exact
 //! ```
 //! The journal makes the snapshot crash-safe: after a `kill -9` the reader rebuilds each
 //! stream's state from it, and marks streams that never ended as interrupted.
 pub mod archive;
+pub mod artifact;
 pub mod asciicast;
 pub mod journal;
 pub mod manifest;

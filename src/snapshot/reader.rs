@@ -78,6 +78,7 @@ impl Snapshot {
             let outputs = [
                 ("stdout", Some(&stream.result.stdout)),
                 ("stderr", Some(&stream.result.stderr)),
+                ("artifact", stream.result.artifact.as_ref()),
                 ("data", stream.result.data.as_ref()),
             ];
             for (label, record) in outputs

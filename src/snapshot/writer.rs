@@ -102,6 +102,7 @@ impl SnapshotWriter {
                     stdout: output("out"),
                     stderr: output("err"),
                     data: None,
+                    artifact: None,
                     redactions,
                 };
                 StreamRecord {
@@ -228,6 +229,25 @@ impl SnapshotWriter {
                 result.redactions += count;
             }
         }
+    }
+
+    /// Opens `streams/ID.artifact` for a step that fetches a file; capped at the step's `max_bytes`.
+    pub fn artifact_file(&self, stream: usize) -> io::Result<super::artifact::ArtifactFile> {
+        let (id, cap) = self.with_manifest(|m| {
+            (
+                m.streams[stream].spec.id.clone(),
+                m.streams[stream].spec.max_bytes,
+            )
+        })?;
+        let rel = format!("{STREAMS_DIR}/{id}.artifact");
+        let path = self.dir.join(&rel);
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| with_path(e, &path))?;
+        Ok(super::artifact::ArtifactFile::new(file, rel, cap))
     }
 
     /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).

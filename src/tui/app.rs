@@ -570,7 +570,19 @@ impl App {
         };
         let engine_plan = plan.clone();
         let engine_live = Arc::clone(&live);
-        let runners = crate::cli::runners_for(&plan, &secrets);
+        let ssh = match crate::cli::ssh_context(
+            &self.config,
+            &plan,
+            crate::ssh::SshConfig::load_default(),
+            false,
+        ) {
+            Ok(ssh) => ssh,
+            Err(e) => {
+                self.message = Some(format!("cannot start: {e}"));
+                return;
+            }
+        };
+        let runners = crate::cli::runners_for(&plan, &secrets, &ssh);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let result = engine

@@ -133,6 +133,7 @@ fn spec(id: usize, target: usize, preset: &str, step: &str, action: StepAction) 
         intrusive: false,
         max_rows: None,
         repeat: None,
+        fetch: None,
         skip_reason: None,
     }
 }
@@ -202,6 +203,7 @@ fn result(
         stdout: OutputRecord::default(),
         stderr: OutputRecord::default(),
         data: None,
+        artifact: None,
         redactions: 0,
     }
 }

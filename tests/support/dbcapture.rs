@@ -66,6 +66,7 @@ pub fn step(name: &str, sql: &str, timeout: Duration) -> StreamSpec {
         intrusive: false,
         max_rows: None,
         repeat: None,
+        fetch: None,
         skip_reason: None,
     }
 }

@@ -8,4 +8,5 @@ pub mod mariadb;
 pub mod postgres;
 pub mod prism;
 pub mod s3;
+pub mod sshd;
 pub mod tmux;

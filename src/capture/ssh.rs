@@ -1,0 +1,359 @@
+//! An SSH host as a target: ONE connection per host, made by the first stream that needs it and
+//! shared by all the host's streams, a channel per step. Output chunks go to the snapshot as they
+//! arrive. A timeout or cancel stops the remote process itself, not just the channel: each step
+//! runs under a small `sh` wrapper that, on SIGTERM (sent with the SSH `signal` request), signals
+//! its whole process group, waits up to a second and then kills it. The same happens when the
+//! channel's stdin reaches EOF (casefile sends EOF to stop a step, and sshd closes it when the
+//! connection drops), because sshd refuses `signal` requests for root logins (no privilege
+//! separation after authentication), which is exactly where incident captures often run.
+use super::runner::{RunOutcome, StreamIo};
+use crate::model::{StepAction, StreamSpec};
+use crate::snapshot::journal::Fd;
+use crate::ssh::{Connection, JumpPool, SshEndpoint, connect};
+use russh::{ChannelMsg, Sig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+/// How long after SIGTERM the step gets to end before the channel is abandoned.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long a control message (EOF, signal, close) may wait for room on a stuck connection.
+const SEND_LIMIT: Duration = Duration::from_secs(1);
+/// How long output may keep coming after the step's exit status (a background child holding
+/// the pipe) before the step's process group is stopped.
+const LINGER_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// Runs shell steps on one SSH host.
+pub struct SshRunner {
+    endpoint: Arc<SshEndpoint>,
+    connection: OnceCell<Result<Arc<Connection>, String>>,
+    setup_permits: Arc<Semaphore>,
+    jumps: JumpPool,
+}
+
+impl std::fmt::Debug for SshRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshRunner")
+            .field("endpoint", &self.endpoint.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a channel's stdout goes.
+#[derive(Debug, Clone, Copy)]
+enum Sink {
+    Stdout,
+    /// The step's fetched file (`fetch = "PATH"`).
+    Artifact,
+}
+
+enum Stop {
+    TimedOut,
+    Cancelled,
+}
+
+impl SshRunner {
+    /// A runner for `endpoint`; `setup_permits` bounds concurrent handshakes, `jumps` shares bastions.
+    pub fn new(endpoint: SshEndpoint, setup_permits: Arc<Semaphore>, jumps: JumpPool) -> SshRunner {
+        SshRunner {
+            endpoint: Arc::new(endpoint),
+            connection: OnceCell::new(),
+            setup_permits,
+            jumps,
+        }
+    }
+
+    pub fn endpoint(&self) -> &SshEndpoint {
+        &self.endpoint
+    }
+
+    /// The host's connection, made once; a failure is remembered so every stream of the host
+    /// fails at once with the same reason instead of retrying.
+    async fn connection(&self) -> Result<Arc<Connection>, String> {
+        self.connection
+            .get_or_init(|| async {
+                let _permit = self
+                    .setup_permits
+                    .acquire()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                connect(Arc::clone(&self.endpoint), self.jumps.clone())
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .clone()
+    }
+
+    pub async fn run(
+        &self,
+        spec: &StreamSpec,
+        io: &mut StreamIo<'_>,
+        cancel: &CancellationToken,
+    ) -> RunOutcome {
+        let StepAction::Command(command) = &spec.action else {
+            return failed("a query cannot run on a shell target");
+        };
+        let deadline = Instant::now() + spec.timeout;
+        let connection = tokio::select! {
+            c = self.connection() => match c {
+                Ok(c) => c,
+                Err(e) => return failed(e),
+            },
+            _ = sleep_until(deadline) => return RunOutcome { timed_out: true, error: Some(format!("{}: still connecting when the step's timeout ran out", self.endpoint.describe())), ..Default::default() },
+            _ = cancel.cancelled() => return RunOutcome { cancelled: true, ..Default::default() },
+        };
+        let script = super::local::shell_script(command, &spec.requires);
+        let sudo = spec.sudo && self.endpoint.user != "root";
+        let mut outcome = self
+            .exec(
+                &connection,
+                &remote_command(&script, sudo),
+                deadline,
+                io,
+                cancel,
+                Sink::Stdout,
+            )
+            .await;
+        let ran_to_end = outcome.error.is_none() && !outcome.timed_out && !outcome.cancelled;
+        if let (Some(path), true) = (&spec.fetch, ran_to_end) {
+            let fetched = self
+                .exec(
+                    &connection,
+                    &fetch_command(path),
+                    deadline,
+                    io,
+                    cancel,
+                    Sink::Artifact,
+                )
+                .await;
+            outcome.timed_out = fetched.timed_out;
+            outcome.cancelled = fetched.cancelled;
+            outcome.error = fetched.error.or_else(|| match fetched.exit_code {
+                Some(0) => None,
+                code => Some(format!(
+                    "fetching {path} failed (exit {}; see stderr)",
+                    code.map(|c| c.to_string())
+                        .unwrap_or_else(|| "unknown".into())
+                )),
+            });
+        }
+        outcome
+    }
+
+    /// Runs one remote command on its own channel; stdout goes to `out` (the stream's stdout, or its artifact).
+    async fn exec(
+        &self,
+        connection: &Connection,
+        command: &str,
+        deadline: Instant,
+        io: &mut StreamIo<'_>,
+        cancel: &CancellationToken,
+        out: Sink,
+    ) -> RunOutcome {
+        let who = self.endpoint.describe();
+        let opened = tokio::select! {
+            ch = connection.handle.channel_open_session() => ch.map_err(|e| format!("{who}: cannot open a channel: {e}")),
+            _ = sleep_until(deadline) => return RunOutcome { timed_out: true, ..Default::default() },
+            _ = cancel.cancelled() => return RunOutcome { cancelled: true, ..Default::default() },
+        };
+        let mut channel = match opened {
+            Ok(ch) => ch,
+            Err(e) => return failed(e),
+        };
+        if let Err(e) = channel.exec(true, command.as_bytes()).await {
+            return failed(format!("{who}: cannot start the command: {e}"));
+        }
+        // No EOF on stdin here: the wrapper's watcher takes EOF as "stop the step".
+        let mut outcome = RunOutcome::default();
+        let mut exited = false;
+        let mut linger_until: Option<Instant> = None;
+        let mut stop: Option<Stop> = None;
+        loop {
+            let stop_at = linger_until.map_or(deadline, |l| l.min(deadline));
+            tokio::select! {
+                msg = channel.wait() => match msg {
+                    None | Some(ChannelMsg::Close) => break,
+                    Some(msg) => {
+                        if let Err(e) = handle_msg(msg, io, out, &mut outcome, &mut exited) {
+                            outcome.error = Some(e);
+                            break;
+                        }
+                        if exited && linger_until.is_none() {
+                            linger_until = Some(Instant::now() + LINGER_AFTER_EXIT);
+                        }
+                    }
+                },
+                _ = sleep_until(stop_at) => {
+                    if !exited { stop = Some(Stop::TimedOut); }
+                    break;
+                }
+                _ = cancel.cancelled() => {
+                    stop = Some(Stop::Cancelled);
+                    break;
+                }
+            }
+        }
+        if outcome.error.is_none()
+            && (stop.is_some() || (exited && linger_until.is_some_and(|l| Instant::now() >= l)))
+        {
+            // Stop the remote process group, keep what it prints while dying, and its exit signal.
+            let _ = tokio::time::timeout(SEND_LIMIT, channel.eof()).await;
+            let _ = tokio::time::timeout(SEND_LIMIT, channel.signal(Sig::TERM)).await;
+            let grace = Instant::now() + STOP_GRACE;
+            loop {
+                tokio::select! {
+                    msg = channel.wait() => match msg {
+                        None | Some(ChannelMsg::Close) => break,
+                        Some(msg) => { if handle_msg(msg, io, out, &mut outcome, &mut exited).is_err() { break } }
+                    },
+                    _ = sleep_until(grace) => {
+                        // After the step exited, only something it left behind holds the channel: not an error.
+                        if stop.is_some() {
+                            outcome.error.get_or_insert_with(|| format!("{who}: the step did not end within {}s of SIGTERM; it may still run there", STOP_GRACE.as_secs()));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        match stop {
+            Some(Stop::TimedOut) => outcome.timed_out = true,
+            Some(Stop::Cancelled) => outcome.cancelled = true,
+            None => {}
+        }
+        if !exited && stop.is_none() && outcome.error.is_none() {
+            outcome.error = Some(format!(
+                "{who}: the connection closed before the step reported how it ended"
+            ));
+        }
+        let _ = tokio::time::timeout(SEND_LIMIT, channel.close()).await;
+        outcome
+    }
+}
+
+/// Applies one channel message to the stream.
+fn handle_msg(
+    msg: ChannelMsg,
+    io: &mut StreamIo<'_>,
+    out: Sink,
+    outcome: &mut RunOutcome,
+    exited: &mut bool,
+) -> Result<(), String> {
+    match msg {
+        ChannelMsg::Data { data } => match out {
+            Sink::Stdout => io.chunk(Fd::Out, &data),
+            Sink::Artifact => io.artifact_chunk(&data),
+        }
+        .map_err(|e| format!("cannot write to the snapshot: {e}")),
+        ChannelMsg::ExtendedData { data, ext: 1 } => io
+            .chunk(Fd::Err, &data)
+            .map_err(|e| format!("cannot write to the snapshot: {e}")),
+        ChannelMsg::ExitStatus { exit_status } => {
+            outcome.exit_code = Some(exit_status as i32);
+            *exited = true;
+            Ok(())
+        }
+        ChannelMsg::ExitSignal { signal_name, .. } => {
+            outcome.signal = Some(signal_number(&signal_name));
+            *exited = true;
+            Ok(())
+        }
+        ChannelMsg::Failure => {
+            Err("the server refused to run the command (exec request failed)".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn failed(reason: impl Into<String>) -> RunOutcome {
+    RunOutcome {
+        error: Some(reason.into()),
+        ..Default::default()
+    }
+}
+
+/// The Linux number of an SSH signal name (as in the manifest's `signal`).
+fn signal_number(sig: &Sig) -> i32 {
+    let name = match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(name) => name.as_str(),
+    };
+    format!("SIG{name}")
+        .parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .unwrap_or(-1)
+}
+
+/// Quotes `text` for a POSIX shell.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The remote command line: `/bin/sh` runs a wrapper that starts the step in the background of its
+/// own process group (sshd makes every session a new session and group; the step's stdin is
+/// /dev/null) and waits for it. A watcher reads the channel's stdin: EOF (or a line) means stop.
+/// Stopping (also on SIGTERM/INT/HUP, e.g. a `signal` request) sends SIGTERM to the whole group,
+/// gives it up to a second, then SIGKILLs the group: nothing the step started survives. When the
+/// step exits by itself, whatever it left running in the background gets SIGTERM (as the local
+/// runner kills the step's group).
+/// A step killed by a signal is re-raised so the manifest records the signal, not 128+n.
+pub fn remote_command(script: &str, sudo: bool) -> String {
+    let run = if sudo {
+        r#"sudo -n /bin/sh -c "$1""#
+    } else {
+        r#"/bin/sh -c "$1""#
+    };
+    let wrapper = format!(
+        r#"stop() {{ trap "" TERM INT HUP; kill -TERM 0 2>/dev/null; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 10 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL 0; }}
+exec 3<&0
+{run} </dev/null 3<&- &
+p=$!
+{{ read -r _ <&3; stop; }} &
+w=$!
+trap stop TERM INT HUP
+wait $p
+st=$?
+kill $w 2>/dev/null
+trap "" TERM INT HUP; kill -TERM 0 2>/dev/null
+if [ $st -gt 128 ] && [ $st -lt 160 ]; then trap - TERM INT HUP; kill -$((st-128)) $$; fi
+exit $st"#
+    );
+    format!(
+        "exec /bin/sh -c {} casefile-step {}",
+        shell_quote(&wrapper),
+        shell_quote(script)
+    )
+}
+
+/// Streams a remote file's bytes to stdout, binary-safe (`cat` on the exec channel), under the
+/// same wrapper as steps so a timeout stops it too.
+fn fetch_command(path: &str) -> String {
+    remote_command(&format!("exec cat -- {}", shell_quote(path)), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_single_quotes() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert!(remote_command("echo 'x'", true).contains("sudo -n"));
+        assert_eq!(signal_number(&Sig::KILL), 9);
+        assert_eq!(signal_number(&Sig::Custom("USR2".into())), 12);
+    }
+}
