@@ -76,10 +76,11 @@ impl Redactor {
         let any = build(&alternatives.join("|"));
         let patterns = PATTERNS.iter().map(|p| build(p)).collect();
         let longest_secret = secrets.iter().map(Vec::len).max().unwrap_or(0);
+        // Lower-case anchors searched in a lower-cased copy: case-insensitive, yet the searcher can
+        // use its SIMD (Teddy) prefilter, which `ascii_case_insensitive` would rule out.
         let mut anchors: Vec<Vec<u8>> = ANCHORS.iter().map(|a| a.as_bytes().to_vec()).collect();
-        anchors.extend(secrets.iter().cloned());
+        anchors.extend(secrets.iter().map(|s| s.to_ascii_lowercase()));
         let anchors = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
             .build(&anchors)
             .unwrap_or_else(|e| panic!("redaction anchors are invalid: {e}"));
         Arc::new(Redactor {
@@ -108,11 +109,22 @@ impl Redactor {
         &'r self,
         input: &'h [u8],
     ) -> impl Iterator<Item = regex::bytes::Match<'h>> + use<'r, 'h> {
-        let matches: Option<Matches<'r, 'h>> = self
-            .anchors
-            .is_match(input)
-            .then(|| self.any.find_iter(input));
+        let matches: Option<Matches<'r, 'h>> =
+            self.may_match(input).then(|| self.any.find_iter(input));
         matches.into_iter().flatten()
+    }
+
+    /// True when some anchor occurs in `input`, ignoring ASCII case.
+    fn may_match(&self, input: &[u8]) -> bool {
+        thread_local! {
+            static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        LOWERED.with(|lowered| {
+            let mut lowered = lowered.borrow_mut();
+            lowered.clear();
+            lowered.extend(input.iter().map(u8::to_ascii_lowercase));
+            self.anchors.is_match(lowered.as_slice())
+        })
     }
 
     /// Appends `input` to `out` with every match replaced; returns how many were replaced.
