@@ -42,10 +42,17 @@ const ANCHORS: &[&str] = &[
 /// How far a single match can reach; a stream holds back at most this much of a partial line.
 const LONGEST_PATTERN_MATCH: usize = 640;
 
+/// The anchor search: SIMD (Teddy) where the CPU and pattern count allow, else an automaton.
+#[derive(Debug)]
+enum Anchors {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
 /// The shared redaction rules of one capture.
 #[derive(Debug)]
 pub struct Redactor {
-    anchors: AhoCorasick,
+    anchors: Anchors,
     any: Regex,
     patterns: Vec<Regex>,
     secrets: Vec<Vec<u8>>,
@@ -80,9 +87,17 @@ impl Redactor {
         // use its SIMD (Teddy) prefilter, which `ascii_case_insensitive` would rule out.
         let mut anchors: Vec<Vec<u8>> = ANCHORS.iter().map(|a| a.as_bytes().to_vec()).collect();
         anchors.extend(secrets.iter().map(|s| s.to_ascii_lowercase()));
-        let anchors = AhoCorasick::builder()
-            .build(&anchors)
-            .unwrap_or_else(|e| panic!("redaction anchors are invalid: {e}"));
+        let anchors = match aho_corasick::packed::Config::new()
+            .builder()
+            .extend(&anchors)
+            .build()
+        {
+            Some(teddy) => Anchors::Packed(teddy),
+            None => Anchors::Automaton(
+                AhoCorasick::new(&anchors)
+                    .unwrap_or_else(|e| panic!("redaction anchors are invalid: {e}")),
+            ),
+        };
         Arc::new(Redactor {
             anchors,
             any,
@@ -123,7 +138,10 @@ impl Redactor {
             let mut lowered = lowered.borrow_mut();
             lowered.clear();
             lowered.extend(input.iter().map(u8::to_ascii_lowercase));
-            self.anchors.is_match(lowered.as_slice())
+            match &self.anchors {
+                Anchors::Packed(teddy) => teddy.find(lowered.as_slice()).is_some(),
+                Anchors::Automaton(automaton) => automaton.is_match(lowered.as_slice()),
+            }
         })
     }
 
