@@ -143,6 +143,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(config) => config,
         Err(e) => return usage_error(e),
     };
+    // A `via` may name a Host of ~/.ssh/config, so it is checked once that is read.
+    if matches!(
+        cli.command,
+        None | Some(Command::Capture(_)) | Some(Command::Targets(_))
+    ) && let Err(e) = config.check_via(&crate::ssh::SshConfig::load_default())
+    {
+        return usage_error(e);
+    }
     match cli.command {
         None => crate::tui::run(config, cli.theme, crate::tui::app::Start::Home).await,
         Some(Command::Replay { path }) => {
@@ -173,7 +181,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     "{:<20} {:<9} {:<44} {:<16} {}",
                     t.name,
                     t.kind(),
-                    t.spec.to_url(),
+                    address(&t.spec),
                     t.tags.join(","),
                     t.source
                 );
@@ -182,6 +190,19 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Show { snapshot, json }) => show(&snapshot, json),
         Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
+    }
+}
+
+/// A target's URL, plus `via HOST` for a database reached through an SSH host.
+fn address(spec: &crate::model::TargetSpec) -> String {
+    match spec {
+        crate::model::TargetSpec::Mysql(a) | crate::model::TargetSpec::Postgres(a) => {
+            match &a.via {
+                Some(via) => format!("{} via {via}", spec.to_url()),
+                None => spec.to_url(),
+            }
+        }
+        _ => spec.to_url(),
     }
 }
 
@@ -324,11 +345,13 @@ pub fn redactor_for(
             .filter(|(_, s)| s.always_redact)
             .map(|(n, _)| n.as_str()),
     );
+    let hosts = ssh_hosts_of(config, plan);
     names.extend(
-        plan.targets
+        hosts
             .iter()
-            .filter_map(|t| config.ssh.get(&t.name))
-            .filter_map(|o| o.passphrase_secret.as_deref()),
+            .filter_map(|h| config.ssh.get(h))
+            .flat_map(|o| [&o.password_secret, &o.passphrase_secret])
+            .filter_map(|s| s.as_deref()),
     );
     names.sort_unstable();
     names.dedup();
@@ -358,7 +381,7 @@ pub fn runners_for(
         .map(
             |target| match (target.kind().is_database(), &target.password_secret) {
                 (true, Some(name)) => {
-                    TargetRunner::for_database(target, secrets.get(name).cloned())
+                    TargetRunner::for_database_in(target, secrets.get(name).cloned(), ssh)
                 }
                 _ => TargetRunner::for_target_in(target, ssh),
             },
@@ -546,11 +569,8 @@ pub fn ssh_context(
     ssh_config: crate::ssh::SshConfig,
     accept_new: bool,
 ) -> Result<crate::ssh::SshContext, String> {
-    let has_ssh = plan
-        .targets
-        .iter()
-        .any(|t| matches!(t.spec, crate::model::TargetSpec::Ssh { .. }));
-    if has_ssh {
+    let hosts = ssh_hosts_of(config, plan);
+    if !hosts.is_empty() {
         for warning in &ssh_config.warnings {
             eprintln!("casefile: warning: {warning}");
         }
@@ -559,19 +579,7 @@ pub fn ssh_context(
     ssh.accept_new = accept_new;
     ssh.options = config.ssh.clone();
     ssh.inventory = config.targets.clone();
-    let mut names: Vec<&str> = plan.targets.iter().map(|t| t.name.as_str()).collect();
-    let mut index = 0;
-    while index < names.len() {
-        if let Some(jump) = config.ssh.get(names[index]).and_then(|o| o.jump.as_deref()) {
-            for hop in jump.split(',').map(str::trim) {
-                if config.ssh.contains_key(hop) && !names.contains(&hop) {
-                    names.push(hop);
-                }
-            }
-        }
-        index += 1;
-    }
-    for name in names {
+    for name in &hosts {
         let Some(options) = config.ssh.get(name) else {
             continue;
         };
@@ -588,6 +596,36 @@ pub fn ssh_context(
         }
     }
     Ok(ssh)
+}
+
+/// The SSH hosts a capture may connect to: its SSH targets, the hosts its databases are
+/// reached `via`, and (transitively) the inventory jump hosts of both. Their secrets are
+/// resolved for the SSH context and registered with the redactor.
+fn ssh_hosts_of(config: &Config, plan: &CapturePlan) -> Vec<String> {
+    use crate::model::TargetSpec;
+    let mut names: Vec<String> = Vec::new();
+    for target in &plan.targets {
+        let name = match &target.spec {
+            TargetSpec::Ssh { .. } => Some(target.name.clone()),
+            TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => a.via.clone(),
+            _ => None,
+        };
+        if let Some(name) = name.filter(|n| !names.contains(n)) {
+            names.push(name);
+        }
+    }
+    let mut index = 0;
+    while index < names.len() {
+        if let Some(jump) = config.ssh.get(&names[index]).and_then(|o| o.jump.clone()) {
+            for hop in jump.split(',').map(str::trim) {
+                if config.ssh.contains_key(hop) && !names.iter().any(|n| n == hop) {
+                    names.push(hop.to_string());
+                }
+            }
+        }
+        index += 1;
+    }
+    names
 }
 
 fn progress_label(plan: &CapturePlan, stream: usize) -> String {

@@ -70,6 +70,9 @@ struct RawTarget {
     /// SSH: another target's name, a ~/.ssh/config Host or user@host:port to tunnel through.
     #[serde(default)]
     jump: Option<Spanned<String>>,
+    /// Database targets: the SSH host (target name or ~/.ssh/config Host) that reaches the server.
+    #[serde(default)]
+    via: Option<Spanned<String>>,
     /// SSH: secret holding the passphrase of encrypted identity files.
     #[serde(default)]
     passphrase_secret: Option<Spanned<String>>,
@@ -131,6 +134,16 @@ pub struct Config {
     pub keys: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// SSH settings of SSH targets by target name (identity file, jump host, secrets).
     pub ssh: BTreeMap<String, crate::ssh::SshTargetOptions>,
+    /// `via` names that are not SSH targets of this file: fine if `~/.ssh/config` has the Host,
+    /// else the error to report (see [`Config::check_via`]).
+    pub pending_via: Vec<PendingVia>,
+}
+
+/// A `via = "NAME"` to look up in `~/.ssh/config`, with the error (file:line) if it is not there.
+#[derive(Debug, Clone)]
+pub struct PendingVia {
+    pub name: String,
+    pub error: SourceError,
 }
 
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -152,6 +165,7 @@ impl Config {
             theme: None,
             keys: BTreeMap::new(),
             ssh: BTreeMap::new(),
+            pending_via: Vec::new(),
         }
     }
 
@@ -217,6 +231,7 @@ impl Config {
                 .secrets
                 .insert(secret_name.into_inner(), secret.into_inner());
         }
+        let mut vias: Vec<(String, Spanned<String>)> = Vec::new();
         for (target_name, raw_target) in raw.targets {
             let target_name_text = target_name.get_ref().clone();
             if target_name_text == "local"
@@ -235,6 +250,9 @@ impl Config {
                 .map_err(|e| at(raw_target.url.span(), e))?;
             apply_db_settings(&mut spec, &raw_target, &target_name_text)
                 .map_err(|(span, e)| at(span, e))?;
+            if let Some(via) = &raw_target.via {
+                vias.push((target_name_text.clone(), via.clone()));
+            }
             let mut tags = Vec::new();
             for tag in raw_target.tags {
                 if tag.get_ref().is_empty() || tag.get_ref().contains([' ', ',', ':']) {
@@ -335,6 +353,7 @@ impl Config {
                 password_secret,
             });
         }
+        config.pending_via = check_via_names(&config.targets, &vias, &at)?;
         if let Some(secret) = &raw.destinations.pagerduty_token_secret
             && !config.secrets.contains_key(secret)
         {
@@ -365,6 +384,18 @@ impl Config {
             })
             .collect();
         Ok(config)
+    }
+
+    /// Fails on the first `via` that names neither an SSH target of the file nor a Host of
+    /// `ssh_config` (a concrete `Host`, or a pattern that gives it a HostName).
+    pub fn check_via(&self, ssh_config: &crate::ssh::SshConfig) -> Result<(), SourceError> {
+        match self.pending_via.iter().find(|p| {
+            !ssh_config.hosts.iter().any(|h| h == &p.name)
+                && ssh_config.settings_for(&p.name).hostname.is_none()
+        }) {
+            Some(p) => Err(p.error.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Targets from the inventory plus the always-present `local`.
@@ -437,6 +468,7 @@ fn apply_db_settings(
         ("tls", &raw.tls),
         ("tls_ca", &raw.tls_ca),
         ("socket", &raw.socket),
+        ("via", &raw.via),
     ];
     let address = match spec {
         TargetSpec::Mysql(address) | TargetSpec::Postgres(address) => address,
@@ -463,7 +495,75 @@ fn apply_db_settings(
     if let Some(socket) = &raw.socket {
         address.socket = Some(expand_home(socket.get_ref()).display().to_string());
     }
+    if let Some(via) = &raw.via {
+        if via.get_ref().trim().is_empty() {
+            return Err((
+                via.span(),
+                format!("target `{target}`: via must name an SSH host"),
+            ));
+        }
+        if address.socket.is_some() {
+            return Err((
+                via.span(),
+                format!(
+                    "target `{target}`: `via` and `socket` exclude each other (a Unix socket is on this machine)"
+                ),
+            ));
+        }
+        address.via = Some(via.get_ref().trim().to_string());
+    }
     Ok(())
+}
+
+type AtFn<'a> = dyn Fn(std::ops::Range<usize>, String) -> SourceError + 'a;
+
+/// Checks every `via` against the inventory: an SSH target is fine, any other kind of target is
+/// an error; names not in the file are returned to be looked up in `~/.ssh/config` later.
+fn check_via_names(
+    targets: &[Target],
+    vias: &[(String, Spanned<String>)],
+    at: &AtFn<'_>,
+) -> Result<Vec<PendingVia>, SourceError> {
+    let ssh_names: Vec<&str> = targets
+        .iter()
+        .filter(|t| matches!(t.spec, TargetSpec::Ssh { .. }))
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut pending = Vec::new();
+    for (target, via) in vias {
+        let name = via.get_ref().trim();
+        match targets.iter().find(|t| t.name == name) {
+            Some(t) if matches!(t.spec, TargetSpec::Ssh { .. }) => {}
+            Some(t) => {
+                return Err(at(
+                    via.span(),
+                    format!(
+                        "target `{target}`: via `{name}` is a {} target, not an SSH host",
+                        t.kind()
+                    ),
+                )
+                .with_hint("via names an ssh:// target of this file or a Host of ~/.ssh/config"));
+            }
+            None => pending.push(PendingVia {
+                name: name.to_string(),
+                error: at(
+                    via.span(),
+                    format!(
+                        "target `{target}`: via `{name}` is neither an SSH target of this file nor a Host of ~/.ssh/config"
+                    ),
+                )
+                .with_hint(format!(
+                    "add [targets.{name}] with url = \"ssh://user@host:22\", or `Host {name}` to ~/.ssh/config, or fix the name (SSH targets here: {})",
+                    if ssh_names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ssh_names.join(", ")
+                    }
+                )),
+            }),
+        }
+    }
+    Ok(pending)
 }
 
 /// `$XDG_DATA_HOME/casefile/captures`, or `./casefile-captures` when there is no home.
@@ -545,6 +645,55 @@ tags = ["db", "web"]
         )
         .expect_err("socket on ssh");
         assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
+    }
+
+    #[test]
+    fn via_names_an_ssh_host_of_the_file_or_of_ssh_config() {
+        let text = "[targets.bastion]\nurl = \"ssh://ops@b1\"\n[targets.orders]\nurl = \"mysql://app@db.internal/orders\"\nvia = \"bastion\"\n[targets.pg]\nurl = \"postgres://app@pg.internal/app\"\nvia = \"jumpbox\"\n";
+        let config = Config::parse("c.toml", text).expect("valid");
+        let TargetSpec::Mysql(address) = &config.targets[1].spec else {
+            panic!("not mysql")
+        };
+        assert_eq!(address.via.as_deref(), Some("bastion"));
+        // `jumpbox` is not in the file: fine only if ~/.ssh/config has it.
+        let without =
+            crate::ssh::SshConfig::parse("ssh_config", "Host other\n HostName 10.0.0.1\n");
+        let err = config.check_via(&without).expect_err("unknown via");
+        assert_eq!((err.file.as_str(), err.line), ("c.toml", 8));
+        assert!(err.to_string().contains("via `jumpbox`"), "{err}");
+        assert!(
+            err.to_string().contains("SSH targets here: bastion"),
+            "{err}"
+        );
+        let with = crate::ssh::SshConfig::parse("ssh_config", "Host jumpbox\n HostName 10.0.0.2\n");
+        assert!(config.check_via(&with).is_ok());
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"sqlite:/x.db\"\nvia = \"b\"\n",
+        )
+        .expect_err("via on sqlite");
+        assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
+        assert_eq!(err.line, 3);
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\nvia = \"b\"\n[targets.b]\nurl = \"postgres://h\"\n",
+        )
+        .expect_err("via to a database");
+        assert!(
+            err.to_string()
+                .contains("is a postgres target, not an SSH host"),
+            "{err}"
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\nvia = \"b\"\nsocket = \"/run/mysqld.sock\"\n",
+        )
+        .expect_err("via and socket");
+        assert!(err.to_string().contains("exclude each other"), "{err}");
+        assert!(
+            TargetSpec::parse_url("mysql://h/?via=b").is_err(),
+            "inline URLs take no via"
+        );
     }
 
     #[test]

@@ -92,18 +92,10 @@ pub enum TargetRunner {
 
 impl TargetRunner {
     /// A runner for `target`, or why this build cannot capture from it.
-    /// SSH targets get `~/.ssh/config` and default settings; see [`TargetRunner::for_target_in`].
+    /// SSH targets (and databases `via` an SSH host) get `~/.ssh/config` and default settings;
+    /// see [`TargetRunner::for_target_in`].
     pub fn for_target(target: &Target) -> Result<TargetRunner, String> {
-        match &target.spec {
-            TargetSpec::Ssh { .. } => TargetRunner::for_target_in(
-                target,
-                &crate::ssh::SshContext::new(crate::ssh::SshConfig::load_default()),
-            ),
-            _ => TargetRunner::for_target_in(
-                target,
-                &crate::ssh::SshContext::new(crate::ssh::SshConfig::default()),
-            ),
-        }
+        TargetRunner::for_target_in(target, &default_ssh_context(target))
     }
 
     /// A runner for `target`, with the capture's SSH settings (inventory, secrets, `--accept-new`).
@@ -114,7 +106,7 @@ impl TargetRunner {
         match &target.spec {
             TargetSpec::Local => Ok(TargetRunner::Local(LocalRunner::new())),
             TargetSpec::Mysql(_) | TargetSpec::Postgres(_) | TargetSpec::Sqlite { .. } => {
-                TargetRunner::for_database(target, None)
+                TargetRunner::for_database_in(target, None, ssh)
             }
             TargetSpec::Ssh { .. } => {
                 let endpoint = crate::ssh::resolve::resolve(target, ssh)?;
@@ -128,12 +120,22 @@ impl TargetRunner {
     }
 
     /// A database runner; `password` comes from the target's `password_secret`, resolved by the
-    /// caller (and registered with the redactor). It connects on the first step.
+    /// caller (and registered with the redactor). It connects on the first step. A `via` host is
+    /// looked up in `~/.ssh/config` only; see [`TargetRunner::for_database_in`].
     pub fn for_database(
         target: &Target,
         password: Option<SecretValue>,
     ) -> Result<TargetRunner, String> {
-        let runner = DbRunner::new(target, password)?;
+        TargetRunner::for_database_in(target, password, &default_ssh_context(target))
+    }
+
+    /// As [`TargetRunner::for_database`], resolving a `via` host with the capture's SSH settings.
+    pub fn for_database_in(
+        target: &Target,
+        password: Option<SecretValue>,
+        ssh: &crate::ssh::SshContext,
+    ) -> Result<TargetRunner, String> {
+        let runner = DbRunner::new(target, password, ssh)?;
         Ok(match &target.spec {
             TargetSpec::Mysql(_) => TargetRunner::Mysql(runner),
             TargetSpec::Postgres(_) => TargetRunner::Postgres(runner),
@@ -156,4 +158,19 @@ impl TargetRunner {
             TargetRunner::Ssh(ssh) => ssh.run(spec, io, cancel).await,
         }
     }
+}
+
+/// SSH settings without a capture's inventory: `~/.ssh/config` is read only for targets that
+/// may connect over SSH (it can be slow with many Includes).
+fn default_ssh_context(target: &Target) -> crate::ssh::SshContext {
+    let uses_ssh = match &target.spec {
+        TargetSpec::Ssh { .. } => true,
+        TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => a.via.is_some(),
+        _ => false,
+    };
+    crate::ssh::SshContext::new(if uses_ssh {
+        crate::ssh::SshConfig::load_default()
+    } else {
+        crate::ssh::SshConfig::default()
+    })
 }

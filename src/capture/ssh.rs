@@ -9,7 +9,7 @@
 use super::runner::{RunOutcome, StreamIo};
 use crate::model::{StepAction, StreamSpec};
 use crate::snapshot::journal::Fd;
-use crate::ssh::{Connection, JumpPool, SshEndpoint, connect};
+use crate::ssh::{Connection, JumpPool, SshEndpoint};
 use russh::{ChannelMsg, Sig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +70,8 @@ impl SshRunner {
     }
 
     /// The host's connection, made once; a failure is remembered so every stream of the host
-    /// fails at once with the same reason instead of retrying.
+    /// fails at once with the same reason instead of retrying. It comes from the capture's pool,
+    /// so a host that is also a jump host or a database's `via` host is connected to only once.
     async fn connection(&self) -> Result<Arc<Connection>, String> {
         self.connection
             .get_or_init(|| async {
@@ -79,9 +80,7 @@ impl SshRunner {
                     .acquire()
                     .await
                     .map_err(|e| e.to_string())?;
-                connect(Arc::clone(&self.endpoint), self.jumps.clone())
-                    .await
-                    .map(Arc::new)
+                self.jumps.get(&self.endpoint).await
             })
             .await
             .clone()

@@ -72,6 +72,11 @@ pub struct DbAddress {
     /// host and port only name the server in messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
+    /// An SSH host (a casefile.toml target or `~/.ssh/config` Host) to reach the server
+    /// through: `host:port` is then resolved and connected to by that host, not this machine.
+    /// Only from casefile.toml (`via = "NAME"`): inline URLs cannot carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// TLS use for a database connection, named as in libpq's `sslmode`.
@@ -275,6 +280,7 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
         tls: None,
         tls_ca: None,
         socket: None,
+        via: None,
     };
     for pair in query
         .unwrap_or_default()

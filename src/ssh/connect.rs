@@ -91,8 +91,9 @@ fn russh_config(endpoint: &SshEndpoint) -> Arc<client::Config> {
     })
 }
 
-/// Connections to jump hosts, shared by every host behind them: a fleet behind one bastion opens
-/// one connection to it (a bastion's sshd drops bursts of new connections, `MaxStartups`).
+/// Connections to jump hosts and `via` hosts, shared by every host and database behind them: a
+/// fleet behind one bastion opens one connection to it (a bastion's sshd drops bursts of new
+/// connections, `MaxStartups`).
 #[derive(Debug, Clone, Default)]
 pub struct JumpPool {
     connections: Arc<Mutex<HashMap<String, SharedConnection>>>,
@@ -102,7 +103,7 @@ type SharedConnection = Arc<tokio::sync::OnceCell<Result<Arc<Connection>, String
 
 impl JumpPool {
     /// The connection to `endpoint`, made once per capture (a failure is remembered too).
-    async fn get(&self, endpoint: &SshEndpoint) -> Result<Arc<Connection>, String> {
+    pub async fn get(&self, endpoint: &SshEndpoint) -> Result<Arc<Connection>, String> {
         let cell = {
             let mut map = self
                 .connections

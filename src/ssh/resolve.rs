@@ -110,6 +110,25 @@ pub fn resolve(target: &Target, ctx: &SshContext) -> Result<SshEndpoint, String>
     Ok(endpoint)
 }
 
+/// Resolves the SSH host a database target names with `via`: an SSH target of the inventory, else
+/// a `~/.ssh/config` Host, exactly as an SSH target of that name would be (auth, known_hosts,
+/// ProxyJump, `--accept-new`).
+pub fn resolve_via(name: &str, ctx: &SshContext) -> Result<SshEndpoint, String> {
+    match ctx.inventory.iter().find(|t| t.name == name) {
+        Some(
+            target @ Target {
+                spec: TargetSpec::Ssh { .. },
+                ..
+            },
+        ) => resolve(target, ctx),
+        Some(target) => Err(format!(
+            "via `{name}` is a {} target, not an SSH host",
+            target.kind()
+        )),
+        None => resolve(&ssh_config_target(name), ctx),
+    }
+}
+
 /// Resolves `alias` (a host name or ssh_config Host) with explicit overrides.
 fn resolve_alias(
     label: &str,

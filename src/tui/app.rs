@@ -526,12 +526,6 @@ impl App {
 
     /// Creates the snapshot and spawns the engine; the run screen follows its live view.
     fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
-        for target in &plan.targets {
-            if let Err(e) = crate::capture::TargetRunner::for_target(target) {
-                self.message = Some(format!("cannot start: {e}"));
-                return;
-            }
-        }
         let (redactor, secrets) = match crate::cli::redactor_for(&self.config, &plan) {
             Ok(r) => r,
             Err(e) => {
@@ -539,6 +533,25 @@ impl App {
                 return;
             }
         };
+        // Runners are made with the capture's SSH settings (inventory, secrets), so a database
+        // `via` an inventory host resolves as it does headless.
+        let ssh = match crate::cli::ssh_context(
+            &self.config,
+            &plan,
+            crate::ssh::SshConfig::load_default(),
+            false,
+        ) {
+            Ok(ssh) => ssh,
+            Err(e) => {
+                self.message = Some(format!("cannot start: {e}"));
+                return;
+            }
+        };
+        let runners = crate::cli::runners_for(&plan, &secrets, &ssh);
+        if let Some(Err(e)) = runners.iter().find(|r| r.is_err()) {
+            self.message = Some(format!("cannot start: {e}"));
+            return;
+        }
         let writer = match SnapshotWriter::create(
             &self.config.capture_dir,
             &plan,
@@ -570,19 +583,6 @@ impl App {
         };
         let engine_plan = plan.clone();
         let engine_live = Arc::clone(&live);
-        let ssh = match crate::cli::ssh_context(
-            &self.config,
-            &plan,
-            crate::ssh::SshConfig::load_default(),
-            false,
-        ) {
-            Ok(ssh) => ssh,
-            Err(e) => {
-                self.message = Some(format!("cannot start: {e}"));
-                return;
-            }
-        };
-        let runners = crate::cli::runners_for(&plan, &secrets, &ssh);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let result = engine

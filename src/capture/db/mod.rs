@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod sink;
 pub mod sqlite;
 pub mod table;
+pub mod via;
 
 use crate::capture::runner::{RunOutcome, StreamIo};
 use crate::model::{StepAction, StreamSpec, Target, TargetSpec};
@@ -152,6 +153,8 @@ enum Slot {
 pub struct DbRunner {
     target: String,
     connect: ConnectSpec,
+    /// The SSH host and forward the server is reached through (`via`), if any.
+    via: Option<via::Via>,
     slot: Mutex<Slot>,
 }
 
@@ -165,24 +168,50 @@ impl std::fmt::Debug for DbRunner {
 }
 
 impl DbRunner {
-    /// A runner for a database target; connects on the first step.
-    pub fn new(target: &Target, password: Option<SecretValue>) -> Result<DbRunner, String> {
-        let label = format!("target `{}` ({})", target.name, target.spec.to_url());
-        let connect = match &target.spec {
+    /// A runner for a database target; connects on the first step. `ssh` resolves a `via` host.
+    pub fn new(
+        target: &Target,
+        password: Option<SecretValue>,
+        ssh: &crate::ssh::SshContext,
+    ) -> Result<DbRunner, String> {
+        let via_name = match &target.spec {
+            TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => a.via.as_deref(),
+            _ => None,
+        };
+        let label = format!(
+            "target `{}` ({}{})",
+            target.name,
+            target.spec.to_url(),
+            via_name.map(|v| format!(" via {v}")).unwrap_or_default()
+        );
+        let (connect, via) = match &target.spec {
             TargetSpec::Mysql(address) => {
-                ConnectSpec::Mysql(mysql::MysqlConnect::new(address, password, &label)?)
+                let port = address.port.unwrap_or(mysql::DEFAULT_PORT);
+                let (address, via) = through_via(address, port, "mysql.sock".into(), ssh)?;
+                let connect = mysql::MysqlConnect::new(&address, password, &label)?;
+                (ConnectSpec::Mysql(connect), via)
             }
             TargetSpec::Postgres(address) => {
-                ConnectSpec::Postgres(postgres::PgConnect::new(address, password, &label)?)
+                let port = address.port.unwrap_or(postgres::DEFAULT_PORT);
+                // libpq's socket naming: the client is given the directory.
+                let (mut address, via) =
+                    through_via(address, port, format!(".s.PGSQL.{port}"), ssh)?;
+                if let Some(via) = &via {
+                    address.socket = Some(via.dir().display().to_string());
+                }
+                let connect = postgres::PgConnect::new(&address, password, &label)?;
+                (ConnectSpec::Postgres(connect), via)
             }
-            TargetSpec::Sqlite { path } => {
-                ConnectSpec::Sqlite(sqlite::SqliteConnect::new(path, &label))
-            }
+            TargetSpec::Sqlite { path } => (
+                ConnectSpec::Sqlite(sqlite::SqliteConnect::new(path, &label)),
+                None,
+            ),
             _ => return Err(format!("{label} is not a database target")),
         };
         Ok(DbRunner {
             target: label,
             connect,
+            via,
             slot: Mutex::new(Slot::NotConnected),
         })
     }
@@ -278,7 +307,7 @@ impl DbRunner {
         }
         if matches!(slot, Slot::NotConnected) {
             let opened = tokio::select! {
-                opened = self.connect.open() => opened,
+                opened = self.open() => opened,
                 _ = cancel.cancelled() => return Ok(None),
             };
             match opened {
@@ -295,6 +324,39 @@ impl DbRunner {
             _ => Err(format!("{}: no session", self.target)),
         }
     }
+}
+
+impl DbRunner {
+    /// Opens a session, through the `via` forward when there is one. When the forward could not
+    /// reach the server, its reason replaces the client's (which only saw the socket close).
+    async fn open(&self) -> Result<Session, String> {
+        if let Some(via) = &self.via {
+            via.ensure().await?;
+        }
+        self.connect.open().await.map_err(|e| {
+            self.via
+                .as_ref()
+                .and_then(via::Via::take_error)
+                .unwrap_or(e)
+        })
+    }
+}
+
+/// The address the client connects to: with `via`, the forward's socket (the host name stays,
+/// for TLS checks and messages), and the forward itself, not started yet.
+fn through_via(
+    address: &crate::model::DbAddress,
+    port: u16,
+    socket_name: String,
+    ssh: &crate::ssh::SshContext,
+) -> Result<(crate::model::DbAddress, Option<via::Via>), String> {
+    let Some(name) = &address.via else {
+        return Ok((address.clone(), None));
+    };
+    let via = via::Via::new(name, &address.host, port, &socket_name, ssh)?;
+    let mut address = address.clone();
+    address.socket = Some(via.socket().display().to_string());
+    Ok((address, Some(via)))
 }
 
 /// Folds how a query ended into the stream's outcome; true when later samples must not run.

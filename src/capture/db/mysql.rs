@@ -19,6 +19,9 @@ use std::time::Duration;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 
+/// The server's port when the target names none.
+pub const DEFAULT_PORT: u16 = 3306;
+
 /// How to reach one MySQL/MariaDB server (the password inside is never printed).
 #[derive(Clone)]
 pub struct MysqlConnect {
@@ -34,7 +37,7 @@ impl MysqlConnect {
         _label: &str,
     ) -> Result<MysqlConnect, String> {
         let user = address.user.clone().unwrap_or_else(default_user);
-        let port = address.port.unwrap_or(3306);
+        let port = address.port.unwrap_or(DEFAULT_PORT);
         let mut options = MySqlConnectOptions::new()
             .host(&address.host)
             .port(port)
@@ -60,6 +63,15 @@ impl MysqlConnect {
             options = options.ssl_ca(ca);
         }
         let place = match &address.socket {
+            // Through a forward: the socket is casefile's own; name the server and the hop.
+            Some(socket) if address.via.is_some() => {
+                options = options.socket(socket);
+                format!(
+                    "{}:{port} via {}",
+                    address.host,
+                    address.via.as_deref().unwrap_or_default()
+                )
+            }
             Some(socket) => {
                 options = options.socket(socket);
                 format!("socket {socket}")

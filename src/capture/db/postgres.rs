@@ -17,6 +17,9 @@ use std::time::Duration;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 
+/// The server's port when the target names none.
+pub const DEFAULT_PORT: u16 = 5432;
+
 /// How to reach one PostgreSQL server (the password inside is never printed).
 #[derive(Clone)]
 pub struct PgConnect {
@@ -35,7 +38,7 @@ impl PgConnect {
             .user
             .clone()
             .unwrap_or_else(super::mysql::default_user);
-        let port = address.port.unwrap_or(5432);
+        let port = address.port.unwrap_or(DEFAULT_PORT);
         let mut options = PgConnectOptions::new_without_pgpass()
             .host(&address.host)
             .port(port)
@@ -61,6 +64,15 @@ impl PgConnect {
             options = options.ssl_root_cert(ca);
         }
         let place = match &address.socket {
+            // Through a forward: the socket is casefile's own; name the server and the hop.
+            Some(socket) if address.via.is_some() => {
+                options = options.socket(socket);
+                format!(
+                    "{}:{port} via {}",
+                    address.host,
+                    address.via.as_deref().unwrap_or_default()
+                )
+            }
             Some(socket) => {
                 options = options.socket(socket);
                 format!("socket {socket} (port {port})")
