@@ -2,6 +2,8 @@
 //! and PostgreSQL on loopback, with real `casefile capture` runs. Proof that the forward is
 //! used: while a query runs, the database sees its client's TCP connection coming from a
 //! socket owned by sshd (not casefile), and sshd logs a direct-tcpip channel to the database port.
+//! Also: a dead bastion, a closed database port, a timeout's KILL QUERY through the forward, an
+//! unknown `via` name, and TLS verify-full checking the database's real host name.
 mod support;
 
 use casefile::model::TargetSpec;
@@ -75,14 +77,14 @@ impl Env {
         (output, capture)
     }
 
-    /// `target 127.0.0.1 port N` lines of sshd's direct-tcpip requests (LogLevel DEBUG1).
-    fn forwards_to(&self, port: u16) -> usize {
+    /// `target HOST port N` lines of sshd's direct-tcpip requests (LogLevel DEBUG1).
+    fn forwards_to(&self, host: &str, port: u16) -> usize {
         self.bastion
             .log()
             .lines()
             .filter(|l| {
                 l.contains("server_request_direct_tcpip")
-                    && l.contains(&format!("target 127.0.0.1 port {port}"))
+                    && l.contains(&format!("target {host} port {port}"))
             })
             .count()
     }
@@ -251,7 +253,9 @@ fn mysql_and_postgres_through_one_bastion_connection() {
             .stdout("bastion", "run")
             .contains("shell-on-bastion")
     );
-    assert!(env.forwards_to(maria.port) >= 1 && env.forwards_to(pg.port) >= 1);
+    assert!(
+        env.forwards_to("127.0.0.1", maria.port) >= 1 && env.forwards_to("127.0.0.1", pg.port) >= 1
+    );
     assert_eq!(
         env.logins(),
         1,
@@ -391,7 +395,7 @@ fn a_timed_out_query_is_killed_through_the_forward() {
     );
     assert!(capture.stdout("orders", "query-2").contains("42"));
     assert!(
-        env.forwards_to(maria.port) >= 2,
+        env.forwards_to("127.0.0.1", maria.port) >= 2,
         "the session and the KILL QUERY connection both went through sshd:\n{}",
         env.bastion.log()
     );
@@ -414,5 +418,81 @@ fn an_unknown_via_is_a_config_error_with_its_line() {
             && err.contains("via `bastoin`")
             && err.contains("SSH targets here: bastion"),
         "{err}"
+    );
+}
+
+/// A CA and a server certificate for `localhost` only (no IP address), made with openssl in `dir`.
+fn make_certs(dir: &Path) {
+    let sh = |script: &str| {
+        let out = Command::new("/bin/sh")
+            .args(["-ec", script])
+            .current_dir(dir)
+            .output()
+            .expect("openssl (install openssl)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 \
+        -subj '/CN=casefile test CA' -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf 2>/dev/null
+        chown postgres:postgres server.key server.crt && chmod 600 server.key && chmod 644 ca.pem");
+}
+
+#[test]
+fn tls_verify_full_checks_the_real_host_name_through_the_forward() {
+    let pg = Postgres::start_with(
+        "-c ssl=on -c ssl_cert_file=../server.crt -c ssl_key_file=../server.key",
+        make_certs,
+    );
+    let env = Env::new();
+    let ca = pg.dir().join("ca.pem");
+    // `localhost` is resolved by the bastion; the certificate names only `localhost`, so it
+    // verifies only if the client checks that name, not the forward's local end.
+    env.config(&format!(
+        "[targets.named]\nurl = \"postgres://casefile@localhost:{p}/app\"\npassword_secret = \"pg\"\nvia = \"bastion\"\ntls = \"verify-full\"\ntls_ca = \"{ca}\"\n\
+         [targets.by-ip]\nurl = \"postgres://casefile@127.0.0.1:{p}/app\"\npassword_secret = \"pg\"\nvia = \"bastion\"\ntls = \"verify-full\"\ntls_ca = \"{ca}\"\n",
+        p = pg.port,
+        ca = ca.display()
+    ));
+    pg.sql(&format!(
+        "ALTER ROLE casefile PASSWORD '{}'",
+        postgres::PASSWORD
+    ));
+    let (output, capture) = env.capture(&[
+        "-t",
+        "named",
+        "-t",
+        "by-ip",
+        "--query",
+        "SELECT ssl AS tls FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        capture.stream("named", "query").result.status,
+        StreamStatus::Exited,
+        "{}",
+        capture.stderr("named", "query")
+    );
+    let rows = capture.stdout("named", "query");
+    assert!(
+        rows.lines().any(|l| l.trim() == "t" || l.trim() == "true"),
+        "{rows}"
+    );
+    let reason = capture.reason("by-ip", "query");
+    assert!(
+        reason.contains("certificate not valid for name \"127.0.0.1\""),
+        "the certificate does not name 127.0.0.1, so verify-full must refuse it: {reason}"
+    );
+    // The bastion was handed the name `localhost` and resolved it itself.
+    assert_eq!(
+        env.forwards_to("localhost", pg.port),
+        1,
+        "{}",
+        env.bastion.log()
     );
 }

@@ -16,6 +16,12 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with("", |_| {})
+    }
+
+    /// A server with extra `postgres` arguments (e.g. `-c ssl=on …`); `prepare` gets the temp
+    /// dir (owned by postgres) to put files in before the server starts.
+    pub fn start_with(extra_args: &str, prepare: impl FnOnce(&Path)) -> Postgres {
         let dir = tempfile::Builder::new()
             .prefix("casefile-pg")
             .tempdir()
@@ -42,11 +48,12 @@ impl Postgres {
             "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
         )
         .expect("write pg_hba.conf");
+        prepare(dir.path());
         let port = free_port();
         let log = dir.path().join("server.log");
         let command = format!(
             "exec setpriv --reuid=postgres --regid=postgres --init-groups -- {BIN}/postgres -D '{d}' -p {port} -k '{k}' \
-             -c listen_addresses=127.0.0.1 -c max_connections=600 -c shared_preload_libraries=pg_stat_statements",
+             -c listen_addresses=127.0.0.1 -c max_connections=600 -c shared_preload_libraries=pg_stat_statements {extra_args}",
             d = data.display(),
             k = dir.path().display(),
         );
