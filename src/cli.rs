@@ -8,7 +8,7 @@ use crate::planner::{PlanRequest, build_plan};
 use crate::preset::{PresetLibrary, PresetOrigin, load_file};
 use crate::redact::Redactor;
 use crate::secret::SecretValue;
-use crate::snapshot::{Manifest, Snapshot, SnapshotWriter, StreamStatus, VerifyResult};
+use crate::snapshot::{Manifest, SnapshotWriter, StreamStatus, VerifyResult};
 use clap::{Args, Parser, Subcommand};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -46,7 +46,7 @@ pub enum Command {
     Targets(TargetsCommand),
     /// Summarise a snapshot and verify its files against their SHA-256
     Show {
-        /// Snapshot folder (or its manifest.json)
+        /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         snapshot: PathBuf,
         /// Print the manifest as JSON instead
         #[arg(long)]
@@ -54,7 +54,7 @@ pub enum Command {
     },
     /// Replay a snapshot in the TUI with its original timing
     Replay {
-        /// Snapshot folder (or its manifest.json)
+        /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         path: PathBuf,
     },
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
@@ -629,10 +629,12 @@ pub fn summary_json(dir: &std::path::Path, manifest: &Manifest) -> serde_json::V
 }
 
 fn show(path: &std::path::Path, json: bool) -> ExitCode {
-    let snapshot = match Snapshot::open(path) {
+    // An archive is unpacked to a temporary folder for as long as `opened` lives.
+    let opened = match crate::snapshot::open_folder_or_archive(path) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    let snapshot = &opened.snapshot;
     let m = &snapshot.manifest;
     if json {
         match serde_json::to_string_pretty(m) {
@@ -641,7 +643,12 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    println!("snapshot   {}", snapshot.dir.display());
+    let shown = if opened.unpacked.is_some() {
+        path
+    } else {
+        snapshot.dir.as_path()
+    };
+    println!("snapshot   {}", shown.display());
     println!(
         "incident   {}",
         m.incident

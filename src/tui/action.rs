@@ -179,6 +179,8 @@ pub enum Effect {
     OpenReplay(PathBuf),
     OpenEditor,
     OpenExport,
+    /// Run an export chosen on the Export screen.
+    RunExport(crate::tui::screens::export::ExportJob),
     LoadIncidents,
     SavePreset {
         path: PathBuf,
