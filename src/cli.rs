@@ -330,6 +330,11 @@ pub fn redactor_for(
             .filter_map(|t| config.ssh.get(&t.name))
             .filter_map(|o| o.passphrase_secret.as_deref()),
     );
+    for target in &plan.targets {
+        if let Some(jump) = config.ssh.get(&target.name).and_then(|o| o.jump.as_deref()) {
+            jump_secret_names(config, jump, 0, &mut names);
+        }
+    }
     names.sort_unstable();
     names.dedup();
     let mut values = Vec::new();
@@ -344,6 +349,26 @@ pub fn redactor_for(
         resolved.insert(name.to_string(), value);
     }
     Ok((Redactor::new(&values), resolved))
+}
+
+/// Secrets of the jump hosts in `chain` (comma-separated hops that name casefile.toml targets),
+/// and of their own jump hosts: they authenticate the hop, so they are resolved and redacted too.
+fn jump_secret_names<'c>(config: &'c Config, chain: &str, depth: usize, names: &mut Vec<&'c str>) {
+    if depth > crate::ssh::MAX_JUMPS {
+        return;
+    }
+    for hop in chain.split(',').map(str::trim) {
+        if let Some(target) = config.targets.iter().find(|t| t.name == hop) {
+            names.extend(target.password_secret.as_deref());
+        }
+        if let Some(options) = config.ssh.get(hop) {
+            names.extend(options.password_secret.as_deref());
+            names.extend(options.passphrase_secret.as_deref());
+            if let Some(next) = options.jump.as_deref() {
+                jump_secret_names(config, next, depth + 1, names);
+            }
+        }
+    }
 }
 
 /// One runner per plan target, made with this capture's settings: database targets get their

@@ -162,6 +162,8 @@ pub enum Action {
 pub enum Effect {
     /// Quit; the app asks first while a capture runs.
     Quit,
+    /// Quit without asking (the operator already confirmed).
+    ForceQuit,
     /// Cancel every capture, wait for the snapshots to be finalised, then quit.
     StopAndQuit,
     /// Back to the incidents screen.

@@ -384,7 +384,14 @@ impl App {
                     Effect::StopAndQuit,
                 ));
             }
-            Effect::Quit => self.should_quit = true,
+            Effect::Quit if self.export.as_ref().is_some_and(|e| e.running) => {
+                self.confirm = Some((
+                    "An export is running. Quit anyway? (running the export again finishes it)"
+                        .into(),
+                    Effect::ForceQuit,
+                ));
+            }
+            Effect::Quit | Effect::ForceQuit => self.should_quit = true,
             Effect::StopAndQuit => {
                 self.quitting = true;
                 self.controls.iter().for_each(CaptureControl::cancel_all);
