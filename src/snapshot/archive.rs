@@ -422,4 +422,33 @@ mod tests {
         // A pattern match, not a registered value, is found too.
         assert_eq!(scan(b"line\nAKIAIOSFODNN7EXAMPLE\n", &[]), Some((5, 20)));
     }
+
+    #[test]
+    fn unpack_never_writes_outside_the_destination() {
+        let dir = tempfile::tempdir().expect("dir");
+        let archive = dir.path().join("evil.tar.gz");
+        let file = File::create(&archive).expect("create");
+        let mut tar = tar::Builder::new(GzBuilder::new().write(file, Compression::fast()));
+        for name in [&b"../escaped.txt"[..], b"/tmp/absolute-casefile-test.txt"] {
+            let mut header = tar::Header::new_old();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name);
+            header.set_size(4);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            tar.append(&header, &b"evil"[..]).expect("append");
+        }
+        tar.into_inner().expect("tar").finish().expect("gz");
+        let dest = dir.path().join("dest");
+        fs::create_dir_all(&dest).expect("dest");
+        let error = unpack(&archive, &dest).expect_err("no manifest inside");
+        assert!(
+            error
+                .to_string()
+                .contains("not a casefile snapshot archive"),
+            "{error}"
+        );
+        assert!(!dir.path().join("escaped.txt").exists());
+        assert!(!Path::new("/tmp/absolute-casefile-test.txt").exists());
+    }
 }
