@@ -8,7 +8,7 @@ use crate::planner::{PlanRequest, build_plan};
 use crate::preset::{PresetLibrary, PresetOrigin, load_file};
 use crate::redact::Redactor;
 use crate::secret::SecretValue;
-use crate::snapshot::{Manifest, Snapshot, SnapshotWriter, StreamStatus, VerifyResult};
+use crate::snapshot::{Manifest, SnapshotWriter, StreamStatus, VerifyResult};
 use clap::{Args, Parser, Subcommand};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -46,7 +46,7 @@ pub enum Command {
     Targets(TargetsCommand),
     /// Summarise a snapshot and verify its files against their SHA-256
     Show {
-        /// Snapshot folder (or its manifest.json)
+        /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         snapshot: PathBuf,
         /// Print the manifest as JSON instead
         #[arg(long)]
@@ -54,7 +54,7 @@ pub enum Command {
     },
     /// Replay a snapshot in the TUI with its original timing
     Replay {
-        /// Snapshot folder (or its manifest.json)
+        /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         path: PathBuf,
     },
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
@@ -353,6 +353,11 @@ pub fn redactor_for(
             .flat_map(|o| [&o.password_secret, &o.passphrase_secret])
             .filter_map(|s| s.as_deref()),
     );
+    for target in &plan.targets {
+        if let Some(jump) = config.ssh.get(&target.name).and_then(|o| o.jump.as_deref()) {
+            jump_secret_names(config, jump, 0, &mut names);
+        }
+    }
     names.sort_unstable();
     names.dedup();
     let mut values = Vec::new();
@@ -367,6 +372,26 @@ pub fn redactor_for(
         resolved.insert(name.to_string(), value);
     }
     Ok((Redactor::new(&values), resolved))
+}
+
+/// Secrets of the jump hosts in `chain` (comma-separated hops that name casefile.toml targets),
+/// and of their own jump hosts: they authenticate the hop, so they are resolved and redacted too.
+fn jump_secret_names<'c>(config: &'c Config, chain: &str, depth: usize, names: &mut Vec<&'c str>) {
+    if depth > crate::ssh::MAX_JUMPS {
+        return;
+    }
+    for hop in chain.split(',').map(str::trim) {
+        if let Some(target) = config.targets.iter().find(|t| t.name == hop) {
+            names.extend(target.password_secret.as_deref());
+        }
+        if let Some(options) = config.ssh.get(hop) {
+            names.extend(options.password_secret.as_deref());
+            names.extend(options.passphrase_secret.as_deref());
+            if let Some(next) = options.jump.as_deref() {
+                jump_secret_names(config, next, depth + 1, names);
+            }
+        }
+    }
 }
 
 /// One runner per plan target, made with this capture's settings: database targets get their
@@ -667,10 +692,12 @@ pub fn summary_json(dir: &std::path::Path, manifest: &Manifest) -> serde_json::V
 }
 
 fn show(path: &std::path::Path, json: bool) -> ExitCode {
-    let snapshot = match Snapshot::open(path) {
+    // An archive is unpacked to a temporary folder for as long as `opened` lives.
+    let opened = match crate::snapshot::open_folder_or_archive(path) {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    let snapshot = &opened.snapshot;
     let m = &snapshot.manifest;
     if json {
         match serde_json::to_string_pretty(m) {
@@ -679,7 +706,12 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    println!("snapshot   {}", snapshot.dir.display());
+    let shown = if opened.unpacked.is_some() {
+        path
+    } else {
+        snapshot.dir.as_path()
+    };
+    println!("snapshot   {}", shown.display());
     println!(
         "incident   {}",
         m.incident

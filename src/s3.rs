@@ -20,7 +20,15 @@ use aws_sdk_s3::{
     },
 };
 use futures::{StreamExt, TryStreamExt};
-use std::{collections::HashMap, path::Path, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 /// Metadata key (`x-amz-meta-…`) holding the SHA-256 of the uploaded file.
 pub const SHA256_METADATA: &str = "casefile-sha256";
@@ -172,6 +180,9 @@ pub async fn load_sdk_config(options: &S3Options) -> SdkConfig {
 pub struct S3Uploader {
     client: Client,
     options: S3Options,
+    /// File bytes the store has acknowledged (parts and single puts), shared by clones; progress
+    /// displays read it while an upload runs.
+    acknowledged: Arc<AtomicU64>,
 }
 
 impl S3Uploader {
@@ -220,6 +231,7 @@ impl S3Uploader {
         Ok(S3Uploader {
             client: Client::from_conf(builder.build()),
             options,
+            acknowledged: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -229,6 +241,11 @@ impl S3Uploader {
 
     pub fn options(&self) -> &S3Options {
         &self.options
+    }
+
+    /// File bytes acknowledged by the store since this uploader was built (for progress).
+    pub fn bytes_acknowledged(&self) -> u64 {
+        self.acknowledged.load(Ordering::Relaxed)
     }
 
     /// Uploads `path` to `bucket/key`, skipping it when an object with the same size and
@@ -340,6 +357,7 @@ impl S3Uploader {
             .send()
             .await
             .map_err(|e| request_error("PutObject", bucket, key, e))?;
+        self.acknowledged.fetch_add(size, Ordering::Relaxed);
         Ok(())
     }
 
@@ -471,6 +489,7 @@ impl S3Uploader {
                         .send()
                         .await
                         .map_err(|e| request_error("UploadPart", bucket, key, e))?;
+                    self.acknowledged.fetch_add(length, Ordering::Relaxed);
                     Ok::<_, S3Error>(
                         CompletedPart::builder()
                             .part_number(number)

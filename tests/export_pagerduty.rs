@@ -297,3 +297,32 @@ async fn stub_upload_then_note_with_the_link_and_no_duplicate_on_re_export() {
         assert!(!stdout(output).contains(TOKEN) && !stderr(output).contains(TOKEN));
     }
 }
+
+/// The TUI's incidents screen source: open incidents from Prism as rows; an API it cannot reach
+/// is an error message (shown in the screen), not a panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn incidents_screen_source_lists_prism_incidents_and_reports_errors() {
+    use casefile::tui::screens::incidents::{IncidentSource, PagerDutyIncidents};
+    let prism = Prism::start();
+    let source = PagerDutyIncidents {
+        client: client(&prism.url()),
+        max: 50,
+    };
+    let rows = source
+        .list()
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", prism.log()));
+    assert_eq!(rows[0].id, "PT4KHLK");
+    assert_eq!(rows[0].title, "The server is on fire.");
+    assert_eq!(rows[0].source, "pagerduty");
+    assert!(!rows[0].status.is_empty());
+    let log = prism.log();
+    assert!(!log.contains("Violation"), "{log}");
+
+    let unreachable = PagerDutyIncidents {
+        client: client(&format!("http://127.0.0.1:{}", support::sshd::free_port())),
+        max: 50,
+    };
+    let error = unreachable.list().await.expect_err("nothing listens there");
+    assert!(error.contains("cannot reach"), "{error}");
+}

@@ -351,6 +351,54 @@ fn changed_host_key_is_refused_even_with_accept_new_and_nothing_runs() {
     );
 }
 
+/// A jump host that logs in with a password from a secret reference: the secret is resolved for
+/// the hop (not only for the capture's own targets) and redacted from the output.
+#[test]
+fn jump_host_password_from_a_secret_is_used_and_redacted() {
+    let keys = SshKeys::generate();
+    let bastion = Sshd::start(&keys);
+    let inner = Sshd::start_on(&keys, &["127.0.0.3"], "");
+    let env = Env::new();
+    env.trust(&bastion, &keys.host_public());
+    env.trust(&inner, &keys.host_public());
+    env.sandbox.write_config(&format!(
+        "[secrets.bastion_pw]\nenv = \"CF_TEST_SSH_PW\"\n\
+         [targets.bastion]\nurl = \"{}\"\npassword_secret = \"bastion_pw\"\n\
+         [targets.inner]\nurl = \"ssh://casefile-test@127.0.0.3:{}\"\njump = \"bastion\"\nidentity_file = \"{}\"\n",
+        bastion.url("casefile-test"),
+        inner.port,
+        keys.user_key().display()
+    ));
+    let out_dir = env.sandbox.captures();
+    let output = env
+        .command()
+        .env("CF_TEST_SSH_PW", "casefile-test-pw")
+        .args([
+            "capture",
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--target",
+            "inner",
+            "--run",
+            "echo $SSH_CONNECTION; echo casefile-test-pw",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let capture = Capture::latest(&out_dir).expect("snapshot");
+    let out = capture.stdout("run");
+    assert!(out.contains(&format!("127.0.0.3 {}", inner.port)), "{out}");
+    assert!(
+        !out.contains("casefile-test-pw"),
+        "the jump host's password is redacted: {out}"
+    );
+    let log = bastion.log();
+    assert!(
+        log.contains("Accepted password") && log.contains("direct-tcpip"),
+        "the bastion took the password and forwarded: {log}"
+    );
+}
+
 #[test]
 fn proxy_jump_from_ssh_config_reaches_a_host_through_the_bastion() {
     let keys = SshKeys::generate();

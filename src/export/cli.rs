@@ -10,7 +10,8 @@ use crate::s3::{MIN_PART_SIZE, S3Options};
 use clap::Args;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
-#[derive(Debug, Args)]
+/// `Default` is "no flags" (what the TUI uses: everything from casefile.toml).
+#[derive(Debug, Default, Args)]
 pub struct ExportArgs {
     /// Snapshot folder (or its manifest.json)
     pub snapshot: PathBuf,

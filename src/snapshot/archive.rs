@@ -322,6 +322,72 @@ pub fn scan_file(path: &Path, redactor: &Redactor) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// True for names `casefile export` gives archives (`*.tar.gz`, `*.tgz`).
+pub fn is_archive(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    path.is_file() && (name.ends_with(".tar.gz") || name.ends_with(".tgz"))
+}
+
+/// Unpacks an exported archive into `dest` and returns the snapshot folder inside it. When the
+/// `.sha256` sidecar sits beside the archive, the archive must match it (a truncated download is
+/// refused, not half-replayed). Entries that would land outside `dest` (`..`, absolute paths,
+/// links) are not written. Blocking.
+pub fn unpack(archive: &Path, dest: &Path) -> Result<PathBuf, ArchiveError> {
+    let sidecar = PathBuf::from(format!("{}.sha256", archive.display()));
+    if let Ok(text) = fs::read_to_string(&sidecar) {
+        let expected = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let actual = super::reader::sha256_file(archive).map_err(at(archive))?;
+        if !expected.eq_ignore_ascii_case(&actual) {
+            return Err(ArchiveError::Io {
+                path: archive.to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "SHA-256 {actual} does not match {} ({expected}); the archive is damaged or incomplete, download it again",
+                        sidecar.display()
+                    ),
+                ),
+            });
+        }
+    }
+    let file = File::open(archive).map_err(at(archive))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+    let mut top = None;
+    for entry in tar.entries().map_err(at(archive))? {
+        let mut entry = entry.map_err(at(archive))?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir()) {
+            continue;
+        }
+        if top.is_none()
+            && let Ok(path) = entry.path()
+            && let Some(std::path::Component::Normal(first)) = path.components().next()
+        {
+            top = Some(first.to_os_string());
+        }
+        entry.unpack_in(dest).map_err(at(archive))?;
+    }
+    let candidates = [top.map(|t| dest.join(t)), Some(dest.to_path_buf())];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join(super::MANIFEST_FILE).is_file())
+        .ok_or_else(|| ArchiveError::Io {
+            path: archive.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no manifest.json inside: not a casefile snapshot archive",
+            ),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +421,34 @@ mod tests {
         );
         // A pattern match, not a registered value, is found too.
         assert_eq!(scan(b"line\nAKIAIOSFODNN7EXAMPLE\n", &[]), Some((5, 20)));
+    }
+
+    #[test]
+    fn unpack_never_writes_outside_the_destination() {
+        let dir = tempfile::tempdir().expect("dir");
+        let archive = dir.path().join("evil.tar.gz");
+        let file = File::create(&archive).expect("create");
+        let mut tar = tar::Builder::new(GzBuilder::new().write(file, Compression::fast()));
+        for name in [&b"../escaped.txt"[..], b"/tmp/absolute-casefile-test.txt"] {
+            let mut header = tar::Header::new_old();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name);
+            header.set_size(4);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            tar.append(&header, &b"evil"[..]).expect("append");
+        }
+        tar.into_inner().expect("tar").finish().expect("gz");
+        let dest = dir.path().join("dest");
+        fs::create_dir_all(&dest).expect("dest");
+        let error = unpack(&archive, &dest).expect_err("no manifest inside");
+        assert!(
+            error
+                .to_string()
+                .contains("not a casefile snapshot archive"),
+            "{error}"
+        );
+        assert!(!dir.path().join("escaped.txt").exists());
+        assert!(!Path::new("/tmp/absolute-casefile-test.txt").exists());
     }
 }

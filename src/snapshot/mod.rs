@@ -17,7 +17,7 @@ pub mod reader;
 pub mod writer;
 
 pub use manifest::{CaptureState, Manifest, OutputRecord, StreamRecord, StreamStatus};
-pub use reader::{Snapshot, VerifyResult};
+pub use reader::{OpenedSnapshot, Snapshot, VerifyResult, open_folder_or_archive};
 pub use writer::{OutputFile, SnapshotWriter};
 
 /// Version of the manifest and journal format; bumped on incompatible changes.

@@ -159,6 +159,34 @@ fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
     Ok(())
 }
 
+/// A snapshot opened from its folder, or from an exported `*.tar.gz` unpacked into a temporary
+/// folder that is removed when this value is dropped.
+#[derive(Debug)]
+pub struct OpenedSnapshot {
+    pub snapshot: Snapshot,
+    /// Where an archive was unpacked; `None` for a folder.
+    pub unpacked: Option<tempfile::TempDir>,
+}
+
+/// Opens a snapshot folder, its manifest.json, or an archive written by `casefile export`
+/// (checked against its `.sha256` sidecar when present). Blocking.
+pub fn open_folder_or_archive(path: &Path) -> io::Result<OpenedSnapshot> {
+    if !super::archive::is_archive(path) {
+        return Snapshot::open(path).map(|snapshot| OpenedSnapshot {
+            snapshot,
+            unpacked: None,
+        });
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("casefile-unpacked-")
+        .tempdir()?;
+    let dir = super::archive::unpack(path, temp.path()).map_err(io::Error::other)?;
+    Ok(OpenedSnapshot {
+        snapshot: Snapshot::open(&dir)?,
+        unpacked: Some(temp),
+    })
+}
+
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;

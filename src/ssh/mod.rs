@@ -12,5 +12,5 @@ pub mod ssh_config;
 pub use connect::{Connection, JumpPool, connect};
 pub use forward::Forward;
 pub use known_hosts::{HostKeyVerdict, UnknownHostPolicy};
-pub use resolve::{SshContext, SshEndpoint, SshTargetOptions};
+pub use resolve::{MAX_JUMPS, SshContext, SshEndpoint, SshTargetOptions};
 pub use ssh_config::SshConfig;

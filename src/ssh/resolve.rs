@@ -17,7 +17,7 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 /// Handshakes at once: key exchange is CPU work, so hundreds at once only slow each other down.
 pub const DEFAULT_SETUP_CONCURRENCY: usize = 32;
 /// How many `ProxyJump` hops a chain may have (guards against loops in ssh_config).
-const MAX_JUMPS: usize = 8;
+pub const MAX_JUMPS: usize = 8;
 
 /// SSH settings of a `[targets.NAME]` in casefile.toml beyond its URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

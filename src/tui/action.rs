@@ -162,6 +162,8 @@ pub enum Action {
 pub enum Effect {
     /// Quit; the app asks first while a capture runs.
     Quit,
+    /// Quit without asking (the operator already confirmed).
+    ForceQuit,
     /// Cancel every capture, wait for the snapshots to be finalised, then quit.
     StopAndQuit,
     /// Back to the incidents screen.
@@ -179,6 +181,8 @@ pub enum Effect {
     OpenReplay(PathBuf),
     OpenEditor,
     OpenExport,
+    /// Run an export chosen on the Export screen.
+    RunExport(crate::tui::screens::export::ExportJob),
     LoadIncidents,
     SavePreset {
         path: PathBuf,

@@ -7,7 +7,7 @@ use super::action::{Action, Cmd, Effect};
 use super::keymap::{Keymap, Scope};
 use super::screens::{
     editor::EditorState,
-    export::ExportState,
+    export::{ExportOutcome, ExportState},
     incidents::{IncidentRow, IncidentsState, RecentCapture, incident_sources, scan_captures},
     plan::{PlanDefaults, PlanState},
     replay::ReplayState,
@@ -101,6 +101,11 @@ pub enum AppEvent {
         result: Result<Manifest, String>,
     },
     PresetSaved(Result<PathBuf, String>),
+    /// A step of the running export.
+    ExportProgress(String),
+    /// Bytes of the archive the store has acknowledged.
+    ExportUploaded(u64),
+    ExportFinished(ExportOutcome),
 }
 
 /// Where the app opens.
@@ -234,7 +239,7 @@ impl App {
                 Cmd::Cancel,
                 Cmd::Export,
             ],
-            Screen::Export => &[Cmd::Back],
+            Screen::Export => &[Cmd::Select, Cmd::Export, Cmd::Back],
             Screen::Replay => &[
                 Cmd::PlayPause,
                 Cmd::Faster,
@@ -254,6 +259,7 @@ impl App {
         match self.screen {
             Screen::Run => self.run.as_ref().is_some_and(RunState::running),
             Screen::Replay => self.replay.as_ref().is_some_and(|r| r.playing),
+            Screen::Export => self.export.as_ref().is_some_and(|e| e.running),
             _ => false,
         }
     }
@@ -272,6 +278,9 @@ impl App {
             && let Some(replay) = self.replay.as_mut()
         {
             replay.update(Action::Tick(dt));
+        }
+        if let Some(export) = self.export.as_mut() {
+            export.update(Action::Tick(dt));
         }
     }
 
@@ -375,7 +384,14 @@ impl App {
                     Effect::StopAndQuit,
                 ));
             }
-            Effect::Quit => self.should_quit = true,
+            Effect::Quit if self.export.as_ref().is_some_and(|e| e.running) => {
+                self.confirm = Some((
+                    "An export is running. Quit anyway? (running the export again finishes it)"
+                        .into(),
+                    Effect::ForceQuit,
+                ));
+            }
+            Effect::Quit | Effect::ForceQuit => self.should_quit = true,
             Effect::StopAndQuit => {
                 self.quitting = true;
                 self.controls.iter().for_each(CaptureControl::cancel_all);
@@ -439,9 +455,15 @@ impl App {
                 else {
                     return;
                 };
-                let manifest = Snapshot::open(&dir).ok().map(|s| s.manifest);
-                self.export = Some(ExportState::new(dir, manifest));
+                let same = self.export.as_ref().is_some_and(|e| e.dir == dir);
+                if !same {
+                    let manifest = Snapshot::open(&dir).ok().map(|s| s.manifest);
+                    self.export = Some(ExportState::new(dir, manifest, &self.config));
+                }
                 self.goto(Screen::Export);
+            }
+            Effect::RunExport(job) => {
+                super::export_job::spawn(self.config.clone(), job, self.tx.clone())
             }
             Effect::LoadIncidents => self.load_incidents(),
             Effect::SavePreset { path, text } => {
@@ -480,6 +502,7 @@ impl App {
     fn load_incidents(&mut self) {
         self.incidents.loading = true;
         let sources = incident_sources(&self.config);
+        self.incidents.sources = sources.iter().map(|s| s.name().to_string()).collect();
         let capture_dir = self.config.capture_dir.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -654,6 +677,24 @@ impl App {
                 }
                 Err(e) => self.message = Some(format!("error: {e}")),
             },
+            AppEvent::ExportProgress(line) => {
+                if let Some(export) = self.export.as_mut() {
+                    export.on_progress(line);
+                }
+            }
+            AppEvent::ExportUploaded(bytes) => {
+                if let Some(export) = self.export.as_mut() {
+                    export.on_uploaded(bytes);
+                }
+            }
+            AppEvent::ExportFinished(outcome) => {
+                if let Some(e) = &outcome.error {
+                    tracing::error!(error = %e, "export failed");
+                }
+                if let Some(export) = self.export.as_mut() {
+                    export.finished(outcome);
+                }
+            }
         }
     }
 

@@ -428,12 +428,12 @@ pub fn demo_app(screen: Screen, theme: Theme, scratch: &Path) -> io::Result<App>
     let dir = write_demo_snapshot(scratch)?;
     let snapshot = Snapshot::open(&dir)?;
     let shown_dir = PathBuf::from(DEMO_CAPTURE_DIR).join(DEMO_SNAPSHOT_ID);
-    app.export = Some(ExportState::new(shown_dir.clone(), Some(snapshot.manifest)));
+    app.export = Some(demo_export(shown_dir.clone(), snapshot.manifest, &config));
     let mut replay = ReplayState::open(&dir).map_err(io::Error::other)?;
     replay.seek(1_900_000);
     replay.playing = true;
     replay.speed_index = 2;
-    replay.dir = shown_dir;
+    replay.source = shown_dir;
     app.replay = Some(replay);
     let mut editor = EditorState::new(config.preset_dir.clone());
     editor.open_named("linux-triage");
@@ -449,4 +449,24 @@ pub fn demo_app(screen: Screen, theme: Theme, scratch: &Path) -> io::Result<App>
     app.editor = Some(editor);
     app.screen = screen;
     Ok(app)
+}
+
+/// The Export screen mid-export: the archive written, S3 uploading, the note waiting.
+fn demo_export(dir: PathBuf, manifest: crate::snapshot::Manifest, config: &Config) -> ExportState {
+    use super::screens::export::DestinationState;
+    let mut config = config.clone();
+    config.destinations.s3 = Some("s3://incident-evidence/casefile/".into());
+    config.destinations.pagerduty_token_secret = Some("pagerduty".into());
+    let mut export = ExportState::new(dir, Some(manifest), &config);
+    export.destinations[1].state = DestinationState::Done {
+        link: format!("{DEMO_CAPTURE_DIR}/{DEMO_SNAPSHOT_ID}.tar.gz"),
+    };
+    export.destinations[2].state = DestinationState::InProgress;
+    export.running = true;
+    export.elapsed = Duration::from_millis(4_200);
+    export.uploaded = 48 << 20;
+    export.progress = Some(format!(
+        "uploading s3://incident-evidence/casefile/{DEMO_SNAPSHOT_ID}/{DEMO_SNAPSHOT_ID}.tar.gz (96.0 MiB)"
+    ));
+    export
 }

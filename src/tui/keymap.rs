@@ -204,7 +204,7 @@ fn defaults() -> Vec<(Scope, &'static str, Cmd)> {
         (Run, "X", CancelAll),
         (Run, "R", Rerun),
         (Run, "e", Cmd::Export),
-        (Scope::Export, "r", Refresh),
+        (Scope::Export, "e", Cmd::Export),
         (Replay, "h", Left),
         (Replay, "left", Left),
         (Replay, "l", Right),

@@ -17,11 +17,24 @@ impl Tmux {
     /// Starts `casefile ARGS` in a `width`×`height` session with the sandbox's XDG dirs. When it
     /// exits the pane prints `EXITED:<code>` and stays open so the test can read it.
     pub fn start(sandbox: &Sandbox, args: &[&str], width: u16, height: u16) -> Tmux {
+        Tmux::start_with_env(sandbox, &[], args, width, height)
+    }
+
+    /// Like [`Tmux::start`], with extra environment variables (`NAME`, `value`; values must not
+    /// need shell quoting).
+    pub fn start_with_env(
+        sandbox: &Sandbox,
+        vars: &[(&str, &str)],
+        args: &[&str],
+        width: u16,
+        height: u16,
+    ) -> Tmux {
         let dir = tempfile::tempdir().expect("tmux dir");
         let socket = dir.path().join("sock");
         let root = sandbox.path().display().to_string();
+        let extra: String = vars.iter().map(|(k, v)| format!("{k}={v} ")).collect();
         let command = format!(
-            "env HOME={root} XDG_CONFIG_HOME={root}/config XDG_DATA_HOME={root}/data XDG_STATE_HOME={root}/state CASEFILE_CONFIG= {} {}; echo EXITED:$?; sleep 600",
+            "env HOME={root} XDG_CONFIG_HOME={root}/config XDG_DATA_HOME={root}/data XDG_STATE_HOME={root}/state CASEFILE_CONFIG= {extra}{} {}; echo EXITED:$?; sleep 600",
             env!("CARGO_BIN_EXE_casefile"),
             args.join(" ")
         );

@@ -61,7 +61,7 @@ pub enum Cell<'a> {
 
 /// A value rendered for the table: escaped text that may still hold `\n` (vertical layout
 /// shows those as line breaks; the grid shows them as `\n`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Shown {
     text: String,
     right: bool,
@@ -70,6 +70,15 @@ struct Shown {
 /// Escapes one value for a terminal or a text file: keeps printable text and `\n`, escapes
 /// the rest (`\t`, `\r`, `\\`, other control and format characters, invalid UTF-8 bytes).
 pub fn escape_text(bytes: &[u8], out: &mut String) {
+    // Fast path for the common case (printable ASCII, no backslash): nothing to escape.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        // All ASCII, so valid UTF-8.
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        return;
+    }
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
@@ -107,39 +116,30 @@ fn reads_as_null(text: &str) -> bool {
     text.trim_matches('\'').eq_ignore_ascii_case("null") && !text.is_empty()
 }
 
-fn show(cell: &Cell<'_>, class: ColClass) -> Shown {
+/// Renders `cell` into `shown`, reusing its buffer (one allocation per column, not per cell).
+fn show_into(cell: &Cell<'_>, class: ColClass, shown: &mut Shown) {
+    let text = &mut shown.text;
+    text.clear();
+    shown.right = false;
     match cell {
-        Cell::Null => Shown {
-            text: "NULL".into(),
-            right: false,
-        },
-        Cell::Bytes(bytes) => Shown {
-            text: blob_preview(bytes),
-            right: false,
-        },
-        Cell::Text(bytes) if class == ColClass::Bytes => Shown {
-            text: blob_preview(bytes),
-            right: false,
-        },
+        Cell::Null => text.push_str("NULL"),
+        Cell::Bytes(bytes) => text.push_str(&blob_preview(bytes)),
+        Cell::Text(bytes) if class == ColClass::Bytes => text.push_str(&blob_preview(bytes)),
         Cell::Text(bytes) => {
-            let mut text = String::with_capacity(bytes.len());
-            escape_text(bytes, &mut text);
-            if reads_as_null(&text) {
-                text = format!("'{text}'");
+            escape_text(bytes, text);
+            if reads_as_null(text) {
+                *text = format!("'{text}'");
             }
-            Shown {
-                text,
-                right: class.numeric(),
-            }
+            shown.right = class.numeric();
         }
-        Cell::Int(v) => Shown {
-            text: v.to_string(),
-            right: true,
-        },
-        Cell::Float(v) => Shown {
-            text: format!("{v:?}"),
-            right: true,
-        },
+        Cell::Int(v) => {
+            let _ = write!(text, "{v}");
+            shown.right = true;
+        }
+        Cell::Float(v) => {
+            let _ = write!(text, "{v:?}");
+            shown.right = true;
+        }
     }
 }
 
@@ -309,6 +309,8 @@ pub struct TableWriter {
     widths: Vec<usize>,
     /// Rows held until the widths are fixed.
     pending: Vec<Vec<Shown>>,
+    /// The row being written once aligned, reused so cells do not allocate.
+    scratch: Vec<Shown>,
     pending_bytes: usize,
     aligned: bool,
     rows: u64,
@@ -324,6 +326,7 @@ impl TableWriter {
             columns,
             widths,
             pending: Vec::new(),
+            scratch: Vec::new(),
             pending_bytes: 0,
             aligned: false,
             rows: 0,
@@ -336,21 +339,17 @@ impl TableWriter {
 
     /// Adds a row; text that is ready goes to `out`.
     pub fn push(&mut self, cells: &[Cell<'_>], out: &mut String) {
-        let shown: Vec<Shown> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| {
-                show(
-                    cell,
-                    self.columns.get(i).map_or(ColClass::Text, |c| c.class),
-                )
-            })
-            .collect();
+        let mut shown = std::mem::take(&mut self.scratch);
+        shown.resize_with(cells.len(), Shown::default);
+        for (i, (cell, slot)) in cells.iter().zip(shown.iter_mut()).enumerate() {
+            let class = self.columns.get(i).map_or(ColClass::Text, |c| c.class);
+            show_into(cell, class, slot);
+        }
         self.rows += 1;
         if self.aligned {
             let mut widened = false;
             for (i, cell) in shown.iter().enumerate() {
-                let width = grid_text(&cell.text).width().min(MAX_PAD_WIDTH);
+                let width = cell_width(&grid_text(&cell.text)).min(MAX_PAD_WIDTH);
                 if let Some(w) = self.widths.get_mut(i).filter(|w| width > **w) {
                     *w = width;
                     widened = true;
@@ -360,6 +359,7 @@ impl TableWriter {
                 self.header(out);
             }
             self.grid_row(&shown, out);
+            self.scratch = shown;
             return;
         }
         self.pending_bytes += shown.iter().map(|s| s.text.len()).sum::<usize>();
@@ -400,7 +400,7 @@ impl TableWriter {
     fn flush_pending(&mut self, out: &mut String) {
         for row in &self.pending {
             for (i, cell) in row.iter().enumerate() {
-                let width = grid_text(&cell.text).width().min(MAX_PAD_WIDTH);
+                let width = cell_width(&grid_text(&cell.text)).min(MAX_PAD_WIDTH);
                 if let Some(w) = self.widths.get_mut(i) {
                     *w = (*w).max(width);
                 }
@@ -439,7 +439,7 @@ impl TableWriter {
         for (i, cell) in cells.iter().enumerate() {
             let text = grid_text(&cell.text);
             let width = self.widths.get(i).copied().unwrap_or(0);
-            let pad = width.saturating_sub(text.width());
+            let pad = width.saturating_sub(cell_width(&text));
             out.push_str(if i > 0 { "| " } else { " " });
             let last = i + 1 == cells.len();
             if cell.right {
@@ -486,6 +486,15 @@ impl TableWriter {
             }
         }
         self.aligned = true;
+    }
+}
+
+/// Display width in terminal cells; escaped ASCII (the usual case) is one cell per byte.
+fn cell_width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.width()
     }
 }
 

@@ -1,8 +1,9 @@
 //! Incidents: pick what the capture is for (an incident, or "no incident (ad hoc)"), or open a
-//! recent capture in replay. Incidents come from [`IncidentSource`]s: the local `incidents.toml`
-//! now; PagerDuty plugs in through [`incident_sources`].
+//! recent capture in replay. Incidents come from [`IncidentSource`]s: PagerDuty when a token is
+//! configured, else the local `incidents.toml` (see [`incident_sources`]).
 use crate::config::Config;
 use crate::model::Incident;
+use crate::pagerduty::{self, IncidentFilter, PagerDuty, PdIncident};
 use crate::snapshot::{CaptureState, MANIFEST_FILE, Manifest};
 use crate::tui::action::{Action, Cmd, Effect};
 use crate::tui::theme::Theme;
@@ -103,14 +104,89 @@ impl IncidentSource for LocalIncidents {
     }
 }
 
-/// The sources the incidents screen asks, in order.
-///
-/// PagerDuty wiring point: when a token is configured (`PAGERDUTY_TOKEN` or
-/// `destinations.pagerduty_token_secret`), push the PagerDuty source here *instead of* the
-/// local file (the issue: "Without a token: incidents from a local incidents.toml").
-pub fn incident_sources(_config: &Config) -> Vec<Arc<dyn IncidentSource>> {
+/// Open (triggered and acknowledged) incidents from the PagerDuty REST API.
+#[derive(Debug, Clone)]
+pub struct PagerDutyIncidents {
+    pub client: PagerDuty,
+    /// At most this many rows (pages are followed up to it).
+    pub max: usize,
+}
+
+impl PagerDutyIncidents {
+    fn row(incident: PdIncident) -> IncidentRow {
+        IncidentRow {
+            title: incident
+                .title
+                .or(incident.summary)
+                .unwrap_or_else(|| "(untitled)".into()),
+            status: incident.status.unwrap_or_default(),
+            urgency: incident.urgency.unwrap_or_default(),
+            service: incident
+                .service
+                .and_then(|s| s.summary.or(Some(s.id)))
+                .unwrap_or_default(),
+            created_at: incident.created_at,
+            source: "pagerduty".into(),
+            id: incident.id,
+        }
+    }
+}
+
+impl IncidentSource for PagerDutyIncidents {
+    fn name(&self) -> &str {
+        "PagerDuty"
+    }
+
+    fn list(&self) -> BoxFuture<'static, Result<Vec<IncidentRow>, String>> {
+        let (client, max) = (self.client.clone(), self.max);
+        Box::pin(async move {
+            let incidents = client
+                .list_all_incidents(&IncidentFilter::default(), max)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(incidents.into_iter().map(PagerDutyIncidents::row).collect())
+        })
+    }
+}
+
+/// A source that could not be set up (a token reference that does not resolve): listing it
+/// reports why, so the screen shows the problem and the ad-hoc path still works.
+struct Misconfigured {
+    name: &'static str,
+    reason: String,
+}
+
+impl IncidentSource for Misconfigured {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn list(&self) -> BoxFuture<'static, Result<Vec<IncidentRow>, String>> {
+        let reason = self.reason.clone();
+        Box::pin(async move { Err(reason) })
+    }
+}
+
+/// True when the operator configured a PagerDuty token (config secret reference or
+/// `PAGERDUTY_TOKEN`), whether or not it resolves.
+pub fn pagerduty_configured(config: &Config) -> bool {
+    config.destinations.pagerduty_token_secret.is_some()
+        || std::env::var(pagerduty::TOKEN_ENV).is_ok_and(|v| !v.is_empty())
+}
+
+/// The sources the incidents screen asks, in order: PagerDuty when a token is configured,
+/// otherwise the local `incidents.toml`.
+pub fn incident_sources(config: &Config) -> Vec<Arc<dyn IncidentSource>> {
     let mut sources: Vec<Arc<dyn IncidentSource>> = Vec::new();
-    if let Some(path) = LocalIncidents::default_path() {
+    if pagerduty_configured(config) {
+        match PagerDuty::from_config(config) {
+            Ok(client) => sources.push(Arc::new(PagerDutyIncidents { client, max: 200 })),
+            Err(e) => sources.push(Arc::new(Misconfigured {
+                name: "PagerDuty",
+                reason: e.to_string(),
+            })),
+        }
+    } else if let Some(path) = LocalIncidents::default_path() {
         sources.push(Arc::new(LocalIncidents { path }));
     }
     sources
@@ -180,6 +256,8 @@ pub struct IncidentsState {
     pub capture_selected: usize,
     /// Ages are computed against this (set when rows load; fixed in tests).
     pub now: SystemTime,
+    /// Names of the sources asked (shown in the panel title), e.g. `PagerDuty`.
+    pub sources: Vec<String>,
 }
 
 impl Default for IncidentsState {
@@ -195,6 +273,7 @@ impl Default for IncidentsState {
             captures: Vec::new(),
             capture_selected: 0,
             now: SystemTime::now(),
+            sources: Vec::new(),
         }
     }
 }
@@ -358,7 +437,12 @@ impl IncidentsState {
 
     fn render_incidents(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let focused = self.panel == Panel::Incidents;
-        let mut block = self.block("Incidents", focused, theme);
+        let title = if self.sources.is_empty() {
+            "Incidents".to_string()
+        } else {
+            format!("Incidents · {}", self.sources.join(", "))
+        };
+        let mut block = self.block(&title, focused, theme);
         let filter_text = if self.filtering || !self.filter.is_empty() {
             Line::from(vec![
                 Span::styled(" filter: ", theme.muted),
@@ -417,7 +501,9 @@ impl IncidentsState {
             ]));
         }
         if visible.is_empty() && !self.loading {
-            let hint = if self.rows.is_empty() {
+            let hint = if self.rows.is_empty() && self.sources.iter().any(|s| s == "PagerDuty") {
+                "no open incidents on PagerDuty (r to refresh)"
+            } else if self.rows.is_empty() {
                 "no incidents: add them to ~/.config/casefile/incidents.toml or configure PagerDuty"
             } else {
                 "no incident matches the filter"
@@ -606,5 +692,48 @@ created_at = "2026-11-25T09:00:00Z"
             ),
             "1h"
         );
+    }
+
+    #[tokio::test]
+    async fn a_token_reference_that_does_not_resolve_is_an_error_on_screen_not_a_crash() {
+        let config = Config::parse(
+            "casefile.toml",
+            r#"
+[secrets.pd]
+env = "CASEFILE_TEST_SURELY_UNSET_TOKEN_VAR"
+
+[destinations]
+pagerduty_token_secret = "pd"
+"#,
+        )
+        .expect("config");
+        assert!(pagerduty_configured(&config));
+        let sources = incident_sources(&config);
+        assert_eq!(sources.len(), 1, "PagerDuty replaces the local file");
+        assert_eq!(sources[0].name(), "PagerDuty");
+        let error = sources[0]
+            .list()
+            .await
+            .expect_err("cannot resolve the token");
+        assert!(
+            error.contains("CASEFILE_TEST_SURELY_UNSET_TOKEN_VAR"),
+            "names what to fix: {error}"
+        );
+    }
+
+    #[test]
+    fn pagerduty_incidents_become_rows() {
+        let incident: PdIncident = serde_json::from_str(
+            r#"{"id":"PT4KHLK","title":"The server is on fire.","status":"acknowledged",
+                "urgency":"high","created_at":"2015-10-06T21:30:42Z",
+                "service":{"id":"PIJ90N7","summary":"My Mail Service"}}"#,
+        )
+        .expect("incident");
+        let row = PagerDutyIncidents::row(incident);
+        assert_eq!(row.id, "PT4KHLK");
+        assert_eq!(row.title, "The server is on fire.");
+        assert_eq!(row.status, "acknowledged");
+        assert_eq!(row.service, "My Mail Service");
+        assert_eq!(row.source, "pagerduty");
     }
 }

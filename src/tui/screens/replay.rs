@@ -4,7 +4,7 @@
 //! whatever the snapshot size.
 use crate::capture::OutputRing;
 use crate::snapshot::journal::{Fd, JournalEvent, read_journal};
-use crate::snapshot::{JOURNAL_FILE, Manifest, Snapshot, StreamStatus};
+use crate::snapshot::{JOURNAL_FILE, Manifest, StreamStatus};
 use crate::tui::action::{Action, Cmd, Effect};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::pane::{
@@ -42,7 +42,10 @@ struct ChunkRef {
 /// State of the replay screen.
 #[derive(Debug)]
 pub struct ReplayState {
+    /// The folder the stream files are read from.
     pub dir: PathBuf,
+    /// What the operator opened (the folder, or the archive), as shown in the header.
+    pub source: PathBuf,
     pub manifest: Manifest,
     chunks: Vec<ChunkRef>,
     starts: Vec<Option<u64>>,
@@ -58,6 +61,8 @@ pub struct ReplayState {
     pub playing: bool,
     pub grid: PaneGrid,
     timeline_area: Rect,
+    /// The temporary folder an archive was unpacked into; removed with the state.
+    _unpacked: Option<tempfile::TempDir>,
 }
 
 impl ReplayState {
@@ -75,10 +80,13 @@ impl ReplayState {
         Cmd::NextMatch,
     ];
 
-    /// Opens a snapshot folder (or its manifest.json) and starts playing from the beginning.
+    /// Opens a snapshot folder (or its manifest.json, or an exported archive) and starts playing
+    /// from the beginning.
     pub fn open(path: &std::path::Path) -> Result<ReplayState, String> {
-        let snapshot =
-            Snapshot::open(path).map_err(|e| format!("cannot open the snapshot: {e}"))?;
+        let opened = crate::snapshot::open_folder_or_archive(path)
+            .map_err(|e| format!("cannot open the snapshot: {e}"))?;
+        let unpacked = opened.unpacked;
+        let snapshot = opened.snapshot;
         let journal_path = snapshot.dir.join(JOURNAL_FILE);
         let events = if journal_path.exists() {
             read_journal(&journal_path).map_err(|e| format!("cannot read the journal: {e}"))?
@@ -118,6 +126,11 @@ impl ReplayState {
         chunks.sort_by_key(|c| c.t);
         let files = (0..n).map(|_| [None, None]).collect();
         let mut state = ReplayState {
+            source: if unpacked.is_some() {
+                path.to_path_buf()
+            } else {
+                snapshot.dir.clone()
+            },
             dir: snapshot.dir,
             manifest: snapshot.manifest,
             chunks,
@@ -134,6 +147,7 @@ impl ReplayState {
             playing: true,
             grid: PaneGrid::new(n),
             timeline_area: Rect::default(),
+            _unpacked: unpacked,
         };
         state.seek(0);
         Ok(state)
@@ -352,7 +366,7 @@ impl ReplayState {
     }
 
     pub fn context(&self) -> String {
-        format!("replay {}", self.dir.display())
+        format!("replay {}", self.source.display())
     }
 
     pub fn render(&mut self, area: Rect, buf: &mut Buffer, theme: &Theme) {
