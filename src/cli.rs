@@ -345,17 +345,19 @@ pub fn redactor_for(
             .filter(|(_, s)| s.always_redact)
             .map(|(n, _)| n.as_str()),
     );
-    let hosts = ssh_hosts_of(config, plan);
     names.extend(
-        hosts
+        plan.targets
             .iter()
-            .filter_map(|h| config.ssh.get(h))
-            .flat_map(|o| [&o.password_secret, &o.passphrase_secret])
-            .filter_map(|s| s.as_deref()),
+            .filter_map(|t| config.ssh.get(&t.name))
+            .filter_map(|o| o.passphrase_secret.as_deref()),
     );
     for target in &plan.targets {
         if let Some(jump) = config.ssh.get(&target.name).and_then(|o| o.jump.as_deref()) {
             jump_secret_names(config, jump, 0, &mut names);
+        }
+        // A database's `via` host authenticates like a jump host.
+        if let Some(via) = via_of(target) {
+            jump_secret_names(config, via, 0, &mut names);
         }
     }
     names.sort_unstable();
@@ -623,17 +625,26 @@ pub fn ssh_context(
     Ok(ssh)
 }
 
+/// The SSH host a database target is reached through, if any.
+fn via_of(target: &crate::model::Target) -> Option<&str> {
+    match &target.spec {
+        crate::model::TargetSpec::Mysql(a) | crate::model::TargetSpec::Postgres(a) => {
+            a.via.as_deref()
+        }
+        _ => None,
+    }
+}
+
 /// The SSH hosts a capture may connect to: its SSH targets, the hosts its databases are
-/// reached `via`, and (transitively) the inventory jump hosts of both. Their secrets are
-/// resolved for the SSH context and registered with the redactor.
+/// reached `via`, and (transitively) the inventory jump hosts of both: their secrets are
+/// resolved for the SSH context.
 fn ssh_hosts_of(config: &Config, plan: &CapturePlan) -> Vec<String> {
     use crate::model::TargetSpec;
     let mut names: Vec<String> = Vec::new();
     for target in &plan.targets {
         let name = match &target.spec {
             TargetSpec::Ssh { .. } => Some(target.name.clone()),
-            TargetSpec::Mysql(a) | TargetSpec::Postgres(a) => a.via.clone(),
-            _ => None,
+            _ => via_of(target).map(str::to_string),
         };
         if let Some(name) = name.filter(|n| !names.contains(n)) {
             names.push(name);
