@@ -452,11 +452,15 @@ pub async fn pump<'s, Q, R>(
     let mut rows = 0u64;
     let mut statements = 0u64;
     let mut in_result = false;
+    // Made once, not per row: a new timer and waiter for every row showed in profiles.
+    let expired = tokio::time::sleep_until(deadline);
+    let cancelled = cancel.cancelled();
+    tokio::pin!(expired, cancelled);
     loop {
         let item = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return PumpEnd::Cancelled,
-            _ = tokio::time::sleep_until(deadline) => return PumpEnd::Deadline,
+            _ = &mut cancelled => return PumpEnd::Cancelled,
+            _ = &mut expired => return PumpEnd::Deadline,
             item = stream.next() => item,
         };
         match item {

@@ -65,6 +65,8 @@ pub enum Cell<'a> {
 struct Shown {
     text: String,
     right: bool,
+    /// Cells the grid form takes (computed once; the grid reads it for every row).
+    width: usize,
 }
 
 /// Escapes one value for a terminal or a text file: keeps printable text and `\n`, escapes
@@ -141,6 +143,7 @@ fn show_into(cell: &Cell<'_>, class: ColClass, shown: &mut Shown) {
             shown.right = true;
         }
     }
+    shown.width = cell_width(&grid_text(&shown.text));
 }
 
 /// Is `text` a JSON number as written (so it can go into JSON unchanged, keeping every digit)?
@@ -179,6 +182,14 @@ fn is_json_number(text: &[u8]) -> bool {
     i == n
 }
 
+/// A JSON string of `bytes`, invalid UTF-8 replaced (validation alone is the fast path).
+fn json_text(bytes: &[u8], out: &mut Vec<u8>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => json_string(text, out),
+        Err(_) => json_string(&String::from_utf8_lossy(bytes), out),
+    }
+}
+
 fn json_string(text: &str, out: &mut Vec<u8>) {
     // Serializing a &str cannot fail.
     let _ = serde_json::to_writer(&mut *out, text);
@@ -213,7 +224,7 @@ pub fn write_json_value(cell: &Cell<'_>, class: ColClass, out: &mut Vec<u8>) {
                 }
                 Err(_) => json_string(&String::from_utf8_lossy(bytes), out),
             },
-            _ => json_string(&String::from_utf8_lossy(bytes), out),
+            _ => json_text(bytes, out),
         },
     }
 }
@@ -349,7 +360,7 @@ impl TableWriter {
         if self.aligned {
             let mut widened = false;
             for (i, cell) in shown.iter().enumerate() {
-                let width = cell_width(&grid_text(&cell.text)).min(MAX_PAD_WIDTH);
+                let width = cell.width.min(MAX_PAD_WIDTH);
                 if let Some(w) = self.widths.get_mut(i).filter(|w| width > **w) {
                     *w = width;
                     widened = true;
@@ -400,7 +411,7 @@ impl TableWriter {
     fn flush_pending(&mut self, out: &mut String) {
         for row in &self.pending {
             for (i, cell) in row.iter().enumerate() {
-                let width = cell_width(&grid_text(&cell.text)).min(MAX_PAD_WIDTH);
+                let width = cell.width.min(MAX_PAD_WIDTH);
                 if let Some(w) = self.widths.get_mut(i) {
                     *w = (*w).max(width);
                 }
@@ -420,6 +431,7 @@ impl TableWriter {
             .columns
             .iter()
             .map(|c| Shown {
+                width: cell_width(&grid_text(&c.name)),
                 text: c.name.clone(),
                 right: false,
             })
@@ -439,7 +451,7 @@ impl TableWriter {
         for (i, cell) in cells.iter().enumerate() {
             let text = grid_text(&cell.text);
             let width = self.widths.get(i).copied().unwrap_or(0);
-            let pad = width.saturating_sub(cell_width(&text));
+            let pad = width.saturating_sub(cell.width);
             out.push_str(if i > 0 { "| " } else { " " });
             let last = i + 1 == cells.len();
             if cell.right {
