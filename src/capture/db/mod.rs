@@ -499,6 +499,54 @@ pub async fn pump<'s, Q, R>(
     PumpEnd::Finished { rows, statements }
 }
 
+/// After a stop on the server (KILL QUERY, pg_cancel_backend): the session must answer a ping
+/// within [`CANCEL_GRACE`]; one that does not is closed (a later step reconnects). Returns
+/// whether it settled.
+pub(crate) async fn settle<C: sqlx::Connection>(conn: &mut Option<C>) -> bool {
+    let settled = match conn.as_mut() {
+        Some(c) => matches!(
+            tokio::time::timeout(CANCEL_GRACE, c.ping()).await,
+            Ok(Ok(()))
+        ),
+        None => false,
+    };
+    if !settled && let Some(c) = conn.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), c.close_hard()).await;
+    }
+    settled
+}
+
+/// The stream's reason after a stop on the server; `request` names what was sent
+/// (`KILL QUERY 12`, `pg_cancel_backend(345)`).
+pub(crate) fn stop_outcome(request: &str, sent: Result<(), String>, settled: bool) -> String {
+    match (sent, settled) {
+        (Ok(()), true) => format!("stopped on the server ({request})"),
+        (Ok(()), false) => format!("{request} sent; the session did not settle and was closed"),
+        (Err(e), true) => {
+            format!("stopping it on the server failed ({e}), yet the session settled")
+        }
+        (Err(e), false) => {
+            format!("stopping it on the server failed ({e}); the capture connection was closed")
+        }
+    }
+}
+
+/// A query error: one [`DbError`] classified by the driver fails the step; anything else means
+/// the connection is gone (dropped, so the next step reconnects).
+pub(crate) fn query_failure<C>(
+    conn: &mut Option<C>,
+    e: sqlx::Error,
+    classified: Option<DbError>,
+) -> QueryEnd {
+    match classified {
+        Some(error) => QueryEnd::Failed(error),
+        None => {
+            *conn = None;
+            QueryEnd::Broken(format!("the connection failed: {e}"))
+        }
+    }
+}
+
 /// Writes a stderr line for a stream; write errors surface later through the sink.
 pub(crate) fn stderr_line(io: &mut StreamIo<'_>, text: &str) -> std::io::Result<()> {
     io.chunk(Fd::Err, text.as_bytes())

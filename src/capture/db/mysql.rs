@@ -3,8 +3,8 @@
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{
-    CANCEL_GRACE, CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd,
-    QueryEnd, pump, seconds,
+    CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd, QueryEnd, pump,
+    seconds,
 };
 use crate::model::{DbAddress, TlsMode};
 use crate::secret::SecretValue;
@@ -385,13 +385,8 @@ impl MysqlSession {
     }
 
     fn fail(&mut self, e: sqlx::Error) -> QueryEnd {
-        match classify(&e) {
-            Some(error) => QueryEnd::Failed(error),
-            None => {
-                self.conn = None;
-                QueryEnd::Broken(format!("the connection failed: {e}"))
-            }
-        }
+        let classified = classify(&e);
+        super::query_failure(&mut self.conn, e, classified)
     }
 
     /// Headers for a result without rows (from preparing the statement, which does not run it).
@@ -412,12 +407,7 @@ impl MysqlSession {
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
         };
-        if columns.is_empty() {
-            sink.text("(no rows)\n\n");
-        } else {
-            sink.begin_result(columns);
-            sink.end_result(None);
-        }
+        sink.empty_result(columns);
     }
 
     /// Kills the running statement from a second connection (`KILL QUERY`), then waits for this
@@ -440,25 +430,7 @@ impl MysqlSession {
             }
             Err(e) => Err(e),
         };
-        let settled = match self.conn.as_mut() {
-            Some(conn) => matches!(timeout(CANCEL_GRACE, conn.ping()).await, Ok(Ok(()))),
-            None => false,
-        };
-        if !settled && let Some(conn) = self.conn.take() {
-            let _ = timeout(Duration::from_secs(2), conn.close_hard()).await;
-        }
-        match (killed, settled) {
-            (Ok(()), true) => format!("stopped on the server (KILL QUERY {})", self.id),
-            (Ok(()), false) => format!(
-                "KILL QUERY {} sent; the session did not settle and was closed",
-                self.id
-            ),
-            (Err(e), true) => {
-                format!("stopping it on the server failed ({e}), yet the session settled")
-            }
-            (Err(e), false) => {
-                format!("stopping it on the server failed ({e}); the capture connection was closed")
-            }
-        }
+        let settled = super::settle(&mut self.conn).await;
+        super::stop_outcome(&format!("KILL QUERY {}", self.id), killed, settled)
     }
 }

@@ -3,8 +3,7 @@
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{
-    CANCEL_GRACE, CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd,
-    QueryEnd, pump,
+    CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd, QueryEnd, pump,
 };
 use crate::model::{DbAddress, TlsMode};
 use crate::secret::SecretValue;
@@ -364,13 +363,8 @@ impl PgSession {
     }
 
     fn fail(&mut self, e: sqlx::Error) -> QueryEnd {
-        match classify(&e) {
-            Some(error) => QueryEnd::Failed(error),
-            None => {
-                self.conn = None;
-                QueryEnd::Broken(format!("the connection failed: {e}"))
-            }
-        }
+        let classified = classify(&e);
+        super::query_failure(&mut self.conn, e, classified)
     }
 
     /// Headers for a result without rows (from preparing the statement, which does not run it).
@@ -391,12 +385,7 @@ impl PgSession {
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
         };
-        if columns.is_empty() {
-            sink.text("(no rows)\n\n");
-        } else {
-            sink.begin_result(columns);
-            sink.end_result(None);
-        }
+        sink.empty_result(columns);
     }
 
     /// Cancels the running statement from a second connection (`pg_cancel_backend`), then waits
@@ -420,25 +409,11 @@ impl PgSession {
             }
             Err(e) => Err(e),
         };
-        let settled = match self.conn.as_mut() {
-            Some(conn) => matches!(timeout(CANCEL_GRACE, conn.ping()).await, Ok(Ok(()))),
-            None => false,
-        };
-        if !settled && let Some(conn) = self.conn.take() {
-            let _ = timeout(Duration::from_secs(2), conn.close_hard()).await;
-        }
-        match (cancelled, settled) {
-            (Ok(()), true) => format!("stopped on the server (pg_cancel_backend({}))", self.pid),
-            (Ok(()), false) => format!(
-                "pg_cancel_backend({}) sent; the session did not settle and was closed",
-                self.pid
-            ),
-            (Err(e), true) => {
-                format!("cancelling it on the server failed ({e}), yet the session settled")
-            }
-            (Err(e), false) => format!(
-                "cancelling it on the server failed ({e}); the capture connection was closed"
-            ),
-        }
+        let settled = super::settle(&mut self.conn).await;
+        super::stop_outcome(
+            &format!("pg_cancel_backend({})", self.pid),
+            cancelled,
+            settled,
+        )
     }
 }

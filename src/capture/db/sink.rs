@@ -75,6 +75,17 @@ impl<'a, 'b> Sink<'a, 'b> {
         self.rows_in_result = 0;
     }
 
+    /// A statement that returned no rows: its column header (when the columns are known) and
+    /// `(0 rows)`, or `(no rows)` for a statement without a result set.
+    pub fn empty_result(&mut self, columns: Vec<Column>) {
+        if columns.is_empty() {
+            self.text("(no rows)\n\n");
+        } else {
+            self.begin_result(columns);
+            self.end_result(None);
+        }
+    }
+
     /// Adds a row; false when no more rows are wanted (row cap or byte cap reached).
     pub fn row(&mut self, cells: &[Cell<'_>]) -> bool {
         if self.rows_in_result >= self.max_rows {

@@ -231,23 +231,12 @@ impl SqliteSession {
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
         };
-        if columns.is_empty() {
-            sink.text("(no rows)\n\n");
-        } else {
-            sink.begin_result(columns);
-            sink.end_result(None);
-        }
+        sink.empty_result(columns);
     }
 
     /// Interrupts the running statement and checks the connection still answers.
     async fn stop_running(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let settled = match self.conn.as_mut() {
-            Some(conn) => matches!(timeout(super::CANCEL_GRACE, conn.ping()).await, Ok(Ok(()))),
-            None => false,
-        };
-        if !settled {
-            self.conn = None;
-        }
+        super::settle(&mut self.conn).await;
     }
 }
