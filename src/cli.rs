@@ -423,7 +423,12 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         .with_max_level(tracing::Level::WARN)
         .without_time()
         .try_init();
-    let library = load_library(config);
+    // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
+    let library = if args.presets.is_empty() {
+        PresetLibrary::default()
+    } else {
+        load_library(config)
+    };
     let ssh_config = crate::ssh::SshConfig::load_default();
     let mut targets = Vec::new();
     for selector in &args.targets {

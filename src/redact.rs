@@ -3,7 +3,7 @@
 //! passwords in URLs). Works on streams: a secret split across two chunks is still caught.
 use aho_corasick::AhoCorasick;
 use regex::bytes::{Matches, Regex, RegexBuilder};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What replaces a secret.
 pub const MARK: &[u8] = b"[REDACTED]";
@@ -53,8 +53,13 @@ enum Anchors {
 #[derive(Debug)]
 pub struct Redactor {
     anchors: Anchors,
-    any: Regex,
-    patterns: Vec<Regex>,
+    /// The registered secrets and every pattern as one alternation, compiled on first use:
+    /// compiling costs milliseconds (a tenth of a short capture) and most output never gets
+    /// past the anchor scan.
+    any_source: String,
+    any: OnceLock<Regex>,
+    /// Each pattern alone, to tell which one matched; compiled on first use too.
+    patterns: OnceLock<Vec<Regex>>,
     secrets: Vec<Vec<u8>>,
     hold: usize,
 }
@@ -73,15 +78,6 @@ impl Redactor {
             .map(|s| regex::escape(&String::from_utf8_lossy(s)))
             .collect();
         alternatives.extend(PATTERNS.iter().map(|p| format!("(?:{p})")));
-        let build = |p: &str| {
-            RegexBuilder::new(p)
-                .unicode(false)
-                .size_limit(64 << 20)
-                .build()
-                .unwrap_or_else(|e| panic!("built-in redaction pattern is invalid: {e}"))
-        };
-        let any = build(&alternatives.join("|"));
-        let patterns = PATTERNS.iter().map(|p| build(p)).collect();
         let longest_secret = secrets.iter().map(Vec::len).max().unwrap_or(0);
         // Lower-case anchors searched in a lower-cased copy: case-insensitive, yet the searcher can
         // use its SIMD (Teddy) prefilter, which `ascii_case_insensitive` would rule out.
@@ -100,11 +96,23 @@ impl Redactor {
         };
         Arc::new(Redactor {
             anchors,
-            any,
-            patterns,
+            any_source: alternatives.join("|"),
+            any: OnceLock::new(),
+            patterns: OnceLock::new(),
             secrets,
             hold: LONGEST_PATTERN_MATCH.max(longest_secret + 64),
         })
+    }
+
+    /// The alternation of every secret and pattern.
+    fn any(&self) -> &Regex {
+        self.any.get_or_init(|| compile(&self.any_source))
+    }
+
+    /// The built-in patterns, one regex each (indexes as in `PATTERNS`).
+    fn patterns(&self) -> &[Regex] {
+        self.patterns
+            .get_or_init(|| PATTERNS.iter().map(|p| compile(p)).collect())
     }
 
     /// A redactor with only the built-in patterns.
@@ -125,7 +133,7 @@ impl Redactor {
         input: &'h [u8],
     ) -> impl Iterator<Item = regex::bytes::Match<'h>> + use<'r, 'h> {
         let matches: Option<Matches<'r, 'h>> =
-            self.may_match(input).then(|| self.any.find_iter(input));
+            self.may_match(input).then(|| self.any().find_iter(input));
         matches.into_iter().flatten()
     }
 
@@ -173,7 +181,7 @@ impl Redactor {
         if self.secrets.iter().any(|s| s == matched) {
             return (0, 0);
         }
-        let Some(index) = self.patterns.iter().position(|p| p.is_match(matched)) else {
+        let Some(index) = self.patterns().iter().position(|p| p.is_match(matched)) else {
             return (0, 0);
         };
         let suffix = match index {
@@ -216,7 +224,7 @@ impl Redactor {
     /// finding. Export uses this to re-check packed bytes before anything leaves the machine.
     pub fn find_unredacted(&self, bytes: &[u8]) -> Option<std::ops::Range<usize>> {
         let mut replaced = Vec::new();
-        for m in self.any.find_iter(bytes) {
+        for m in self.any().find_iter(bytes) {
             replaced.clear();
             self.replace_match(m.as_bytes(), &mut replaced);
             if replaced != m.as_bytes() {
@@ -238,6 +246,16 @@ impl Redactor {
             redactions: 0,
         }
     }
+}
+
+/// Compiles one of the redaction regexes (escaped secrets and the built-in patterns, so a
+/// failure is a bug in `PATTERNS`).
+fn compile(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(64 << 20)
+        .build()
+        .unwrap_or_else(|e| panic!("built-in redaction pattern is invalid: {e}"))
 }
 
 /// Per-stream redaction state: holds back an unfinished line (at most a bounded tail) so that a
@@ -301,6 +319,20 @@ mod tests {
             String::from_utf8_lossy(&out).into_owned(),
             stream.redactions,
         )
+    }
+
+    #[test]
+    fn every_regex_compiles_lazily_and_once() {
+        let rules = Redactor::new(&["s3cr3t.(with)+regex|chars".to_string()]);
+        assert!(rules.any.get().is_none() && rules.patterns.get().is_none());
+        // Output without any anchor never compiles them.
+        let (text, n) = rules.redact_text("nothing to see here\n");
+        assert_eq!((text.as_str(), n), ("nothing to see here\n", 0));
+        assert!(rules.any.get().is_none());
+        assert_eq!(rules.patterns().len(), PATTERNS.len());
+        let (text, n) = rules.redact_text("x s3cr3t.(with)+regex|chars y");
+        assert_eq!((text.as_str(), n), ("x [REDACTED] y", 1));
+        assert!(rules.any.get().is_some());
     }
 
     #[test]

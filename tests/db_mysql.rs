@@ -569,3 +569,60 @@ fn cli_takes_the_password_from_a_secret_reference_and_never_shows_it() {
         );
     }
 }
+
+/// Rows are read on a thread of their own and handed over in batches: a result of many
+/// batches (and a second statement's result) must arrive whole and in order in both files,
+/// a row cap past several batches must stop reading, and the session must stay usable.
+/// A single-threaded runtime on purpose: the reader must not depend on a second worker.
+#[tokio::test(flavor = "current_thread")]
+async fn large_results_arrive_whole_and_in_order_through_the_reader() {
+    let db = MariaDb::shared();
+    let mut capped = step("capped", "SELECT seq FROM app.seq_1_to_100000", T);
+    capped.max_rows = Some(3000);
+    let out = capture(
+        target(&db.url("root")),
+        None,
+        vec![
+            step(
+                "big",
+                "SELECT seq FROM app.seq_1_to_20000; SELECT seq * 2 AS twice FROM app.seq_1_to_700",
+                T,
+            ),
+            capped,
+            step("after", "SELECT 'still fine' AS s", T),
+        ],
+    )
+    .await;
+    let rows = out.json_rows(0);
+    let seqs: Vec<u64> = rows.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    assert_eq!(seqs, (1..=20_000).collect::<Vec<u64>>());
+    let twice: Vec<u64> = rows.iter().filter_map(|r| r["twice"].as_u64()).collect();
+    assert_eq!(twice, (1..=700).map(|n| n * 2).collect::<Vec<u64>>());
+    let text = out.stdout(0);
+    assert!(
+        text.contains(" 19999\n 20000\n(20000 rows)\n"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    assert!(text.contains(" 1400\n(700 rows)\n"), "{}", out.stderr(0));
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim().parse::<u64>().is_ok())
+            .count(),
+        20_700
+    );
+
+    let capped_text = out.stdout(1);
+    assert!(
+        capped_text.contains(" 3000\n(3000 rows; stopped at the row cap of 3000 rows)"),
+        "{} {}",
+        &capped_text[capped_text.len().saturating_sub(300)..],
+        out.stderr(1)
+    );
+    let capped_rows = out.json_rows(1);
+    assert_eq!(
+        capped_rows.iter().filter(|r| r["seq"].is_u64()).count(),
+        3000
+    );
+    assert!(out.stdout(2).contains("still fine"), "{}", out.stderr(2));
+}

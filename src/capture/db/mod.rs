@@ -14,6 +14,7 @@
 //! privileges; a missing table or extension makes the stream "not available".
 pub mod mysql;
 pub mod postgres;
+pub mod reader;
 pub mod sink;
 pub mod sqlite;
 pub mod table;
@@ -452,6 +453,8 @@ pub async fn pump<'s, Q, R>(
     let mut rows = 0u64;
     let mut statements = 0u64;
     let mut in_result = false;
+    // One cell buffer for every row (a row's cells borrow the row, so it is emptied in between).
+    let mut spare_cells: Vec<table::Cell<'static>> = Vec::new();
     // Made once, not per row: a new timer and waiter for every row showed in profiles.
     let expired = tokio::time::sleep_until(deadline);
     let cancelled = cancel.cancelled();
@@ -483,13 +486,14 @@ pub async fn pump<'s, Q, R>(
                     sink.begin_result(columns_of(&row));
                     in_result = true;
                 }
-                let mut cells = Vec::new();
+                let mut cells = recycle(std::mem::take(&mut spare_cells));
                 cells_of(&row, &mut cells);
                 rows += 1;
                 if !sink.row(&cells) {
                     sink.end_result(Some(sink.cap_note()));
                     return PumpEnd::Capped;
                 }
+                spare_cells = recycle(cells);
             }
         }
     }
@@ -497,6 +501,13 @@ pub async fn pump<'s, Q, R>(
         sink.end_result(None);
     }
     PumpEnd::Finished { rows, statements }
+}
+
+/// An emptied vector with its allocation kept, for cells of another lifetime: collecting an
+/// empty vector into a type of the same layout reuses the buffer.
+fn recycle<'a, 'b>(mut cells: Vec<table::Cell<'a>>) -> Vec<table::Cell<'b>> {
+    cells.clear();
+    cells.into_iter().map(|_| table::Cell::Null).collect()
 }
 
 /// After a stop on the server (KILL QUERY, pg_cancel_backend): the session must answer a ping

@@ -1,5 +1,6 @@
 //! MySQL and MariaDB sessions: text protocol (`raw_sql`), so every value arrives as the
 //! server's text whatever its type, and `SHOW …` statements work like any query.
+use super::reader::{Item, read_on_own_thread};
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{
@@ -8,8 +9,10 @@ use super::{
 };
 use crate::model::{DbAddress, TlsMode};
 use crate::secret::SecretValue;
+use futures::stream::BoxStream;
 use sqlx::mysql::{
-    MySqlColumn, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlRow, MySqlSslMode,
+    MySqlColumn, MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlQueryResult,
+    MySqlRow, MySqlSslMode,
 };
 use sqlx::{
     AssertSqlSafe, Column as _, ConnectOptions, Connection, Executor, Row, SqlSafeStr, Statement,
@@ -304,6 +307,14 @@ fn cells_of<'r>(row: &'r MySqlRow, out: &mut Vec<Cell<'r>>) {
     }
 }
 
+/// Runs `sql` with the text protocol; every statement's rows and end, as they come.
+fn fetch(
+    conn: &mut MySqlConnection,
+    sql: String,
+) -> BoxStream<'_, Item<MySqlQueryResult, MySqlRow>> {
+    raw_sql(AssertSqlSafe(sql)).fetch_many(conn)
+}
+
 /// An open capture session on one server.
 pub struct MysqlSession {
     /// `None` once the session broke; the runner then opens a new one.
@@ -357,8 +368,13 @@ impl MysqlSession {
             return self.fail(e);
         }
         let deadline = Instant::now() + limit + CLIENT_SLACK;
-        let stream = raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut *conn);
-        let end = pump(stream, sink, deadline, cancel, columns_of, cells_of).await;
+        let Some(conn) = self.conn.take() else {
+            return QueryEnd::Broken("the session is closed".into());
+        };
+        let (results, reading) = read_on_own_thread(conn, sql.to_string(), fetch);
+        let end = pump(results, sink, deadline, cancel, columns_of, cells_of).await;
+        // The reading thread ends once `pump` dropped its results; a panic there loses the session.
+        self.conn = reading.await.ok();
         match end {
             PumpEnd::Finished { rows: 0, .. } => {
                 self.empty_result(sql, sink).await;

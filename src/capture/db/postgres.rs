@@ -1,5 +1,6 @@
 //! PostgreSQL sessions: simple-query protocol (`raw_sql`), so every value arrives as text
 //! (arrays as `{…}`, `bytea` as `\x…`, intervals and INET as psql shows them).
+use super::reader::{Item, read_on_own_thread};
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{
@@ -7,7 +8,10 @@ use super::{
 };
 use crate::model::{DbAddress, TlsMode};
 use crate::secret::SecretValue;
-use sqlx::postgres::{PgColumn, PgConnectOptions, PgConnection, PgDatabaseError, PgRow, PgSslMode};
+use futures::stream::BoxStream;
+use sqlx::postgres::{
+    PgColumn, PgConnectOptions, PgConnection, PgDatabaseError, PgQueryResult, PgRow, PgSslMode,
+};
 use sqlx::{
     AssertSqlSafe, Column as _, ConnectOptions, Connection, Executor, Row, SqlSafeStr, Statement,
     TypeInfo, ValueRef, raw_sql,
@@ -282,6 +286,11 @@ fn cells_of<'r>(row: &'r PgRow, out: &mut Vec<Cell<'r>>) {
     }
 }
 
+/// Runs `sql` with the simple query protocol; every statement's rows and end, as they come.
+fn fetch(conn: &mut PgConnection, sql: String) -> BoxStream<'_, Item<PgQueryResult, PgRow>> {
+    raw_sql(AssertSqlSafe(sql)).fetch_many(conn)
+}
+
 /// An open capture session on one server.
 pub struct PgSession {
     /// `None` once the session broke; the runner then opens a new one.
@@ -335,8 +344,13 @@ impl PgSession {
             return self.fail(e);
         }
         let deadline = Instant::now() + limit + CLIENT_SLACK;
-        let stream = raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut *conn);
-        let end = pump(stream, sink, deadline, cancel, columns_of, cells_of).await;
+        let Some(conn) = self.conn.take() else {
+            return QueryEnd::Broken("the session is closed".into());
+        };
+        let (results, reading) = read_on_own_thread(conn, sql.to_string(), fetch);
+        let end = pump(results, sink, deadline, cancel, columns_of, cells_of).await;
+        // The reading thread ends once `pump` dropped its results; a panic there loses the session.
+        self.conn = reading.await.ok();
         match end {
             PumpEnd::Finished { rows: 0, .. } => {
                 self.empty_result(sql, sink).await;

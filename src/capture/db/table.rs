@@ -67,6 +67,40 @@ struct Shown {
     right: bool,
     /// Cells the grid form takes (computed once; the grid reads it for every row).
     width: usize,
+    /// Holds a line break, which the grid shows as `\n` (known once, not searched per use).
+    multiline: bool,
+}
+
+impl Shown {
+    /// Text and the facts the grid needs about it.
+    fn new(text: String, right: bool) -> Shown {
+        let mut shown = Shown {
+            text,
+            right,
+            ..Shown::default()
+        };
+        shown.measure();
+        shown
+    }
+
+    /// Works out `multiline` and `width` from the text.
+    fn measure(&mut self) {
+        self.multiline = memchr::memchr(b'\n', self.text.as_bytes()).is_some();
+        self.width = if self.multiline {
+            cell_width(&self.text.replace('\n', "\\n"))
+        } else {
+            cell_width(&self.text)
+        };
+    }
+
+    /// The single-line form used in the grid.
+    fn grid_text(&self) -> std::borrow::Cow<'_, str> {
+        if self.multiline {
+            std::borrow::Cow::Owned(self.text.replace('\n', "\\n"))
+        } else {
+            std::borrow::Cow::Borrowed(&self.text)
+        }
+    }
 }
 
 /// Escapes one value for a terminal or a text file: keeps printable text and `\n`, escapes
@@ -115,6 +149,10 @@ pub fn blob_preview(bytes: &[u8]) -> String {
 
 /// True when `text` would read as the NULL marker (or as an already-quoted one).
 fn reads_as_null(text: &str) -> bool {
+    // Checked for every cell: most values end in neither `l` nor a quote.
+    if !text.ends_with(['l', 'L', '\'']) {
+        return false;
+    }
     text.trim_matches('\'').eq_ignore_ascii_case("null") && !text.is_empty()
 }
 
@@ -143,7 +181,7 @@ fn show_into(cell: &Cell<'_>, class: ColClass, shown: &mut Shown) {
             shown.right = true;
         }
     }
-    shown.width = cell_width(&grid_text(&shown.text));
+    shown.measure();
 }
 
 /// Is `text` a JSON number as written (so it can go into JSON unchanged, keeping every digit)?
@@ -331,7 +369,7 @@ impl TableWriter {
     pub fn new(columns: Vec<Column>) -> TableWriter {
         let widths = columns
             .iter()
-            .map(|c| grid_text(&c.name).width().min(MAX_PAD_WIDTH))
+            .map(|c| Shown::new(c.name.clone(), false).width.min(MAX_PAD_WIDTH))
             .collect();
         TableWriter {
             columns,
@@ -430,11 +468,7 @@ impl TableWriter {
         let names: Vec<Shown> = self
             .columns
             .iter()
-            .map(|c| Shown {
-                width: cell_width(&grid_text(&c.name)),
-                text: c.name.clone(),
-                right: false,
-            })
+            .map(|c| Shown::new(c.name.clone(), false))
             .collect();
         self.grid_row(&names, out);
         for (i, w) in self.widths.iter().enumerate() {
@@ -449,7 +483,7 @@ impl TableWriter {
 
     fn grid_row(&self, cells: &[Shown], out: &mut String) {
         for (i, cell) in cells.iter().enumerate() {
-            let text = grid_text(&cell.text);
+            let text = cell.grid_text();
             let width = self.widths.get(i).copied().unwrap_or(0);
             let pad = width.saturating_sub(cell.width);
             out.push_str(if i > 0 { "| " } else { " " });
@@ -507,15 +541,6 @@ fn cell_width(text: &str) -> usize {
         text.len()
     } else {
         text.width()
-    }
-}
-
-/// The single-line form used in the grid.
-fn grid_text(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains('\n') {
-        std::borrow::Cow::Owned(text.replace('\n', "\\n"))
-    } else {
-        std::borrow::Cow::Borrowed(text)
     }
 }
 
