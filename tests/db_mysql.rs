@@ -626,3 +626,42 @@ async fn large_results_arrive_whole_and_in_order_through_the_reader() {
     );
     assert!(out.stdout(2).contains("still fine"), "{}", out.stderr(2));
 }
+
+/// With the server-side timeout switched off, only the client deadline stops the statement:
+/// `KILL QUERY` from a second connection, then what the statement still sends is read, so the
+/// same session (same connection id) runs the next step instead of a new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_survives_a_kill_at_the_client_deadline() {
+    let db = MariaDb::shared();
+    let marker = "deadline-kill-marker-41c";
+    let started = Instant::now();
+    let out = capture(
+        target(&db.url("root")),
+        None,
+        vec![
+            step("before", "SELECT CONNECTION_ID() AS id", T),
+            step(
+                "slow",
+                &format!("SET STATEMENT max_statement_time = 0 FOR SELECT SLEEP(30) AS s, '{marker}' AS m"),
+                Duration::from_secs(1),
+            ),
+            step("after", "SELECT CONNECTION_ID() AS id", T),
+        ],
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.manifest.streams[1].result.status,
+        StreamStatus::TimedOut
+    );
+    let err = out.stderr(1);
+    assert!(err.contains("stopped on the server (KILL QUERY"), "{err}");
+    let list = db.sql("SELECT INFO FROM information_schema.PROCESSLIST");
+    assert!(!list.contains(marker), "still running:\n{list}");
+    let id = |s: usize| out.json_rows(s)[1]["id"].as_u64().expect("id");
+    assert_eq!(id(0), id(2), "the session was kept: {}", out.stderr(2));
+}

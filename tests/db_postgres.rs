@@ -392,3 +392,44 @@ fn cli_runs_the_postgres_preset_end_to_end() {
     }
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// With `statement_timeout` switched off by the step itself, only the client deadline stops the
+/// statement: `pg_cancel_backend` from a second connection, then what the statement still sends
+/// is read, so the same session (same backend pid) runs the next step.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_survives_a_cancel_at_the_client_deadline() {
+    let pg = Postgres::shared();
+    let marker = "casefile-pg-deadline-7d1";
+    let out = capture(
+        target(&pg.url("casefile", "postgres")),
+        Some(PASSWORD),
+        vec![
+            step("before", "SELECT pg_backend_pid() AS pid", T),
+            step(
+                "slow",
+                &format!("SET statement_timeout = 0; SELECT pg_sleep(30), '{marker}'"),
+                Duration::from_secs(1),
+            ),
+            step("after", "SELECT pg_backend_pid() AS pid", T),
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.manifest.streams[1].result.status,
+        StreamStatus::TimedOut,
+        "{}",
+        out.stderr(1)
+    );
+    let err = out.stderr(1);
+    assert!(
+        err.contains("stopped on the server (pg_cancel_backend("),
+        "{err}"
+    );
+    let active = pg.sql("SELECT query FROM pg_stat_activity WHERE state = 'active'");
+    assert!(
+        !active.contains(marker),
+        "still running on the server:\n{active}"
+    );
+    let pid = |s: usize| out.json_rows(s)[1]["pid"].as_u64().expect("pid");
+    assert_eq!(pid(0), pid(2), "the session was kept: {}", out.stderr(2));
+}

@@ -442,7 +442,7 @@ pub enum PumpEnd {
 /// Reads a `fetch_many` stream into the sink until it ends, fails, hits the deadline or cap,
 /// or is cancelled. Each statement's rows become one table.
 pub async fn pump<'s, Q, R>(
-    mut stream: futures::stream::BoxStream<'s, Result<sqlx::Either<Q, R>, sqlx::Error>>,
+    stream: &mut futures::stream::BoxStream<'s, Result<sqlx::Either<Q, R>, sqlx::Error>>,
     sink: &mut Sink<'_, '_>,
     deadline: Instant,
     cancel: &CancellationToken,

@@ -1,6 +1,6 @@
 //! MySQL and MariaDB sessions: text protocol (`raw_sql`), so every value arrives as the
 //! server's text whatever its type, and `SHOW …` statements work like any query.
-use super::reader::{Item, read_on_own_thread};
+use super::reader::{Item, Reading, read_on_own_thread};
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{
@@ -371,10 +371,26 @@ impl MysqlSession {
         let Some(conn) = self.conn.take() else {
             return QueryEnd::Broken("the session is closed".into());
         };
-        let (results, reading) = read_on_own_thread(conn, sql.to_string(), fetch);
-        let end = pump(results, sink, deadline, cancel, columns_of, cells_of).await;
-        // The reading thread ends once `pump` dropped its results; a panic there loses the session.
-        self.conn = reading.await.ok();
+        let mut reading = read_on_own_thread(conn, sql.to_string(), fetch);
+        let end = pump(
+            &mut reading.results,
+            sink,
+            deadline,
+            cancel,
+            columns_of,
+            cells_of,
+        )
+        .await;
+        // A panic on the reading thread loses the session (`None`: the next step reconnects).
+        let stopped = match end {
+            PumpEnd::Capped | PumpEnd::Cancelled | PumpEnd::Deadline => {
+                self.stop_on_server(reading).await
+            }
+            _ => {
+                self.conn = reading.finish().await;
+                String::new()
+            }
+        };
         match end {
             PumpEnd::Finished { rows: 0, .. } => {
                 self.empty_result(sql, sink).await;
@@ -382,21 +398,12 @@ impl MysqlSession {
             }
             PumpEnd::Finished { .. } => QueryEnd::Done,
             PumpEnd::Error(e) => self.fail(e),
-            PumpEnd::Capped => {
-                self.stop_on_server().await;
-                QueryEnd::Done
-            }
-            PumpEnd::Cancelled => {
-                self.stop_on_server().await;
-                QueryEnd::Cancelled
-            }
-            PumpEnd::Deadline => {
-                let how = self.stop_on_server().await;
-                QueryEnd::TimedOut(format!(
-                    "the statement ran past the step's timeout of {}s; {how}",
-                    seconds(limit)
-                ))
-            }
+            PumpEnd::Capped => QueryEnd::Done,
+            PumpEnd::Cancelled => QueryEnd::Cancelled,
+            PumpEnd::Deadline => QueryEnd::TimedOut(format!(
+                "the statement ran past the step's timeout of {}s; {stopped}",
+                seconds(limit)
+            )),
         }
     }
 
@@ -426,9 +433,13 @@ impl MysqlSession {
         sink.empty_result(columns);
     }
 
-    /// Kills the running statement from a second connection (`KILL QUERY`), then waits for this
-    /// session to settle; a session that does not is dropped. Returns what happened, in words.
-    async fn stop_on_server(&mut self) -> String {
+    /// Kills the running statement from a second connection (`KILL QUERY`), reads what it still
+    /// sends, then checks this session answers; a session that does not is dropped. Returns what
+    /// happened, in words.
+    async fn stop_on_server(
+        &mut self,
+        reading: Reading<MySqlConnection, MySqlQueryResult, MySqlRow>,
+    ) -> String {
         let killed = match self.connect.connect().await {
             Ok(mut other) => {
                 let sql = format!("KILL QUERY {}", self.id);
@@ -446,6 +457,7 @@ impl MysqlSession {
             }
             Err(e) => Err(e),
         };
+        self.conn = reading.drain_then_finish(super::CANCEL_GRACE).await;
         let settled = super::settle(&mut self.conn).await;
         super::stop_outcome(&format!("KILL QUERY {}", self.id), killed, settled)
     }

@@ -1,6 +1,6 @@
 //! PostgreSQL sessions: simple-query protocol (`raw_sql`), so every value arrives as text
 //! (arrays as `{…}`, `bytea` as `\x…`, intervals and INET as psql shows them).
-use super::reader::{Item, read_on_own_thread};
+use super::reader::{Item, Reading, read_on_own_thread};
 use super::sink::Sink;
 use super::table::{Cell, ColClass, Column};
 use super::{
@@ -347,10 +347,26 @@ impl PgSession {
         let Some(conn) = self.conn.take() else {
             return QueryEnd::Broken("the session is closed".into());
         };
-        let (results, reading) = read_on_own_thread(conn, sql.to_string(), fetch);
-        let end = pump(results, sink, deadline, cancel, columns_of, cells_of).await;
-        // The reading thread ends once `pump` dropped its results; a panic there loses the session.
-        self.conn = reading.await.ok();
+        let mut reading = read_on_own_thread(conn, sql.to_string(), fetch);
+        let end = pump(
+            &mut reading.results,
+            sink,
+            deadline,
+            cancel,
+            columns_of,
+            cells_of,
+        )
+        .await;
+        // A panic on the reading thread loses the session (`None`: the next step reconnects).
+        let stopped = match end {
+            PumpEnd::Capped | PumpEnd::Cancelled | PumpEnd::Deadline => {
+                self.stop_on_server(reading).await
+            }
+            _ => {
+                self.conn = reading.finish().await;
+                String::new()
+            }
+        };
         match end {
             PumpEnd::Finished { rows: 0, .. } => {
                 self.empty_result(sql, sink).await;
@@ -358,21 +374,12 @@ impl PgSession {
             }
             PumpEnd::Finished { .. } => QueryEnd::Done,
             PumpEnd::Error(e) => self.fail(e),
-            PumpEnd::Capped => {
-                self.stop_on_server().await;
-                QueryEnd::Done
-            }
-            PumpEnd::Cancelled => {
-                self.stop_on_server().await;
-                QueryEnd::Cancelled
-            }
-            PumpEnd::Deadline => {
-                let how = self.stop_on_server().await;
-                QueryEnd::TimedOut(format!(
-                    "the statement ran past the step's timeout of {}s; {how}",
-                    super::seconds(limit)
-                ))
-            }
+            PumpEnd::Capped => QueryEnd::Done,
+            PumpEnd::Cancelled => QueryEnd::Cancelled,
+            PumpEnd::Deadline => QueryEnd::TimedOut(format!(
+                "the statement ran past the step's timeout of {}s; {stopped}",
+                super::seconds(limit)
+            )),
         }
     }
 
@@ -402,9 +409,12 @@ impl PgSession {
         sink.empty_result(columns);
     }
 
-    /// Cancels the running statement from a second connection (`pg_cancel_backend`), then waits
-    /// for this session to settle; a session that does not is dropped.
-    async fn stop_on_server(&mut self) -> String {
+    /// Cancels the running statement from a second connection (`pg_cancel_backend`), reads what
+    /// it still sends, then checks this session answers; a session that does not is dropped.
+    async fn stop_on_server(
+        &mut self,
+        reading: Reading<PgConnection, PgQueryResult, PgRow>,
+    ) -> String {
         let cancelled = match self.connect.connect().await {
             Ok(mut other) => {
                 let sql = format!("SELECT pg_cancel_backend({})", self.pid);
@@ -423,6 +433,7 @@ impl PgSession {
             }
             Err(e) => Err(e),
         };
+        self.conn = reading.drain_then_finish(super::CANCEL_GRACE).await;
         let settled = super::settle(&mut self.conn).await;
         super::stop_outcome(
             &format!("pg_cancel_backend({})", self.pid),

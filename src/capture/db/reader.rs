@@ -7,6 +7,7 @@
 //! server and checks the session, as it would have done with the stream in hand.
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -19,13 +20,38 @@ const BATCH: usize = 256;
 /// Batches in flight: bounds the memory held when writing is slower than the server.
 const IN_FLIGHT: usize = 4;
 
-/// Starts reading `sql` on `conn` with `fetch` on a thread of its own. Returns the results as a
-/// stream (drop it to stop reading) and the thread's handle, which yields the connection back.
+/// A statement being read on its own thread.
+pub struct Reading<C, Q, R> {
+    /// The statement's ends and rows, in order.
+    pub results: BoxStream<'static, Item<Q, R>>,
+    thread: JoinHandle<C>,
+}
+
+impl<C, Q, R> Reading<C, Q, R> {
+    /// Stops reading and takes the connection back (`None` if the reading thread panicked).
+    pub async fn finish(self) -> Option<C> {
+        drop(self.results);
+        self.thread.await.ok()
+    }
+
+    /// After the server was asked to stop the statement: reads what it still sends (rows, then
+    /// the error saying it was stopped) for up to `grace`, so the connection comes back between
+    /// statements, ready for the next step, rather than in the middle of a result.
+    pub async fn drain_then_finish(mut self, grace: Duration) -> Option<C> {
+        let _ = tokio::time::timeout(grace, async {
+            while self.results.next().await.is_some() {}
+        })
+        .await;
+        self.finish().await
+    }
+}
+
+/// Starts reading `sql` on `conn` with `fetch` on a thread of its own.
 pub fn read_on_own_thread<C, Q, R>(
     conn: C,
     sql: String,
     fetch: for<'c> fn(&'c mut C, String) -> BoxStream<'c, Item<Q, R>>,
-) -> (BoxStream<'static, Item<Q, R>>, JoinHandle<C>)
+) -> Reading<C, Q, R>
 where
     C: Send + 'static,
     Q: Send + 'static,
@@ -41,7 +67,10 @@ where
     })
     .flat_map(futures::stream::iter)
     .boxed();
-    (results, task)
+    Reading {
+        results,
+        thread: task,
+    }
 }
 
 /// Sends `sql`'s results to `tx` in batches until they end or the receiver is gone.

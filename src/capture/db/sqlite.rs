@@ -175,8 +175,9 @@ impl SqliteSession {
             Err(e) => return QueryEnd::Broken(format!("the SQLite worker failed: {e}")),
         }
         let deadline = Instant::now() + limit + CLIENT_SLACK;
-        let stream = raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut *conn);
-        let end = pump(stream, sink, deadline, cancel, columns_of, cells_of).await;
+        let mut stream = raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut *conn);
+        let end = pump(&mut stream, sink, deadline, cancel, columns_of, cells_of).await;
+        drop(stream);
         match end {
             PumpEnd::Finished { rows: 0, .. } => {
                 self.empty_result(sql, sink).await;
