@@ -222,6 +222,16 @@ fn is_json_number(text: &[u8]) -> bool {
 
 /// A JSON string of `bytes`, invalid UTF-8 replaced (validation alone is the fast path).
 fn json_text(bytes: &[u8], out: &mut Vec<u8>) {
+    // Most values are printable ASCII without a quote or backslash: nothing to validate or escape.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => json_string(text, out),
         Err(_) => json_string(&String::from_utf8_lossy(bytes), out),
@@ -643,6 +653,24 @@ mod tests {
             "{\"n\":12345678901234567890.000001,\"n_2\":true,\"j\":{\"a\":[1]},\"b\":\"0x00ff\",\"t\":null,\"x\":\"NaN\"}\n"
         );
         assert!(!is_json_number(b"01") && !is_json_number(b"1.") && is_json_number(b"-0.5e+3"));
+    }
+
+    #[test]
+    fn json_text_fast_path_writes_what_serde_writes() {
+        for text in [
+            "",
+            "plain text 123",
+            "q\"uote",
+            "back\\slash",
+            "tab\t",
+            "\u{7f}",
+            "é ü",
+            "\u{1b}[31m",
+        ] {
+            let mut ours = Vec::new();
+            json_text(text.as_bytes(), &mut ours);
+            assert_eq!(ours, serde_json::to_vec(text).expect("json"), "{text:?}");
+        }
     }
 
     #[test]
