@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod reader;
 pub mod sink;
 pub mod sqlite;
+pub mod statement;
 pub mod table;
 pub mod via;
 

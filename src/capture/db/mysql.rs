@@ -1,12 +1,10 @@
 //! MySQL and MariaDB sessions: text protocol (`raw_sql`), so every value arrives as the
 //! server's text whatever its type, and `SHOW …` statements work like any query.
-use super::reader::{Item, Reading, read_on_own_thread};
+use super::reader::{Item, Reading};
 use super::sink::Sink;
+use super::statement::ServerSession;
 use super::table::{Cell, ColClass, Column};
-use super::{
-    CLIENT_SLACK, CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, PumpEnd, QueryEnd, pump,
-    seconds,
-};
+use super::{CONNECT_TIMEOUT, DbError, DbErrorKind, LOCK_WAIT, QueryEnd, seconds};
 use crate::model::{DbAddress, TlsMode};
 use crate::secret::SecretValue;
 use futures::stream::BoxStream;
@@ -19,7 +17,7 @@ use sqlx::{
     TypeInfo, raw_sql,
 };
 use std::time::Duration;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 /// The server's port when the target names none.
@@ -307,14 +305,6 @@ fn cells_of<'r>(row: &'r MySqlRow, out: &mut Vec<Cell<'r>>) {
     }
 }
 
-/// Runs `sql` with the text protocol; every statement's rows and end, as they come.
-fn fetch(
-    conn: &mut MySqlConnection,
-    sql: String,
-) -> BoxStream<'_, Item<MySqlQueryResult, MySqlRow>> {
-    raw_sql(AssertSqlSafe(sql)).fetch_many(conn)
-}
-
 /// An open capture session on one server.
 pub struct MysqlSession {
     /// `None` once the session broke; the runner then opens a new one.
@@ -367,44 +357,32 @@ impl MysqlSession {
         {
             return self.fail(e);
         }
-        let deadline = Instant::now() + limit + CLIENT_SLACK;
-        let Some(conn) = self.conn.take() else {
-            return QueryEnd::Broken("the session is closed".into());
-        };
-        let mut reading = read_on_own_thread(conn, sql.to_string(), fetch);
-        let end = pump(
-            &mut reading.results,
-            sink,
-            deadline,
-            cancel,
-            columns_of,
-            cells_of,
-        )
-        .await;
-        // A panic on the reading thread loses the session (`None`: the next step reconnects).
-        let stopped = match end {
-            PumpEnd::Capped | PumpEnd::Cancelled | PumpEnd::Deadline => {
-                self.stop_on_server(reading).await
-            }
-            _ => {
-                self.conn = reading.finish().await;
-                String::new()
-            }
-        };
-        match end {
-            PumpEnd::Finished { rows: 0, .. } => {
-                self.empty_result(sql, sink).await;
-                QueryEnd::Done
-            }
-            PumpEnd::Finished { .. } => QueryEnd::Done,
-            PumpEnd::Error(e) => self.fail(e),
-            PumpEnd::Capped => QueryEnd::Done,
-            PumpEnd::Cancelled => QueryEnd::Cancelled,
-            PumpEnd::Deadline => QueryEnd::TimedOut(format!(
-                "the statement ran past the step's timeout of {}s; {stopped}",
-                seconds(limit)
-            )),
-        }
+        super::statement::run(self, sql, limit, sink, cancel).await
+    }
+}
+
+impl ServerSession for MysqlSession {
+    type Conn = MySqlConnection;
+    type Done = MySqlQueryResult;
+    type Row = MySqlRow;
+
+    fn conn(&mut self) -> &mut Option<MySqlConnection> {
+        &mut self.conn
+    }
+
+    fn fetch(
+        conn: &mut MySqlConnection,
+        sql: String,
+    ) -> BoxStream<'_, Item<MySqlQueryResult, MySqlRow>> {
+        raw_sql(AssertSqlSafe(sql)).fetch_many(conn)
+    }
+
+    fn columns_of(row: &MySqlRow) -> Vec<Column> {
+        columns_of(row)
+    }
+
+    fn cells_of<'r>(row: &'r MySqlRow, out: &mut Vec<Cell<'r>>) {
+        cells_of(row, out)
     }
 
     fn fail(&mut self, e: sqlx::Error) -> QueryEnd {
