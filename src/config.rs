@@ -61,6 +61,11 @@ struct RawTarget {
     /// Database targets: CA certificate (PEM) for verify-ca / verify-full.
     #[serde(default)]
     tls_ca: Option<Spanned<String>>,
+    /// Database targets: client certificate and its key (PEM files) for mutual TLS.
+    #[serde(default)]
+    tls_cert: Option<Spanned<String>>,
+    #[serde(default)]
+    tls_key: Option<Spanned<String>>,
     /// Database targets: Unix socket (MySQL socket file, PostgreSQL socket directory).
     #[serde(default)]
     socket: Option<Spanned<String>>,
@@ -458,7 +463,8 @@ impl Config {
     }
 }
 
-/// Puts a target's `tls`, `tls_ca` and `socket` keys into its database address.
+/// Puts a target's `tls`, `tls_ca`, `tls_cert`, `tls_key`, `socket` and `via` keys into its
+/// database address.
 fn apply_db_settings(
     spec: &mut TargetSpec,
     raw: &RawTarget,
@@ -467,6 +473,8 @@ fn apply_db_settings(
     let keys = [
         ("tls", &raw.tls),
         ("tls_ca", &raw.tls_ca),
+        ("tls_cert", &raw.tls_cert),
+        ("tls_key", &raw.tls_key),
         ("socket", &raw.socket),
         ("via", &raw.via),
     ];
@@ -491,6 +499,21 @@ fn apply_db_settings(
     }
     if let Some(ca) = &raw.tls_ca {
         address.tls_ca = Some(expand_home(ca.get_ref()).display().to_string());
+    }
+    match (&raw.tls_cert, &raw.tls_key) {
+        (Some(cert), Some(key)) => {
+            address.tls_cert = Some(expand_home(cert.get_ref()).display().to_string());
+            address.tls_key = Some(expand_home(key.get_ref()).display().to_string());
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            return Err((
+                one.span(),
+                format!(
+                    "target `{target}`: a client certificate needs both `tls_cert` and `tls_key` (PEM files)"
+                ),
+            ));
+        }
+        (None, None) => {}
     }
     if let Some(socket) = &raw.socket {
         address.socket = Some(expand_home(socket.get_ref()).display().to_string());
@@ -645,6 +668,37 @@ tags = ["db", "web"]
         )
         .expect_err("socket on ssh");
         assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let config = Config::parse(
+            "c.toml",
+            "[targets.db]\nurl = \"mysql://app@db1\"\ntls_cert = \"/etc/c.crt\"\ntls_key = \"/etc/c.key\"\n",
+        )
+        .expect("valid");
+        let TargetSpec::Mysql(address) = &config.targets[0].spec else {
+            panic!("not mysql")
+        };
+        assert_eq!(
+            (address.tls_cert.as_deref(), address.tls_key.as_deref()),
+            (Some("/etc/c.crt"), Some("/etc/c.key"))
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.db]\nurl = \"mysql://app@db1\"\n\ntls_cert = \"/etc/c.crt\"\n",
+        )
+        .expect_err("cert without key");
+        assert_eq!(err.line, 4);
+        assert!(
+            err.to_string()
+                .contains("needs both `tls_cert` and `tls_key`"),
+            "{err}"
+        );
+        assert!(
+            TargetSpec::parse_url("postgres://u@h/db?sslkey=/k").is_err(),
+            "a key without a certificate in a URL"
+        );
     }
 
     #[test]

@@ -417,33 +417,11 @@ fn an_unknown_via_is_a_config_error_with_its_line() {
     );
 }
 
-/// A CA and a server certificate for `localhost` only (no IP address), made with openssl in `dir`.
-fn make_certs(dir: &Path) {
-    let sh = |script: &str| {
-        let out = Command::new("/bin/sh")
-            .args(["-ec", script])
-            .current_dir(dir)
-            .output()
-            .expect("openssl (install openssl)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 \
-        -subj '/CN=casefile test CA' -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null
-        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
-        printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf 2>/dev/null
-        chown postgres:postgres server.key server.crt && chmod 600 server.key && chmod 644 ca.pem");
-}
-
 #[test]
 fn tls_verify_full_checks_the_real_host_name_through_the_forward() {
     let pg = Postgres::start_with(
         "-c ssl=on -c ssl_cert_file=../server.crt -c ssl_key_file=../server.key",
-        make_certs,
+        |dir| support::certs::make_certs(dir, "casefile"),
     );
     let env = Env::new();
     let ca = pg.dir().join("ca.pem");

@@ -68,6 +68,12 @@ pub struct DbAddress {
     /// CA certificate file (PEM) that verifies the server, for `verify-ca` / `verify-full`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca: Option<String>,
+    /// Client certificate (PEM) for servers that require one (mutual TLS); with `tls_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// The client certificate's private key (PEM); a path, never the key itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
     /// Unix socket path (MySQL: the socket file; PostgreSQL: the socket directory); when set,
     /// host and port only name the server in messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +214,12 @@ impl TargetSpec {
                 if let Some(ca) = &a.tls_ca {
                     options.push(format!("tls_ca={ca}"));
                 }
+                if let Some(cert) = &a.tls_cert {
+                    options.push(format!("tls_cert={cert}"));
+                }
+                if let Some(key) = &a.tls_key {
+                    options.push(format!("tls_key={key}"));
+                }
                 if let Some(socket) = &a.socket {
                     options.push(format!("socket={socket}"));
                 }
@@ -279,6 +291,8 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
         database: database.map(str::to_string),
         tls: None,
         tls_ca: None,
+        tls_cert: None,
+        tls_key: None,
         socket: None,
         via: None,
     };
@@ -293,13 +307,20 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
                 address.tls = Some(TlsMode::parse(value).map_err(|e| format!("`{full}`: {e}"))?)
             }
             "sslrootcert" | "ssl-ca" | "tls_ca" => address.tls_ca = Some(value.to_string()),
+            "sslcert" | "ssl-cert" | "tls_cert" => address.tls_cert = Some(value.to_string()),
+            "sslkey" | "ssl-key" | "tls_key" => address.tls_key = Some(value.to_string()),
             "socket" => address.socket = Some(value.to_string()),
             other => {
                 return Err(format!(
-                    "`{full}`: unknown URL option `{other}`; known: tls (or sslmode), tls_ca (or sslrootcert), socket"
+                    "`{full}`: unknown URL option `{other}`; known: tls (or sslmode), tls_ca (or sslrootcert), tls_cert (or sslcert), tls_key (or sslkey), socket"
                 ));
             }
         }
+    }
+    if address.tls_cert.is_some() != address.tls_key.is_some() {
+        return Err(format!(
+            "`{full}`: a client certificate needs both tls_cert and tls_key"
+        ));
     }
     Ok(address)
 }

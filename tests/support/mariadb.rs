@@ -19,7 +19,16 @@ pub struct MariaDb {
 
 impl MariaDb {
     pub fn start() -> MariaDb {
+        MariaDb::start_with("", |_| {})
+    }
+
+    /// A server with extra `mariadbd` arguments (e.g. `--ssl-cert={dir}/server.crt`, where
+    /// `{dir}` becomes the temp dir); `prepare` gets that dir to put files in before the server
+    /// starts.
+    pub fn start_with(extra_args: &str, prepare: impl FnOnce(&Path)) -> MariaDb {
         let dir = tempfile::tempdir().expect("temp dir");
+        prepare(dir.path());
+        let extra_args = extra_args.replace("{dir}", &dir.path().display().to_string());
         let data = dir.path().join("data");
         run(Command::new("mariadb-install-db").args([
             "--no-defaults",
@@ -32,7 +41,7 @@ impl MariaDb {
         let log = dir.path().join("err.log");
         let command = format!(
             "exec /usr/sbin/mariadbd --no-defaults --datadir='{d}' --user=root --port={port} --bind-address=127.0.0.1 \
-             --socket='{s}' --pid-file='{p}' --log-error='{log}' --skip-log-bin --max-connections=1000",
+             --socket='{s}' --pid-file='{p}' --log-error='{log}' --skip-log-bin --max-connections=1000 {extra_args}",
             d = data.display(),
             s = dir.path().join("sock").display(),
             p = dir.path().join("pid").display(),

@@ -1,6 +1,7 @@
 //! Test harness shared by the integration tests: the casefile binary, temp dirs, and the real
 //! servers (one file per server kind) started on free loopback ports and stopped on drop.
 #![allow(dead_code)]
+pub mod certs;
 pub mod cli;
 pub mod dbcapture;
 pub mod dbserver;

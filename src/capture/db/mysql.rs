@@ -29,6 +29,8 @@ pub struct MysqlConnect {
     options: MySqlConnectOptions,
     user: String,
     place: String,
+    /// A client certificate is configured (else "access denied" may mean one is required).
+    has_client_cert: bool,
 }
 
 impl MysqlConnect {
@@ -63,6 +65,9 @@ impl MysqlConnect {
         if let Some(ca) = &address.tls_ca {
             options = options.ssl_ca(ca);
         }
+        if let (Some(cert), Some(key)) = (&address.tls_cert, &address.tls_key) {
+            options = options.ssl_client_cert(cert).ssl_client_key(key);
+        }
         let place = match &address.socket {
             // Through a forward: the socket is casefile's own; name the server and the hop.
             Some(socket) if address.via.is_some() => {
@@ -83,6 +88,7 @@ impl MysqlConnect {
             options,
             user,
             place,
+            has_client_cert: address.tls_cert.is_some(),
         })
     }
 
@@ -154,7 +160,7 @@ impl MysqlConnect {
                 self.place,
                 CONNECT_TIMEOUT.as_secs()
             )),
-            Ok(Err(e)) => Err(connect_error(&e, &self.user, &self.place)),
+            Ok(Err(e)) => Err(connect_error(&e, self)),
             Ok(Ok(conn)) => Ok(conn),
         }
     }
@@ -170,7 +176,8 @@ pub(crate) fn default_user() -> String {
 }
 
 /// A connection error in plain words (never holding the password).
-fn connect_error(e: &sqlx::Error, user: &str, place: &str) -> String {
+fn connect_error(e: &sqlx::Error, connect: &MysqlConnect) -> String {
+    let (user, place) = (&connect.user, &connect.place);
     match e {
         sqlx::Error::Database(db) => {
             let number = db
@@ -179,7 +186,12 @@ fn connect_error(e: &sqlx::Error, user: &str, place: &str) -> String {
                 .unwrap_or(0);
             match number {
                 1045 => format!(
-                    "access denied for user `{user}` at {place}: wrong password or user (check the target's password_secret), or the account may not connect from this host ({})",
+                    "access denied for user `{user}` at {place}: wrong password or user (check the target's password_secret), or the account may not connect from this host{} ({})",
+                    if connect.has_client_cert {
+                        ""
+                    } else {
+                        ", or it requires a client certificate (tls_cert and tls_key)"
+                    },
                     db.message()
                 ),
                 1044 | 1049 => format!("cannot use the database at {place}: {}", db.message()),

@@ -65,6 +65,9 @@ impl PgConnect {
         if let Some(ca) = &address.tls_ca {
             options = options.ssl_root_cert(ca);
         }
+        if let (Some(cert), Some(key)) = (&address.tls_cert, &address.tls_key) {
+            options = options.ssl_client_cert(cert).ssl_client_key(key);
+        }
         let place = match &address.socket {
             // Through a forward: the socket is casefile's own; name the server and the hop.
             Some(socket) if address.via.is_some() => {
