@@ -25,6 +25,24 @@ fn tls_query(dir: &Path, with_cert: bool) -> String {
     query
 }
 
+/// Runs `sql` on `base` (a URL without query) with the client certificate from `dir`, which
+/// must succeed, and without it, which must be refused: the first row, and the refusal.
+async fn with_and_without_cert(base: &str, dir: &Path, sql: &str) -> (serde_json::Value, String) {
+    let url = |with_cert| format!("{base}?{}", tls_query(dir, with_cert));
+    let out = capture(target(&url(true)), None, vec![step("tls", sql, T)]).await;
+    assert_eq!(
+        out.manifest.streams[0].result.status,
+        StreamStatus::Exited,
+        "{}",
+        out.stderr(0)
+    );
+    let row = out.json_rows(0)[1].clone();
+    let out = capture(target(&url(false)), None, vec![step("tls", sql, T)]).await;
+    let result = &out.manifest.streams[0].result;
+    assert_ne!(result.status, StreamStatus::Exited);
+    (row, result.reason.clone().unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_accepts_the_client_certificate_and_refuses_without_it() {
     let pg = Postgres::start_with(
@@ -41,29 +59,14 @@ async fn postgres_accepts_the_client_certificate_and_refuses_without_it() {
         },
     );
     pg.sql("CREATE ROLE certuser LOGIN");
-    let url = |with_cert| {
-        format!(
-            "postgres://certuser@localhost:{}/postgres?{}",
-            pg.port,
-            tls_query(pg.dir(), with_cert)
-        )
-    };
-    let sql = "SELECT ssl, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-    let out = capture(target(&url(true)), None, vec![step("tls", sql, T)]).await;
-    assert_eq!(
-        out.manifest.streams[0].result.status,
-        StreamStatus::Exited,
-        "{}",
-        out.stderr(0)
-    );
-    let row = &out.json_rows(0)[1];
+    let (row, reason) = with_and_without_cert(
+        &format!("postgres://certuser@localhost:{}/postgres", pg.port),
+        pg.dir(),
+        "SELECT ssl, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
+    .await;
     assert_eq!(row["ssl"], serde_json::json!(true), "{row}");
     assert_eq!(row["client_dn"], serde_json::json!("/CN=certuser"), "{row}");
-
-    let out = capture(target(&url(false)), None, vec![step("tls", sql, T)]).await;
-    let result = &out.manifest.streams[0].result;
-    assert_ne!(result.status, StreamStatus::Exited);
-    let reason = result.reason.as_deref().unwrap_or_default();
     assert!(
         reason.contains("connection requires a valid client certificate"),
         "the refusal names the missing certificate: {reason}"
@@ -77,32 +80,17 @@ async fn mariadb_accepts_the_client_certificate_and_refuses_without_it() {
         |dir| support::certs::make_certs(dir, "certuser"),
     );
     db.sql("CREATE USER 'certuser'@'%' REQUIRE SUBJECT '/CN=certuser'; GRANT SELECT ON *.* TO 'certuser'@'%';");
-    let url = |with_cert| {
-        format!(
-            "mysql://certuser@localhost:{}/?{}",
-            db.port,
-            tls_query(db.dir(), with_cert)
-        )
-    };
-    let sql = "SELECT CURRENT_USER() AS who, VARIABLE_VALUE AS cipher FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER'";
-    let out = capture(target(&url(true)), None, vec![step("tls", sql, T)]).await;
-    assert_eq!(
-        out.manifest.streams[0].result.status,
-        StreamStatus::Exited,
-        "{}",
-        out.stderr(0)
-    );
-    let row = &out.json_rows(0)[1];
+    let (row, reason) = with_and_without_cert(
+        &format!("mysql://certuser@localhost:{}/", db.port),
+        db.dir(),
+        "SELECT CURRENT_USER() AS who, VARIABLE_VALUE AS cipher FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER'",
+    )
+    .await;
     assert_eq!(row["who"], serde_json::json!("certuser@%"), "{row}");
     assert!(
         row["cipher"].as_str().is_some_and(|c| !c.is_empty()),
         "{row}"
     );
-
-    let out = capture(target(&url(false)), None, vec![step("tls", sql, T)]).await;
-    let result = &out.manifest.streams[0].result;
-    assert_ne!(result.status, StreamStatus::Exited);
-    let reason = result.reason.as_deref().unwrap_or_default();
     assert!(
         reason.contains("access denied for user `certuser`")
             && reason.contains("requires a client certificate (tls_cert and tls_key)"),
