@@ -6,8 +6,9 @@
 //!
 //! Design: a SIMD scan for anchor literals lets almost all output skip the regex; the regex (every
 //! secret and pattern as one alternation) runs only on text holding an anchor. A PEM private key
-//! block can be longer than any window, so its body is dropped by a small state machine instead
-//! (from the `BEGIN` line to the `END` line, or to the first byte that cannot be in a PEM body).
+//! block can be longer than any window, so its body is dropped by a small state machine instead:
+//! everything from the `BEGIN` line to the `END` line, at most `PEM_BODY_MAX` bytes (whatever is
+//! between them: line prefixes, quotes, escaped line breaks).
 mod json;
 
 use aho_corasick::AhoCorasick;
@@ -56,6 +57,9 @@ const PEM_BEGIN: &str = r"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY-----";
 const PEM_END: &str = r"-----END[A-Z0-9 ]{0,40} PRIVATE KEY-----";
 /// Longest `PEM_END` match: a body held back at the end of a chunk keeps this much.
 const PEM_END_MAX: usize = 72;
+/// Most bytes dropped after a `BEGIN … PRIVATE KEY` line with no `END` line (an RSA 8192 key is
+/// about 6.3 KiB; room for a prefix on every line). Output goes on being recorded after it.
+const PEM_BODY_MAX: usize = 16 << 10;
 
 /// Literals at least one of which (ignoring ASCII case) is in every pattern match: a fast SIMD
 /// scan for them lets almost all output skip the regex. Keep in step with `PATTERNS`, `BENIGN`
@@ -206,7 +210,7 @@ impl Redactor {
 
     /// Appends `input` to `out` with every secret replaced; returns how many were replaced.
     pub fn redact_into(&self, input: &[u8], out: &mut Vec<u8>) -> u64 {
-        self.scan(&mut false, input, true, out).1
+        self.scan(&mut None, input, true, out).1
     }
 
     /// True when some anchor occurs in `input`, ignoring ASCII case.
@@ -287,12 +291,13 @@ impl Redactor {
         }
     }
 
-    /// Redacts `buffer` into `out`, starting in or out of a PEM body (`in_pem`, updated). Unless
+    /// Redacts `buffer` into `out`, starting in or out of a PEM body (`pem`: bytes of the body
+    /// dropped so far, updated). Unless
     /// `at_end`, stops before anything a later chunk could still change (a partial line, a match
     /// that reaches the end) and returns where it stopped; returns the count of secrets replaced.
     fn scan(
         &self,
-        in_pem: &mut bool,
+        pem: &mut Option<usize>,
         buffer: &[u8],
         at_end: bool,
         out: &mut Vec<u8>,
@@ -300,16 +305,16 @@ impl Redactor {
         let mut pos = 0;
         let mut count = 0;
         loop {
-            if *in_pem {
-                match self.pem_body_end(&buffer[pos..]) {
+            if let Some(dropped) = *pem {
+                match self.pem_body_end(&buffer[pos..], dropped, at_end) {
                     Some(body) => {
                         pos += body;
-                        *in_pem = false;
+                        *pem = None;
                     }
-                    None if at_end => return (buffer.len(), count),
                     // Keep what could be the start of the END line.
                     None => {
                         let keep = PEM_END_MAX.min(buffer.len() - pos);
+                        *pem = Some(dropped + buffer.len() - keep - pos);
                         return (buffer.len() - keep, count);
                     }
                 }
@@ -339,12 +344,12 @@ impl Redactor {
                     last = m.end();
                     at = m.end().max(m.start() + 1);
                     if matches!(found, Found::PemBegin) {
-                        *in_pem = true;
+                        *pem = Some(0);
                         break;
                     }
                 }
             }
-            if *in_pem {
+            if pem.is_some() {
                 pos = last;
                 continue;
             }
@@ -353,14 +358,16 @@ impl Redactor {
         }
     }
 
-    /// Length of the PEM body at the start of `rest`: up to the END line, or to the first byte
-    /// that cannot be in a body. None when the body may go on past `rest`.
-    fn pem_body_end(&self, rest: &[u8]) -> Option<usize> {
-        let stop = rest.iter().position(|&b| !is_pem_body(b));
-        let body = &rest[..stop.unwrap_or(rest.len())];
-        match self.compiled().pem_end.find(body) {
-            Some(end) => Some(end.start()),
-            None => stop,
+    /// Length of the PEM body at the start of `rest`, of which `dropped` bytes came before:
+    /// up to the END line, or to `PEM_BODY_MAX`. None when the body may go on past `rest`
+    /// (never `at_end`).
+    fn pem_body_end(&self, rest: &[u8], dropped: usize, at_end: bool) -> Option<usize> {
+        let left = PEM_BODY_MAX.saturating_sub(dropped);
+        let window = &rest[..rest.len().min(left + PEM_END_MAX)];
+        match self.compiled().pem_end.find(window) {
+            Some(end) if end.start() <= left => Some(end.start()),
+            _ if at_end || rest.len() >= left + PEM_END_MAX => Some(left.min(rest.len())),
+            _ => None,
         }
     }
 
@@ -403,16 +410,10 @@ impl Redactor {
         StreamRedactor {
             rules: Arc::clone(self),
             carry: Vec::new(),
-            in_pem: false,
+            pem: None,
             redactions: 0,
         }
     }
-}
-
-/// Bytes a PEM body may hold: base64, line breaks (also escaped, `\n` in JSON), and the
-/// `Proc-Type: 4,ENCRYPTED` / `DEK-Info: …` headers of an encrypted key.
-fn is_pem_body(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b" +/=\t\r\n\\:,-".contains(&b)
 }
 
 /// Length of the whitespace and escaped line breaks (`\n`, `\r`) at the start of `bytes`.
@@ -477,8 +478,8 @@ pub fn for_logs() -> Arc<Redactor> {
 pub struct StreamRedactor {
     rules: Arc<Redactor>,
     carry: Vec<u8>,
-    /// Inside a PEM private key body: bytes are dropped until its END line.
-    in_pem: bool,
+    /// Inside a PEM private key body: bytes dropped so far (dropped until its END line).
+    pem: Option<usize>,
     pub redactions: u64,
 }
 
@@ -493,7 +494,7 @@ impl StreamRedactor {
             owned = std::mem::take(&mut self.carry);
             &owned
         };
-        let (done, count) = self.rules.scan(&mut self.in_pem, buffer, false, out);
+        let (done, count) = self.rules.scan(&mut self.pem, buffer, false, out);
         self.redactions += count;
         self.carry.extend_from_slice(&buffer[done..]);
     }
@@ -501,7 +502,7 @@ impl StreamRedactor {
     /// Flushes what is held back at end of stream.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let carry = std::mem::take(&mut self.carry);
-        let (_, count) = self.rules.scan(&mut self.in_pem, &carry, true, out);
+        let (_, count) = self.rules.scan(&mut self.pem, &carry, true, out);
         self.redactions += count;
     }
 }
@@ -619,5 +620,24 @@ mod tests {
             out.len() > 9_000,
             "a long line is emitted except a bounded tail"
         );
+    }
+
+    #[test]
+    fn a_pem_block_without_end_drops_at_most_the_body_limit() {
+        let rules = Redactor::patterns_only();
+        let mut text = b"-----BEGIN PRIVATE KEY-----".to_vec();
+        text.extend(std::iter::repeat_n(b'A', PEM_BODY_MAX));
+        text.extend_from_slice(b"|recorded again\n");
+        let expected = "-----BEGIN PRIVATE KEY-----[REDACTED]|recorded again\n";
+        let (whole, n) = rules.redact_text(&String::from_utf8_lossy(&text));
+        assert_eq!((whole.as_str(), n), (expected, 1));
+        for size in [1, 7, 4096] {
+            let chunks: Vec<&[u8]> = text.chunks(size).collect();
+            assert_eq!(
+                redact_chunks(&rules, &chunks).0,
+                expected,
+                "chunks of {size}"
+            );
+        }
     }
 }
