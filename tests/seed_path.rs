@@ -25,6 +25,8 @@ use support::sshd::{SshKeys, Sshd};
 const DB_PASSWORD: &str = "Seed-Db-pw-4f7a21c9";
 const SSH_PASSWORD: &str = "casefile-test-pw";
 const SECRETS: [&str; 2] = [DB_PASSWORD, SSH_PASSWORD];
+/// The slow-statement test's own password (the tests run at once; each watches for its own).
+const SLOW_PASSWORD: &str = "Slow-Db-pw-8e2b0d11";
 const PD_TOKEN: &str = "y_NbAkKc66ryYTWUXYEu";
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -114,6 +116,41 @@ fn unpack(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// Looks at every process's argv while a capture runs, for a secret that only casefile knows
+/// (from its file secret): casefile must pass it to no program.
+struct ArgvWatch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl ArgvWatch {
+    fn start(secret: &'static str) -> ArgvWatch {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut found = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let Ok(argv) = std::fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    if contains(&argv, secret) {
+                        found.push(String::from_utf8_lossy(&argv).replace('\0', " "));
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            found
+        });
+        ArgvWatch { stop, thread }
+    }
+
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("argv watch")
+    }
+}
+
 fn log_file(sandbox: &Sandbox) -> PathBuf {
     sandbox.path().join(".local/state/casefile/casefile.log")
 }
@@ -126,16 +163,20 @@ fn database() -> (MariaDb, std::process::Child) {
     db.sql(&format!(
         "CREATE USER 'seed'@'%' IDENTIFIED BY '{DB_PASSWORD}'; GRANT PROCESS, SELECT ON *.* TO 'seed'@'%';"
     ));
-    let holder = db
+    // On stdin, so that no argv holds the password (the test looks for it in every argv).
+    let mut holder = db
         .client()
-        .args([
-            "-e",
-            &format!("SELECT SLEEP(60) AS waiting, '{DB_PASSWORD}' AS pw"),
-        ])
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start a session");
+    holder
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("SELECT SLEEP(60) AS waiting, '{DB_PASSWORD}' AS pw;\n").as_bytes())
+        .expect("send the statement");
     // Until the session shows in the processlist.
     for _ in 0..100 {
         if db.sql("SHOW FULL PROCESSLIST").contains("SLEEP(60)") {
@@ -185,6 +226,18 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
     // an ad-hoc step that prints both passwords, and an account that sends no password (MySQL
     // answers "(using password: NO)", which is no secret).
     let nopw = format!("mysql://nobody@127.0.0.1:{}/", db.port);
+    // The database password in a file the SSH user can read: the host prints it, no argv holds it.
+    let remote_copy = tempfile::tempdir().expect("dir");
+    std::fs::write(remote_copy.path().join("pw"), format!("{DB_PASSWORD}\n")).expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = |path: &std::path::Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        open(remote_copy.path(), 0o755);
+        open(&remote_copy.path().join("pw"), 0o644);
+    }
+    let argv_watch = ArgvWatch::start(DB_PASSWORD);
     let capture = command()
         .args([
             "capture",
@@ -202,10 +255,18 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
             "--preset",
             "linux-triage",
             "--run",
-            &format!("id -un; echo {SSH_PASSWORD}; echo db={DB_PASSWORD}"),
+            &format!(
+                "id -un; echo {SSH_PASSWORD}; cat {}",
+                remote_copy.path().join("pw").display()
+            ),
         ])
         .output()
         .expect("capture");
+    assert_eq!(
+        argv_watch.stop(),
+        Vec::<String>::new(),
+        "processes whose argv held the database password"
+    );
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(
@@ -246,7 +307,7 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
     assert_eq!(adhoc["status"], "exited", "{adhoc}");
     assert_eq!(
         read(&adhoc["stdout"]),
-        "casefile-test\n[REDACTED]\ndb=[REDACTED]\n"
+        "casefile-test\n[REDACTED]\n[REDACTED]\n"
     );
     assert_eq!(stream("web1", "uptime")["status"], "exited");
     let denied = manifest["streams"]
@@ -352,11 +413,11 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
 fn a_slow_statement_with_a_secret_literal_reaches_neither_stderr_nor_the_log() {
     let db = MariaDb::start();
     db.sql(&format!(
-        "CREATE USER 'seed'@'%' IDENTIFIED BY '{DB_PASSWORD}'; GRANT PROCESS, SELECT ON *.* TO 'seed'@'%';"
+        "CREATE USER 'seed'@'%' IDENTIFIED BY '{SLOW_PASSWORD}'; GRANT PROCESS, SELECT ON *.* TO 'seed'@'%';"
     ));
     let sandbox = Sandbox::new();
     let secret_file = sandbox.path().join("db-password");
-    std::fs::write(&secret_file, DB_PASSWORD).expect("secret file");
+    std::fs::write(&secret_file, SLOW_PASSWORD).expect("secret file");
     sandbox.write_config(&format!(
         "[secrets.dbpw]\nfile = \"{}\"\n[targets.db]\nurl = \"mysql://seed@127.0.0.1:{}/\"\npassword_secret = \"dbpw\"\n",
         secret_file.display(),
@@ -371,7 +432,7 @@ fn a_slow_statement_with_a_secret_literal_reaches_neither_stderr_nor_the_log() {
             "db",
             "--query",
             &format!(
-                "SELECT SLEEP(1.3) AS slow, '{DB_PASSWORD}' AS registered, 'password=Literal-pw-31' AS pattern"
+                "SELECT SLEEP(1.3) AS slow, '{SLOW_PASSWORD}' AS registered, 'password=Literal-pw-31' AS pattern"
             ),
         ])
         .output()
@@ -379,7 +440,7 @@ fn a_slow_statement_with_a_secret_literal_reaches_neither_stderr_nor_the_log() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let log = std::fs::read(log_file(&sandbox)).expect("casefile.log");
     for (what, bytes) in [("stderr", &output.stderr), ("casefile.log", &log)] {
-        for secret in [DB_PASSWORD, "Literal-pw-31"] {
+        for secret in [SLOW_PASSWORD, "Literal-pw-31"] {
             assert!(
                 !contains(bytes, secret),
                 "{secret} in {what}:\n{}",
