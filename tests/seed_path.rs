@@ -158,8 +158,9 @@ fn log_file(sandbox: &Sandbox) -> PathBuf {
 /// The database with the seed's account, and a session whose statement holds the password
 /// (as an operator's `ALTER USER … IDENTIFIED BY` or a connection string would): the
 /// processlist captures it, redaction must take it out.
-fn database() -> (MariaDb, std::process::Child) {
-    let db = MariaDb::start();
+fn database() -> (&'static MariaDb, std::process::Child) {
+    // One server for both tests of this file (each has its own account).
+    let db = MariaDb::shared();
     db.sql(&format!(
         "CREATE USER 'seed'@'%' IDENTIFIED BY '{DB_PASSWORD}'; GRANT PROCESS, SELECT ON *.* TO 'seed'@'%';"
     ));
@@ -213,7 +214,7 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
         sshd.known_hosts_lines(&keys.host_public()),
     )
     .expect("known_hosts");
-    config(&sandbox, &db, &sshd);
+    config(&sandbox, db, &sshd);
     let command = || {
         let mut command = sandbox.command();
         command
@@ -411,15 +412,15 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
 /// a literal that is a secret must reach neither stderr nor casefile.log.
 #[test]
 fn a_slow_statement_with_a_secret_literal_reaches_neither_stderr_nor_the_log() {
-    let db = MariaDb::start();
+    let db = MariaDb::shared();
     db.sql(&format!(
-        "CREATE USER 'seed'@'%' IDENTIFIED BY '{SLOW_PASSWORD}'; GRANT PROCESS, SELECT ON *.* TO 'seed'@'%';"
+        "CREATE USER 'slow'@'%' IDENTIFIED BY '{SLOW_PASSWORD}'; GRANT SELECT ON *.* TO 'slow'@'%';"
     ));
     let sandbox = Sandbox::new();
     let secret_file = sandbox.path().join("db-password");
     std::fs::write(&secret_file, SLOW_PASSWORD).expect("secret file");
     sandbox.write_config(&format!(
-        "[secrets.dbpw]\nfile = \"{}\"\n[targets.db]\nurl = \"mysql://seed@127.0.0.1:{}/\"\npassword_secret = \"dbpw\"\n",
+        "[secrets.dbpw]\nfile = \"{}\"\n[targets.db]\nurl = \"mysql://slow@127.0.0.1:{}/\"\npassword_secret = \"dbpw\"\n",
         secret_file.display(),
         db.port
     ));
