@@ -217,8 +217,10 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
     config(&sandbox, db, &sshd);
     let command = || {
         let mut command = sandbox.command();
+        // Debug level: every library's log lines reach casefile.log too.
         command
             .env("CF_SEED_SSH_PW", SSH_PASSWORD)
+            .env("CASEFILE_LOG", "debug")
             .env_remove("SSH_AUTH_SOCK");
         command
     };
@@ -402,7 +404,17 @@ async fn password_targets_capture_and_export_to_s3_and_the_incident_with_no_secr
 
     // casefile.log: written, private, and clean.
     let log = log_file(&sandbox);
-    assert_no_secret("casefile.log", &std::fs::read(&log).expect("casefile.log"));
+    let log_bytes = std::fs::read(&log).expect("casefile.log");
+    assert_no_secret("casefile.log", &log_bytes);
+    assert!(
+        !contains(&log_bytes, PD_TOKEN),
+        "the PagerDuty token is in casefile.log"
+    );
+    assert!(
+        contains(&log_bytes, "DEBUG"),
+        "debug lines were logged: {} bytes",
+        log_bytes.len()
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
