@@ -674,6 +674,16 @@ mod tests {
             "create user identified by 'x1'",
             "BEARER abcdefgh12",
             "postgres://u:x1@h",
+            "MYSQL_PWD=x1",
+            "X-Api-Key: x1",
+            "authorization: x1",
+            "ghp_x1x1x1x1x1x1x1x1x1x1x1x1x1x1x1x1x1x1",
+            "github_pat_x1x1x1x1x1x1x1x1x1x1x1",
+            "xoxp-x1x1x1x1x1x1",
+            "curl -u ops:x1",
+            "-u ops:x1",
+            "\t--user=ops:x1",
+            "-----BEGIN EC PRIVATE KEY-----x1",
             "Zq9-registered-xyz",
         ] {
             let (text, n) = rules.redact_text(line);
