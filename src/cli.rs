@@ -133,7 +133,7 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("casefile: {message}");
+    errln!("casefile: {message}");
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -164,7 +164,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Targets(TargetsCommand::List)) => {
             let ssh_config = crate::ssh::SshConfig::load_default();
             for warning in &ssh_config.warnings {
-                eprintln!("casefile: warning: {warning}");
+                errln!("casefile: warning: {warning}");
             }
             let mut targets = config.all_targets();
             for host in &ssh_config.hosts {
@@ -172,12 +172,15 @@ pub async fn run(cli: Cli) -> ExitCode {
                     targets.push(crate::ssh::resolve::ssh_config_target(host));
                 }
             }
-            println!(
+            outln!(
                 "{:<20} {:<9} {:<44} {:<16} SOURCE",
-                "NAME", "KIND", "ADDRESS", "TAGS"
+                "NAME",
+                "KIND",
+                "ADDRESS",
+                "TAGS"
             );
             for t in targets {
-                println!(
+                outln!(
                     "{:<20} {:<9} {:<44} {:<16} {}",
                     t.name,
                     t.kind(),
@@ -209,7 +212,7 @@ fn address(spec: &crate::model::TargetSpec) -> String {
 fn load_library(config: &Config) -> PresetLibrary {
     let library = PresetLibrary::load(config.preset_dir.as_deref());
     for problem in &library.problems {
-        eprintln!("casefile: warning: preset file skipped: {problem}");
+        errln!("casefile: warning: preset file skipped: {problem}");
     }
     library
 }
@@ -218,9 +221,12 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
     match command {
         PresetsCommand::List => {
             let library = load_library(config);
-            println!(
+            outln!(
                 "{:<16} {:<9} {:>5}  {:<10} DESCRIPTION",
-                "NAME", "TARGET", "STEPS", "ORIGIN"
+                "NAME",
+                "TARGET",
+                "STEPS",
+                "ORIGIN"
             );
             for p in library.presets.values() {
                 let origin = if p.origin == PresetOrigin::Builtin {
@@ -228,7 +234,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 } else {
                     "user".to_string()
                 };
-                println!(
+                outln!(
                     "{:<16} {:<9} {:>5}  {:<10} {}",
                     p.name,
                     p.target,
@@ -245,26 +251,29 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return usage_error(e),
             };
-            println!(
+            outln!(
                 "{} ({} targets, {})\n  {}",
-                preset.name, preset.target, preset.origin, preset.description
+                preset.name,
+                preset.target,
+                preset.origin,
+                preset.description
             );
             if !preset.params.is_empty() {
-                println!("parameters:");
+                outln!("parameters:");
                 for (name, def) in &preset.params {
                     let default = def
                         .default
                         .as_deref()
                         .map(|d| format!(" (default {d:?})"))
                         .unwrap_or_else(|| " (required)".into());
-                    println!(
+                    outln!(
                         "  {name}: {}{default}  {}",
                         def.kind.describe(),
                         def.description.as_deref().unwrap_or("")
                     );
                 }
             }
-            println!("steps:");
+            outln!("steps:");
             for step in &preset.steps {
                 let mut flags = vec![format!(
                     "timeout {}",
@@ -279,9 +288,9 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 if !step.requires.is_empty() {
                     flags.push(format!("needs {}", step.requires.join(",")));
                 }
-                println!("  {} [{}]", step.name, flags.join(", "));
+                outln!("  {} [{}]", step.name, flags.join(", "));
                 for line in step.action.text().lines() {
-                    println!("      {line}");
+                    outln!("      {line}");
                 }
             }
             ExitCode::SUCCESS
@@ -290,7 +299,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
             let mut failed = false;
             for file in files {
                 match load_file(&file, PresetOrigin::File(file.clone())) {
-                    Ok(p) => println!(
+                    Ok(p) => outln!(
                         "{}: ok ({} preset `{}`, {} steps)",
                         file.display(),
                         p.target,
@@ -299,7 +308,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                     ),
                     Err(e) => {
                         failed = true;
-                        eprintln!("{e}");
+                        errln!("{e}");
                     }
                 }
             }
@@ -477,14 +486,14 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => return usage_error(format!("cannot create the snapshot: {e}")),
     };
-    eprintln!(
+    errln!(
         "casefile: capturing {} streams into {}",
         plan.streams.len(),
         writer.dir().display()
     );
     for (index, spec) in plan.streams.iter().enumerate() {
         if let Some(reason) = &spec.skip_reason {
-            eprintln!("{}  skipped: {reason}", progress_label(&plan, index));
+            errln!("{}  skipped: {reason}", progress_label(&plan, index));
         }
     }
     let live = Arc::new(LiveView::new(plan.streams.len(), 200, 64 << 10));
@@ -498,7 +507,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         while let Some(event) = events_rx.recv().await {
             match event {
                 StreamEvent::Started { stream } => {
-                    eprintln!("{}  running", progress_label(&printer_plan, stream))
+                    errln!("{}  running", progress_label(&printer_plan, stream))
                 }
                 StreamEvent::Ended { stream, result } => {
                     let detail = match result.status {
@@ -523,7 +532,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
                         .map(|ms| format!(", {:.2}s", ms as f64 / 1000.0))
                         .unwrap_or_default();
                     let truncated = if result.truncated { ", TRUNCATED" } else { "" };
-                    eprintln!(
+                    errln!(
                         "{}  {detail} ({size}{seconds}{truncated})",
                         progress_label(&printer_plan, stream)
                     );
@@ -535,7 +544,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     let interrupt = wait_for_interrupt();
     let ctrl_c = tokio::spawn(async move {
         interrupt.await;
-        eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
+        errln!("casefile: interrupted: stopping every stream and finishing the snapshot");
         ctrl_c_control.cancel_all();
     });
     let result = engine
@@ -553,18 +562,21 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     let manifest = match result {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("casefile: finishing the snapshot failed: {e}");
+            errln!("casefile: finishing the snapshot failed: {e}");
             return ExitCode::from(EXIT_INCOMPLETE);
         }
     };
     let incomplete = manifest.failures().count();
     if args.json {
-        println!("{}", summary_json(writer.dir(), &manifest));
+        outln!(
+            "{}",
+            crate::sanitize::json(&summary_json(writer.dir(), &manifest).to_string())
+        );
     } else {
-        println!("{}", writer.dir().display());
+        outln!("{}", writer.dir().display());
     }
     if incomplete > 0 {
-        eprintln!(
+        errln!(
             "casefile: {incomplete} of {} streams did not run to the end; the snapshot keeps what they produced",
             manifest.streams.len()
         );
@@ -604,7 +616,7 @@ pub fn ssh_context(
     let hosts = ssh_hosts_of(config, plan);
     if !hosts.is_empty() {
         for warning in &ssh_config.warnings {
-            eprintln!("casefile: warning: {warning}");
+            errln!("casefile: warning: {warning}");
         }
     }
     let mut ssh = crate::ssh::SshContext::new(ssh_config);
@@ -717,7 +729,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
     let m = &snapshot.manifest;
     if json {
         match serde_json::to_string_pretty(m) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{}", crate::sanitize::json(&text)),
             Err(e) => return usage_error(e),
         }
         return ExitCode::SUCCESS;
@@ -727,19 +739,19 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
     } else {
         snapshot.dir.as_path()
     };
-    println!("snapshot   {}", shown.display());
-    println!(
+    outln!("snapshot   {}", shown.display());
+    outln!(
         "incident   {}",
         m.incident
             .as_ref()
             .map(|i| i.id.as_str())
             .unwrap_or("none (ad hoc)")
     );
-    println!("operator   {}", m.operator);
-    println!("started    {}", m.started_at);
-    println!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
+    outln!("operator   {}", m.operator);
+    outln!("started    {}", m.started_at);
+    outln!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
     let state = format!("{:?}", m.state).to_lowercase();
-    println!(
+    outln!(
         "state      {state}{}",
         if snapshot.recovered {
             " (rebuilt from the journal: casefile stopped before finishing)"
@@ -747,7 +759,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             ""
         }
     );
-    println!(
+    outln!(
         "targets    {}",
         m.targets
             .iter()
@@ -755,10 +767,15 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  FLAGS",
-        "STREAM", "STATUS", "EXIT", "STDOUT", "STDERR", "SECONDS"
+        "STREAM",
+        "STATUS",
+        "EXIT",
+        "STDOUT",
+        "STDERR",
+        "SECONDS"
     );
     let verify = snapshot.verify();
     let mut mismatches = 0;
@@ -796,7 +813,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .duration_ms
             .map(|ms| format!("{:.2}", ms as f64 / 1000.0))
             .unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  {}",
             s.spec.id,
             s.result.status.label(),
@@ -811,7 +828,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
                 !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped
             })
         {
-            println!("    {reason}");
+            outln!("    {reason}");
         }
     }
     let hashed = verify
@@ -819,13 +836,13 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         .filter(|(_, _, v)| *v != VerifyResult::NotRecorded)
         .count();
     let redactions: u64 = m.streams.iter().map(|s| s.result.redactions).sum();
-    println!();
-    println!("redactions {redactions}");
+    outln!();
+    outln!("redactions {redactions}");
     if mismatches == 0 {
-        println!("integrity  all {hashed} recorded files match their SHA-256");
+        outln!("integrity  all {hashed} recorded files match their SHA-256");
         ExitCode::SUCCESS
     } else {
-        println!("integrity  {mismatches} file(s) DO NOT match the manifest");
+        outln!("integrity  {mismatches} file(s) DO NOT match the manifest");
         ExitCode::from(EXIT_INCOMPLETE)
     }
 }

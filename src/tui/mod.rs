@@ -58,14 +58,14 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     let theme = match load_theme(&config, theme_flag.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("casefile: {e}");
+            errln!("casefile: {e}");
             return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     };
     let keymap = match Keymap::with_overrides(&config.keys) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("casefile: casefile.toml: {e}");
+            errln!("casefile: casefile.toml: {e}");
             return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     };
@@ -75,7 +75,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     let mut terminal = match term::init() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "casefile: cannot use this terminal: {e} (the headless commands work without one: casefile capture --help)"
             );
             return ExitCode::from(crate::cli::EXIT_USAGE);
@@ -88,7 +88,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("casefile: the terminal failed: {e}");
+            errln!("casefile: the terminal failed: {e}");
             ExitCode::from(crate::cli::EXIT_INCOMPLETE)
         }
     }
