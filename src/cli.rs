@@ -82,7 +82,7 @@ pub struct CaptureArgs {
     pub queries: Vec<String>,
     /// Incident id to record in the snapshot
     #[arg(long, value_name = "ID")]
-    pub incident: Option<String>,
+    pub incident: Option<crate::model::IncidentId>,
     /// Folder to put the snapshot folder in (default: ~/.local/share/casefile/captures)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -450,11 +450,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         }
     }
     let request = PlanRequest {
-        incident: args.incident.map(|id| Incident {
-            id,
-            title: None,
-            source: None,
-        }),
+        incident: args.incident.map(Incident::with_id),
         targets,
         presets: args.presets,
         params: args.params.into_iter().collect::<BTreeMap<_, _>>(),

@@ -32,7 +32,7 @@ fn assert_inert(what: &str, bytes: &[u8]) {
     );
 }
 
-/// A one-stream snapshot whose operator, incident and stream reason are [`HOSTILE`].
+/// A one-stream snapshot whose operator and stream reason are [`HOSTILE`].
 fn hostile_snapshot(sandbox: &Sandbox) -> PathBuf {
     let out = sandbox.path().join("snaps");
     let output = sandbox.run(&[
@@ -50,7 +50,6 @@ fn hostile_snapshot(sandbox: &Sandbox) -> PathBuf {
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("read manifest")).expect("json");
     manifest["operator"] = HOSTILE.into();
-    manifest["incident"]["id"] = HOSTILE.into();
     manifest["streams"][0]["status"] = "failed".into();
     manifest["streams"][0]["reason"] = HOSTILE.into();
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).expect("json")).expect("write");
@@ -70,7 +69,6 @@ fn show_prints_hostile_manifest_fields_as_visible_escapes() {
         shown.contains(&format!("operator   {visible}")),
         "operator shown escaped: {shown}"
     );
-    assert!(shown.contains(&format!("incident   {visible}")), "{shown}");
     assert!(shown.contains(&format!("    {visible}")), "reason: {shown}");
 
     // --json stays valid JSON that decodes back to the very same text.
@@ -80,6 +78,61 @@ fn show_prints_hostile_manifest_fields_as_visible_escapes() {
     let back: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid json");
     assert_eq!(back["operator"], HOSTILE);
     assert_eq!(back["streams"][0]["reason"], HOSTILE);
+
+    // An incident id is checked wherever it comes from: a manifest holding a hostile one is
+    // refused with its location, and the message is inert too.
+    let path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read manifest")).expect("json");
+    manifest["incident"]["id"] = HOSTILE.into();
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("write");
+    let output = sandbox.run(&["show", dir.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_inert("show stderr", &output.stderr);
+    assert!(
+        stderr(&output).contains("manifest.json:1:")
+            && stderr(&output).contains("an incident id cannot hold the character U+001B"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_incident_id_with_control_characters_is_a_usage_error() {
+    let sandbox = Sandbox::new();
+    let snapshot = hostile_snapshot(&sandbox);
+    let snapshot = snapshot.to_str().expect("utf8");
+    for (id, named) in [
+        ("\u{1b}]0;X\u{7}", "U+001B"),
+        ("INC\u{9b}2J", "U+009B"),
+        ("INC\u{202e}1", "U+202E"),
+        ("INC 1", "a space"),
+        ("", "cannot be empty"),
+    ] {
+        for args in [
+            vec!["capture", "--run", "true", "--incident", &id],
+            vec!["export", snapshot, "--incident", &id],
+        ] {
+            let output = sandbox.run(&args);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+            assert_inert(&format!("{args:?}"), &output.stderr);
+            assert!(
+                stderr(&output).contains(named),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    let snapshots = std::fs::read_dir(sandbox.path().join("snaps"))
+        .expect("snaps")
+        .count();
+    assert_eq!(snapshots, 1, "no capture ran besides the fixture");
+    assert!(!sandbox.captures().exists(), "nothing was captured");
 }
 
 #[test]

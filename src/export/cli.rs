@@ -20,7 +20,7 @@ pub struct ExportArgs {
     pub to: Vec<String>,
     /// PagerDuty incident id: post a summary note (with the S3 link when uploaded)
     #[arg(long, value_name = "ID")]
-    pub incident: Option<String>,
+    pub incident: Option<crate::model::IncidentId>,
     /// Write one asciinema v2 cast per stream into this folder
     #[arg(long, value_name = "DIR")]
     pub asciicast: Option<PathBuf>,
@@ -168,7 +168,7 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
     let request = ExportRequest {
         snapshot: args.snapshot.clone(),
         destinations,
-        incident: args.incident.clone(),
+        incident: args.incident.as_ref().map(|id| id.to_string()),
         asciicast: args.asciicast.clone(),
         s3,
         gzip_level: args.gzip_level,
