@@ -582,18 +582,21 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     }
 }
 
-/// Ctrl-C or SIGTERM (automation stopping us): both stop the streams and finish the snapshot,
-/// so no step is left running on its own. The handlers are installed before this returns.
+/// Ctrl-C, SIGTERM (automation stopping us) or SIGHUP (the terminal or SSH session went away):
+/// each stops the streams and finishes the snapshot, so no step is left running on its own.
+/// The handlers are installed before this returns.
 fn wait_for_interrupt() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let interrupt = signal(SignalKind::interrupt());
     let terminate = signal(SignalKind::terminate());
+    let hangup = signal(SignalKind::hangup());
     async move {
-        match (interrupt, terminate) {
-            (Ok(mut int), Ok(mut term)) => {
+        match (interrupt, terminate, hangup) {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
                     _ = int.recv() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
             _ => std::future::pending().await,

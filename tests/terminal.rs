@@ -305,3 +305,65 @@ fn only_snapshot(out: &Path) -> PathBuf {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs.remove(0)
 }
+
+/// True while a process whose command line starts with `pattern` runs.
+fn running(pattern: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .expect("pgrep")
+        .status
+        .success()
+}
+
+#[test]
+fn sighup_finishes_the_snapshot_and_stops_the_steps_like_sigterm() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("snaps");
+    // Not `exec`: the sleep is a grandchild of casefile, as in most real steps.
+    let child = sandbox
+        .command()
+        .args(["capture", "--out", out.to_str().expect("utf8"), "--json"])
+        .args(["--run", "echo begun; sleep 100.125; echo never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn casefile");
+    let started = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        running("^sleep 100.125")
+    });
+    assert!(started, "the step started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json summary");
+    assert_eq!(summary["streams"][0]["status"], "cancelled");
+
+    let dir = only_snapshot(&out);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    assert_eq!(manifest["state"], "cancelled", "{manifest}");
+    assert!(manifest["ended_at"].is_string(), "{manifest}");
+    assert_eq!(manifest["streams"][0]["status"], "cancelled");
+    assert_eq!(
+        manifest["streams"][0]["stdout"]["bytes"], 6,
+        "`begun\\n` kept"
+    );
+    assert!(!dir.join("manifest.json.tmp").exists());
+    let gone = (0..40).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        !running("^sleep 100.125")
+    });
+    assert!(gone, "the step's processes were stopped with casefile");
+}
