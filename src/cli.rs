@@ -426,12 +426,6 @@ pub fn runners_for(
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
-    // Headless: warnings from the library (e.g. a snapshot write error) go to stderr with the progress.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::WARN)
-        .without_time()
-        .try_init();
     // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
     let library = if args.presets.is_empty() {
         PresetLibrary::default()

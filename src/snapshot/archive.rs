@@ -6,7 +6,7 @@
 //! A match that redaction would still change stops the pack and the archive is deleted: nothing
 //! unredacted leaves the machine. The archive is deterministic for a given snapshot (sorted
 //! entries, file mtimes, gzip header time 0), so re-exporting yields the same bytes and hash.
-use super::Snapshot;
+use super::{MANIFEST_FILE, Snapshot};
 use crate::redact::Redactor;
 use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
@@ -18,6 +18,9 @@ use std::{
 
 /// Read size while packing; also the scan window (plus the overlap).
 const BLOCK: usize = 1 << 20;
+
+/// Largest manifest checked field by field (in memory); a larger one gets the byte scan.
+const JSON_CHECK_LIMIT: u64 = 64 << 20;
 
 /// Why a pack failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,11 @@ pub enum ArchiveError {
         offset: u64,
         len: usize,
     },
+    #[error(
+        "refusing to export: {file} holds what looks like an unredacted secret in the field `{field}`; \
+         remove or redact it (or capture again with the secret registered) and retry"
+    )]
+    UnredactedField { file: String, field: String },
 }
 
 fn at(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {
@@ -150,6 +158,12 @@ fn write_archive(
                 .map_or(0, |d| d.as_secs()),
         );
         header.set_size(meta.len());
+        if let Some(bytes) = read_checked_json(relative, &source, meta.len(), redactor)? {
+            tar.append_data(&mut header, &entry_name, bytes.as_slice())
+                .map_err(at(&source))?;
+            input_bytes += meta.len();
+            continue;
+        }
         let mut reader = ScanningReader::new(file, redactor, meta.len());
         let appended = tar.append_data(&mut header, &entry_name, &mut reader);
         if let Some((offset, len)) = reader.finding {
@@ -305,10 +319,39 @@ impl<R: Read> Read for ScanningReader<'_, R> {
     }
 }
 
+/// The manifest is checked field by field (`Redactor::find_unredacted_json`): its own structure
+/// names secret references (`"password_secret": "pw"`), which a free-text scan takes for leaks.
+/// Returns its bytes once checked; `None` for other files, and for a manifest that is not JSON
+/// or is too large to hold in memory (those get the byte scan).
+fn read_checked_json(
+    relative: &Path,
+    source: &Path,
+    size: u64,
+    redactor: &Redactor,
+) -> Result<Option<Vec<u8>>, ArchiveError> {
+    if relative != Path::new(MANIFEST_FILE) || size > JSON_CHECK_LIMIT {
+        return Ok(None);
+    }
+    let bytes = fs::read(source).map_err(at(source))?;
+    match redactor.find_unredacted_json(&bytes) {
+        Ok(None) => Ok(Some(bytes)),
+        Ok(Some(field)) => Err(ArchiveError::UnredactedField {
+            file: relative.display().to_string(),
+            field,
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Checks a whole file the same way packing does (used for the files uploaded beside the archive).
 pub fn scan_file(path: &Path, redactor: &Redactor) -> Result<(), ArchiveError> {
     let file = File::open(path).map_err(at(path))?;
     let size = file.metadata().map_err(at(path))?.len();
+    if let Some(name) = path.file_name()
+        && read_checked_json(Path::new(name), path, size, redactor)?.is_some()
+    {
+        return Ok(());
+    }
     let mut reader = ScanningReader::new(file, redactor, size);
     let copied = io::copy(&mut reader, &mut io::sink());
     if let Some((offset, len)) = reader.finding {
