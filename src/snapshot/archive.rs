@@ -576,7 +576,7 @@ fn no_space(archive: &Path, dest: &Path, need: u64, free: u64) -> ArchiveError {
     ArchiveError::NoSpace {
         archive: archive.to_path_buf(),
         detail: format!(
-            "a file of {} does not fit in the {} free in {}; free space there or point TMPDIR at a bigger disk",
+            "No space left on device: a file of {} does not fit in the {} free in {}; free space there or point TMPDIR at a bigger disk",
             crate::model::size::human_bytes(need),
             crate::model::size::human_bytes(free),
             dest.display()

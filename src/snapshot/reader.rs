@@ -214,7 +214,7 @@ fn check_paths(dir: &Path, manifest: &Manifest) -> io::Result<()> {
                 Err(e @ ConfinedError::Refused { .. }) => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("{}: {e}", dir.join(MANIFEST_FILE).display()),
+                        format!("{}: {e}", dir.display()),
                     ));
                 }
                 Err(e) => return Err(e.into()),
