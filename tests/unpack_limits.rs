@@ -272,7 +272,10 @@ fn a_huge_long_name_stops_at_the_bound() {
         )
     };
     let (_root, message) = unpack_hostile(&[bomb], &limits);
-    assert!(message.contains("unpacks to more than 64.0 KiB of data"), "{message}");
+    assert!(
+        message.contains("unpacks to more than 64.0 KiB of data"),
+        "{message}"
+    );
 }
 
 fn arbitrary_entry() -> impl Strategy<Value = Entry> {
