@@ -87,6 +87,11 @@ fn a_capture_that_fills_the_disk_ends_cleanly_and_keeps_what_fits() {
         Some(on_disk),
         "the summary counts what is on disk"
     );
+    let human = casefile::model::size::human_bytes(on_disk);
+    assert!(
+        text.contains(&format!("({human})")),
+        "the progress line counts it too: {text}"
+    );
 
     let names: Vec<String> = fs::read_dir(&snapshot)
         .expect("snapshot")
@@ -103,7 +108,6 @@ fn a_capture_that_fills_the_disk_ends_cleanly_and_keeps_what_fits() {
 
     let show = sandbox.run(&["show", &snapshot.display().to_string()]);
     let shown = stdout(&show);
-    let human = casefile::model::size::human_bytes(on_disk);
     assert!(shown.contains(&human), "show says {human}: {shown}");
     assert!(shown.contains("No space left on device"), "{shown}");
 }
