@@ -92,7 +92,8 @@ pub fn pack(
     fs::rename(&partial, &path).map_err(at(&path))?;
     guard.disarm();
     let sha256_path = out_dir.join(format!("{name}.sha256"));
-    super::private::write_private(&sha256_path, format!("{sha256}  {name}\n").as_bytes())
+    super::private::create_fresh_private_file(&sha256_path)
+        .and_then(|mut file| file.write_all(format!("{sha256}  {name}\n").as_bytes()))
         .map_err(at(&sha256_path))?;
     Ok(PackedArchive {
         path,
@@ -132,7 +133,7 @@ fn write_archive(
     redactor: &Redactor,
     level: u32,
 ) -> Result<(String, u64, usize, u64), ArchiveError> {
-    let file = super::private::create_private_file(partial).map_err(at(partial))?;
+    let file = super::private::create_fresh_private_file(partial).map_err(at(partial))?;
     let hashing = HashingWriter {
         inner: BufWriter::with_capacity(BLOCK, file),
         hasher: Sha256::new(),
