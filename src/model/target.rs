@@ -269,10 +269,13 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
     if host.is_empty() {
         return Err(format!("`{full}` has no host"));
     }
+    // Port 0 is not a port a server listens on: connecting to it fails in confusing ways.
     let port = match port {
         Some(p) => Some(
             p.parse::<u16>()
-                .map_err(|_| format!("`{full}`: port `{p}` is not a number from 1 to 65535"))?,
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("`{full}`: port `{p}` is not a number from 1 to 65535"))?,
         ),
         None => None,
     };
@@ -428,11 +431,15 @@ mod tests {
                 .expect_err("scheme")
                 .contains("unknown target scheme")
         );
-        assert!(
-            TargetSpec::parse_url("ssh://h:99999")
-                .expect_err("port")
-                .contains("port")
-        );
+        for url in [
+            "ssh://h:99999",
+            "ssh://h:0",
+            "mysql://u@db:0/app",
+            "postgres://u@[::1]:0/app",
+        ] {
+            let e = TargetSpec::parse_url(url).expect_err(url);
+            assert!(e.contains("is not a number from 1 to 65535"), "{url}: {e}");
+        }
         assert!(
             TargetSpec::parse_url("web1")
                 .expect_err("bare")
