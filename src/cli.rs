@@ -436,7 +436,8 @@ pub fn runners_for(
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     // Headless: warnings from the library (e.g. a snapshot write error) go to stderr with the progress.
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::stderr_writer)
+        .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
         .without_time()
         .try_init();
