@@ -450,3 +450,26 @@ fn zero_and_absurd_values_are_usage_errors_and_files_say_where() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_full_disk_behind_stdout_is_said_once_and_is_exit_1() {
+    let sandbox = Sandbox::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = sandbox
+        .command()
+        .args(["presets", "list"])
+        .stdout(full)
+        .output()
+        .expect("run casefile");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(
+        err.matches("cannot write to stdout").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+}
