@@ -382,6 +382,14 @@ fn zero_and_absurd_values_are_usage_errors_and_files_say_where() {
         ),
         (&["--max-bytes", "0"], "is zero"),
         (&["--max-bytes", "0KiB"], "is zero"),
+        (
+            &["--target", "ssh://web\u{1b}]0;X\u{7}1"],
+            "the host holds the character U+001B",
+        ),
+        (
+            &["--target", "mysql://u@db/app\u{202e}x"],
+            "the database holds the character U+202E",
+        ),
         (&["--concurrency", "0"], "at least 1"),
         (
             &["--target", "ssh://web1:0"],
