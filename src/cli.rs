@@ -51,11 +51,15 @@ pub enum Command {
         /// Print the manifest as JSON instead
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        unpack: UnpackArgs,
     },
     /// Replay a snapshot in the TUI with its original timing
     Replay {
         /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         path: PathBuf,
+        #[command(flatten)]
+        unpack: UnpackArgs,
     },
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
     EditPreset { name: String },
@@ -104,6 +108,30 @@ pub struct CaptureArgs {
     /// SSH: record the host key of hosts not yet in known_hosts (a changed key is always refused)
     #[arg(long)]
     pub accept_new: bool,
+}
+
+/// Limits on unpacking an archive (a hostile one could fill the disk).
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// Most bytes an archive may unpack to (default 4GiB)
+    #[arg(long, value_name = "SIZE")]
+    pub max_unpack: Option<ByteSize>,
+    /// Most entries an archive may hold (default 100000)
+    #[arg(long, value_name = "N")]
+    pub max_unpack_entries: Option<u64>,
+}
+
+impl UnpackArgs {
+    /// Makes these the limits of every unpack in this process.
+    fn apply(&self) {
+        let default = crate::snapshot::archive::UnpackLimits::DEFAULT;
+        crate::snapshot::archive::UnpackLimits::set_current(
+            crate::snapshot::archive::UnpackLimits {
+                max_bytes: self.max_unpack.map_or(default.max_bytes, |s| s.0),
+                max_entries: self.max_unpack_entries.unwrap_or(default.max_entries),
+            },
+        );
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,7 +189,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     match cli.command {
         None => crate::tui::run(config, cli.theme, crate::tui::app::Start::Home).await,
-        Some(Command::Replay { path }) => {
+        Some(Command::Replay { path, unpack }) => {
+            unpack.apply();
             crate::tui::run(config, cli.theme, crate::tui::app::Start::Replay(path)).await
         }
         Some(Command::EditPreset { name }) => {
@@ -199,7 +228,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Some(Command::Show { snapshot, json }) => show(&snapshot, json),
+        Some(Command::Show {
+            snapshot,
+            json,
+            unpack,
+        }) => {
+            unpack.apply();
+            show(&snapshot, json)
+        }
         Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
     }
 }
@@ -434,13 +470,6 @@ pub fn runners_for(
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
-    // Headless: warnings from the library (e.g. a snapshot write error) go to stderr with the progress.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(crate::output::stderr_writer)
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .without_time()
-        .try_init();
     // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
     let library = if args.presets.is_empty() {
         PresetLibrary::default()

@@ -5,6 +5,7 @@ pub mod capture; // the engine: runs a plan's streams concurrently into a snapsh
 pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
 pub mod export; // export: archive, S3 upload, incident note, asciicast
+pub mod logging; // one tracing subscriber; every log line is redacted
 pub mod model; // plain data: targets, plans, sizes, durations
 pub mod pagerduty; // PagerDuty REST client: incidents and notes (export and the incident picker)
 pub mod planner; // operator's choices → CapturePlan

@@ -1,4 +1,5 @@
 //! casefile's entry point: parse the command line and hand over to the CLI.
+use casefile::cli::Command;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -8,6 +9,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_message(&e),
     };
+    // The TUI sets up its own logging (to the log file only: the screen is its own).
+    let opens_tui = matches!(
+        cli.command,
+        None | Some(Command::Replay { .. }) | Some(Command::EditPreset { .. })
+    );
+    if !opens_tui {
+        casefile::logging::init(casefile::logging::Sink::Headless);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
