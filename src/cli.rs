@@ -94,7 +94,7 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<HumanDuration>,
     /// Streams running at once
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub concurrency: Option<usize>,
     /// Output cap per ad-hoc stream (e.g. 100MiB; default unlimited)
     #[arg(long, value_name = "SIZE")]
@@ -158,6 +158,14 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+/// A count that must be at least 1 (`--concurrency 0` would run nothing and wait for ever).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a whole number of at least 1")),
+    }
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {

@@ -60,6 +60,49 @@ pub fn err_line(args: fmt::Arguments) {
     }
 }
 
+/// An `io::Write` to stderr that sanitises what it is given, for writers that format whole
+/// lines themselves: `tracing_subscriber::fmt().with_writer(output::stderr_writer)` (with
+/// `.with_ansi(false)`: colour codes would be shown as `\e[…`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StderrWriter;
+
+/// Makes a [`StderrWriter`] (the shape `tracing_subscriber`'s `MakeWriter` takes).
+pub fn stderr_writer() -> StderrWriter {
+    StderrWriter
+}
+
+impl Write for StderrWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !STDERR_CLOSED.load(Ordering::Relaxed) {
+            let text = crate::sanitize::bytes(buf);
+            if io::stderr().lock().write_all(text.as_bytes()).is_err() {
+                STDERR_CLOSED.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Panic messages go through the sanitiser too (a message may quote data). The TUI's own
+/// hook (restore the terminal first) calls this one after it.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        err_line(format_args!("casefile: internal error: {info}"));
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            err_line(format_args!("{backtrace}"));
+        } else {
+            err_line(format_args!(
+                "note: run with RUST_BACKTRACE=1 to see where; please report this"
+            ));
+        }
+    }));
+}
+
 /// The process status to return: `code`, except that a successful run whose stdout could not
 /// be written (for a reason other than a closed pipe) is reported as 1.
 pub fn exit_code(code: std::process::ExitCode) -> std::process::ExitCode {

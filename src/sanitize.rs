@@ -212,6 +212,17 @@ mod tests {
         }
 
         #[test]
+        fn json_round_trips_and_is_inert(s in "\\PC*|[\\x00-\\x{a0}\\x{200b}-\\x{206f}\\x{feff}]*") {
+            let value = serde_json::json!({ "field": s, "list": [s.clone()] });
+            for text in [value.to_string(), serde_json::to_string_pretty(&value).unwrap_or_default()] {
+                let shown = json(&text).into_owned();
+                assert_inert(&shown);
+                let back: serde_json::Value = serde_json::from_str(&shown).unwrap_or_default();
+                prop_assert_eq!(&back, &value);
+            }
+        }
+
+        #[test]
         fn any_char_is_escaped_or_kept(c in any::<char>()) {
             let shown = text(&c.to_string()).into_owned();
             assert_inert(&shown);
