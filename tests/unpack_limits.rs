@@ -335,12 +335,11 @@ fn sigterm_during_an_unpack_removes_the_temp_folder() {
     zeros.set_len(400 << 20).expect("sparse");
     let archive = sandbox.path().join("big.tar.gz");
     let packed = Command::new("tar")
-        .args(["--sort=name", "-czf"])
+        .args(["--sort=name", "-I", "gzip -1", "-cf"])
         .arg(&archive)
         .arg("-C")
         .arg(sandbox.path().join("src"))
         .arg("snap")
-        .env("GZIP", "-1")
         .status()
         .expect("tar");
     assert!(packed.success());
