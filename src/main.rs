@@ -4,7 +4,11 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = casefile::cli::Cli::parse();
+    casefile::output::install_panic_hook();
+    let cli = match casefile::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_message(&e),
+    };
     // The TUI sets up its own logging (to the log file only: the screen is its own).
     let opens_tui = matches!(
         cli.command,
@@ -19,9 +23,22 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("casefile: cannot start the async runtime: {e}");
+            casefile::errln!("casefile: cannot start the async runtime: {e}");
             return ExitCode::from(casefile::cli::EXIT_USAGE);
         }
     };
-    runtime.block_on(casefile::cli::run(cli))
+    casefile::output::exit_code(runtime.block_on(casefile::cli::run(cli)))
+}
+
+/// Help, version and usage errors printed by casefile's output (clap's own printing would echo
+/// an argument's escape sequences raw). Status: 0 for help/version, 2 for a usage error.
+fn clap_message(e: &clap::Error) -> ExitCode {
+    let text = e.render().to_string();
+    let text = text.trim_end();
+    if e.use_stderr() {
+        casefile::errln!("{text}");
+    } else {
+        casefile::outln!("{text}");
+    }
+    casefile::output::exit_code(ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)))
 }

@@ -11,8 +11,12 @@
 pub mod archive;
 pub mod artifact;
 pub mod asciicast;
+pub mod cleanup;
+pub mod confined;
+pub mod diskfull;
 pub mod journal;
 pub mod manifest;
+pub mod private;
 pub mod reader;
 pub mod writer;
 

@@ -5,10 +5,11 @@ pub mod action; // Action (input) and Effect (what the app must do)
 pub mod app; // the event loop, screens, capture tasks
 pub mod demo; // demo data for screen snapshots, screenshots and the render benchmark
 pub mod export_job; // runs an export from the Export screen in the background
+pub mod inert_backend; // every cell passes the sanitiser before it reaches the terminal
 pub mod keymap; // per-screen key tables, overridable in [keys]
 pub mod screens; // one file per screen
 pub mod svg; // buffer → SVG, for screenshots generated from the app's own rendering
-pub mod term; // terminal init/restore, sanitising captured bytes
+pub mod term; // terminal init/restore
 pub mod theme; // themes/*.toml with per-field user overrides
 pub mod widgets; // pane grid, header/footer, help overlay, confirm dialog
 
@@ -43,14 +44,14 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     let theme = match load_theme(&config, theme_flag.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("casefile: {e}");
+            errln!("casefile: {e}");
             return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     };
     let keymap = match Keymap::with_overrides(&config.keys) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("casefile: casefile.toml: {e}");
+            errln!("casefile: casefile.toml: {e}");
             return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     };
@@ -60,7 +61,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     let mut terminal = match term::init() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "casefile: cannot use this terminal: {e} (the headless commands work without one: casefile capture --help)"
             );
             return ExitCode::from(crate::cli::EXIT_USAGE);
@@ -73,7 +74,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("casefile: the terminal failed: {e}");
+            errln!("casefile: the terminal failed: {e}");
             ExitCode::from(crate::cli::EXIT_INCOMPLETE)
         }
     }

@@ -26,7 +26,8 @@ use std::{
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentRow {
-    pub id: String,
+    /// Checked when incidents.toml is read (an error names line:col) or a PagerDuty row arrives.
+    pub id: crate::model::IncidentId,
     pub title: String,
     #[serde(default = "default_status")]
     pub status: String,
@@ -113,8 +114,12 @@ pub struct PagerDutyIncidents {
 }
 
 impl PagerDutyIncidents {
-    fn row(incident: PdIncident) -> IncidentRow {
-        IncidentRow {
+    /// A row, or None for an id that is not a valid incident id (it is logged, not shown).
+    fn row(incident: PdIncident) -> Option<IncidentRow> {
+        let id = crate::model::IncidentId::new(incident.id.as_str())
+            .inspect_err(|e| tracing::warn!(id = ?incident.id, "PagerDuty incident skipped: {e}"))
+            .ok()?;
+        Some(IncidentRow {
             title: incident
                 .title
                 .or(incident.summary)
@@ -127,8 +132,8 @@ impl PagerDutyIncidents {
                 .unwrap_or_default(),
             created_at: incident.created_at,
             source: "pagerduty".into(),
-            id: incident.id,
-        }
+            id,
+        })
     }
 }
 
@@ -144,7 +149,10 @@ impl IncidentSource for PagerDutyIncidents {
                 .list_all_incidents(&IncidentFilter::default(), max)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(incidents.into_iter().map(PagerDutyIncidents::row).collect())
+            Ok(incidents
+                .into_iter()
+                .filter_map(PagerDutyIncidents::row)
+                .collect())
         })
     }
 }
@@ -219,11 +227,10 @@ pub fn scan_captures(dir: &Path, limit: usize) -> Vec<RecentCapture> {
     dirs.into_iter()
         .take(limit)
         .filter_map(|dir| {
-            let text = std::fs::read(dir.join(MANIFEST_FILE)).ok()?;
-            let m: Manifest = serde_json::from_slice(&text).ok()?;
+            let m: Manifest = crate::snapshot::reader::read_manifest(&dir).ok()?;
             Some(RecentCapture {
                 id: m.id.clone(),
-                incident: m.incident.as_ref().map(|i| i.id.clone()),
+                incident: m.incident.as_ref().map(|i| i.id.to_string()),
                 started_at: m.started_at.clone(),
                 state: m.state,
                 streams: m.streams.len(),
@@ -296,7 +303,7 @@ impl IncidentsState {
             .iter()
             .filter(|r| {
                 filter.is_empty()
-                    || [&r.id, &r.title, &r.service, &r.status, &r.urgency]
+                    || [r.id.as_str(), &r.title, &r.service, &r.status, &r.urgency]
                         .iter()
                         .any(|f| f.to_lowercase().contains(&filter))
             })
@@ -486,7 +493,7 @@ impl IncidentsState {
             };
             rows.push(Row::new(vec![
                 Cell::from(Span::styled("●", status_style)),
-                Cell::from(Span::styled(row.id.clone(), theme.text())),
+                Cell::from(Span::styled(row.id.to_string(), theme.text())),
                 Cell::from(Span::styled(row.status.clone(), status_style)),
                 Cell::from(Span::styled(row.urgency.clone(), urgency_style)),
                 Cell::from(Span::styled(
@@ -729,7 +736,7 @@ pagerduty_token_secret = "pd"
                 "service":{"id":"PIJ90N7","summary":"My Mail Service"}}"#,
         )
         .expect("incident");
-        let row = PagerDutyIncidents::row(incident);
+        let row = PagerDutyIncidents::row(incident).expect("a valid id");
         assert_eq!(row.id, "PT4KHLK");
         assert_eq!(row.title, "The server is on fire.");
         assert_eq!(row.status, "acknowledged");

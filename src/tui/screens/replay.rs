@@ -16,7 +16,7 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
 };
-use std::{fs::File, os::unix::fs::FileExt, path::PathBuf, time::Duration};
+use std::{fs::File, path::PathBuf, time::Duration};
 
 /// Playback speeds offered.
 pub const SPEEDS: [f64; 6] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
@@ -62,7 +62,7 @@ pub struct ReplayState {
     pub grid: PaneGrid,
     timeline_area: Rect,
     /// The temporary folder an archive was unpacked into; removed with the state.
-    _unpacked: Option<tempfile::TempDir>,
+    _unpacked: Option<crate::snapshot::reader::UnpackedDir>,
 }
 
 impl ReplayState {
@@ -171,21 +171,15 @@ impl ReplayState {
             } else {
                 &record.stderr.path
             };
-            *slot = File::open(self.dir.join(rel)).ok();
+            // Confined to the snapshot folder: never a path elsewhere, a link, a FIFO or a device.
+            *slot = crate::snapshot::confined::open_stream_file(&self.dir, rel, rel).ok();
         }
         let Some(file) = slot.as_ref() else {
             return Vec::new();
         };
         let start = from.max(c.off);
-        let len = (c.off + c.len).saturating_sub(start) as usize;
-        let mut buf = vec![0u8; len];
-        match file.read_at(&mut buf, start) {
-            Ok(n) => {
-                buf.truncate(n);
-                buf
-            }
-            Err(_) => Vec::new(),
-        }
+        let len = c.off.saturating_add(c.len).saturating_sub(start);
+        crate::snapshot::confined::read_range(file, start, len).unwrap_or_default()
     }
 
     /// Moves playback to `pos`, loading what the panes show at that moment.
@@ -194,8 +188,7 @@ impl ReplayState {
         let pending: u64 = self.chunks[self.applied.min(self.chunks.len())..]
             .iter()
             .take_while(|c| c.t <= pos)
-            .map(|c| c.len)
-            .sum();
+            .fold(0u64, |sum, c| sum.saturating_add(c.len));
         if pos < self.pos || pending > REBUILD_BYTES || (pos == 0 && self.applied == 0) {
             self.rebuild(pos);
         } else {
@@ -213,7 +206,7 @@ impl ReplayState {
         let n = self.rings.len();
         let mut last_end = vec![[0u64; 2]; n];
         for c in &self.chunks[..end] {
-            last_end[c.stream][c.fd as usize] = c.off + c.len;
+            last_end[c.stream][c.fd as usize] = c.off.saturating_add(c.len);
         }
         self.rings = (0..n)
             .map(|_| OutputRing::new(RING_LINES, RING_BYTES))
@@ -221,7 +214,7 @@ impl ReplayState {
         for i in 0..end {
             let c = self.chunks[i];
             let from = last_end[c.stream][c.fd as usize].saturating_sub(TAIL_BYTES);
-            if c.off + c.len <= from {
+            if c.off.saturating_add(c.len) <= from {
                 continue;
             }
             let bytes = self.read_chunk(c, from);
