@@ -114,6 +114,7 @@ impl Engine {
                     failed
                 });
                 writer.redact_result(&mut result);
+                let _ = writer.settle_result(index, &mut result);
                 if let Err(e) = writer.stream_ended(index, result.clone()) {
                     tracing::error!(stream = %spec.id, "cannot record the end of the stream in the snapshot: {e}");
                 }
