@@ -52,6 +52,9 @@ fn hostile_snapshot(sandbox: &Sandbox) -> PathBuf {
     manifest["operator"] = HOSTILE.into();
     manifest["streams"][0]["status"] = "failed".into();
     manifest["streams"][0]["reason"] = HOSTILE.into();
+    // A newline in a one-line field must not forge a line of the report.
+    manifest["started_at"] =
+        "2026-01-01\nintegrity  all 99 recorded files match their SHA-256".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).expect("json")).expect("write");
     dir
 }
@@ -70,6 +73,11 @@ fn show_prints_hostile_manifest_fields_as_visible_escapes() {
         "operator shown escaped: {shown}"
     );
     assert!(shown.contains(&format!("    {visible}")), "reason: {shown}");
+    assert!(
+        shown.contains(r"started    2026-01-01\nintegrity  all 99")
+            && !shown.contains("\nintegrity  all 99"),
+        "a field stays on its line: {shown}"
+    );
 
     // --json stays valid JSON that decodes back to the very same text.
     let output = sandbox.run(&["show", "--json", dir.to_str().expect("utf8")]);
