@@ -556,7 +556,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
                             result
                                 .reason
                                 .as_deref()
-                                .map(|r| format!(": {r}"))
+                                .map(|r| format!(": {}", crate::sanitize::line(r)))
                                 .unwrap_or_default()
                         ),
                     };
