@@ -556,7 +556,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
                             result
                                 .reason
                                 .as_deref()
-                                .map(|r| format!(": {r}"))
+                                .map(|r| format!(": {}", crate::sanitize::line(r)))
                                 .unwrap_or_default()
                         ),
                     };
@@ -784,9 +784,11 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .map(|i| i.id.as_str())
             .unwrap_or("none (ad hoc)")
     );
-    outln!("operator   {}", m.operator);
-    outln!("started    {}", m.started_at);
-    outln!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
+    // Manifest fields are one line each, whatever the file holds (see sanitize::line).
+    use crate::sanitize::line;
+    outln!("operator   {}", line(&m.operator));
+    outln!("started    {}", line(&m.started_at));
+    outln!("ended      {}", line(m.ended_at.as_deref().unwrap_or("-")));
     let state = format!("{:?}", m.state).to_lowercase();
     outln!(
         "state      {state}{}",
@@ -800,7 +802,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         "targets    {}",
         m.targets
             .iter()
-            .map(|t| format!("{} ({})", t.name, t.spec.to_url()))
+            .map(|t| format!("{} ({})", line(&t.name), line(&t.spec.to_url())))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -852,7 +854,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .unwrap_or_else(|| "-".into());
         outln!(
             "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  {}",
-            s.spec.id,
+            line(&s.spec.id),
             s.result.status.label(),
             exit,
             human_bytes(s.result.stdout.bytes),
@@ -865,7 +867,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
                 !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped
             })
         {
-            outln!("    {reason}");
+            outln!("    {}", line(reason));
         }
     }
     let hashed = verify

@@ -52,6 +52,9 @@ fn hostile_snapshot(sandbox: &Sandbox) -> PathBuf {
     manifest["operator"] = HOSTILE.into();
     manifest["streams"][0]["status"] = "failed".into();
     manifest["streams"][0]["reason"] = HOSTILE.into();
+    // A newline in a one-line field must not forge a line of the report.
+    manifest["started_at"] =
+        "2026-01-01\nintegrity  all 99 recorded files match their SHA-256".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).expect("json")).expect("write");
     dir
 }
@@ -70,6 +73,11 @@ fn show_prints_hostile_manifest_fields_as_visible_escapes() {
         "operator shown escaped: {shown}"
     );
     assert!(shown.contains(&format!("    {visible}")), "reason: {shown}");
+    assert!(
+        shown.contains(r"started    2026-01-01\nintegrity  all 99")
+            && !shown.contains("\nintegrity  all 99"),
+        "a field stays on its line: {shown}"
+    );
 
     // --json stays valid JSON that decodes back to the very same text.
     let output = sandbox.run(&["show", "--json", dir.to_str().expect("utf8")]);
@@ -480,4 +488,33 @@ fn a_full_disk_behind_stdout_is_said_once_and_is_exit_1() {
         "said once: {err}"
     );
     assert!(err.contains("No space left on device"), "{err}");
+}
+
+/// casefile ignores SIGPIPE for itself (so a closed pipe is an error it can handle), but its
+/// steps get the default back: `yes | head -1` in a step ends at once, with no complaint.
+#[test]
+fn steps_keep_the_default_sigpipe() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("snaps");
+    let output = sandbox.run(&[
+        "capture",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--timeout",
+        "20s",
+        "--run",
+        "yes | head -1; seq 100000000 | head -2",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let streams = only_snapshot(&out).join("streams");
+    let read = |suffix: &str| {
+        let file = std::fs::read_dir(&streams)
+            .expect("streams")
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .expect("stream file");
+        std::fs::read_to_string(file).expect("read")
+    };
+    assert_eq!(read(".out"), "y\n1\n2\n");
+    assert_eq!(read(".err"), "", "no `Broken pipe` from the step's tools");
 }
