@@ -85,7 +85,6 @@ pub fn analyze(template: &str, target: TargetKind) -> Result<Vec<Site>, Template
                 (b'\'', _) | (b'"', TargetKind::Mysql) => "a quoted string",
                 _ => "a quoted identifier",
             };
-            let start = i;
             i += 1;
             loop {
                 if i >= s.len() {
@@ -99,9 +98,7 @@ pub fn analyze(template: &str, target: TargetKind) -> Result<Vec<Site>, Template
                     if s.get(i + 1) == Some(&q) && has_placeholders {
                         return Err(err(
                             i,
-                            format!(
-                                "the literal at byte {start} has a backslash before a quote, which servers read two ways (with and without backslash escapes)"
-                            ),
+                            "a backslash before a quote: servers read this string two ways (with and without backslash escapes)".to_string(),
                             "write the quote doubled ('') instead of \\'",
                         ));
                     }
