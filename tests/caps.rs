@@ -78,6 +78,7 @@ impl SshTarget {
 }
 
 fn assert_capped_and_stopped(manifest: &Manifest, elapsed: Duration, tag: &str) {
+    eprintln!("{tag}: the capped capture took {elapsed:?}");
     let result = &manifest.streams[0].result;
     assert_eq!(result.status, StreamStatus::Exited, "{result:?}");
     assert!(result.truncated, "{result:?}");
@@ -281,20 +282,33 @@ fn signal_all(pids: &[Pid], signal: Signal) {
 async fn frozen_server_case(url: &str, sql: &str, root: Pid, before: bool) {
     use support::dbcapture::{capture, step, target};
     let timeout = Duration::from_secs(4);
-    let pids = server_pids(root);
     if before {
-        signal_all(&pids, Signal::SIGSTOP);
+        signal_all(&server_pids(root), Signal::SIGSTOP);
     } else {
-        let pids = pids.clone();
+        // Listed at freeze time: the backend serving the capture exists by then.
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(1));
-            signal_all(&pids, Signal::SIGSTOP);
+            signal_all(&server_pids(root), Signal::SIGSTOP);
         });
     }
     let started = Instant::now();
     let out = capture(target(url), None, vec![step("frozen", sql, timeout)]).await;
     let elapsed = started.elapsed();
+    let state = std::fs::read_to_string(format!("/proc/{root}/stat")).unwrap_or_default();
+    let frozen = state
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'));
     signal_all(&server_pids(root), Signal::SIGCONT);
+    assert!(frozen, "the server was not frozen during the step: {state}");
+    eprintln!(
+        "frozen server {url} ({}): a {timeout:?} step ended after {elapsed:?}: {}",
+        if before {
+            "before connecting"
+        } else {
+            "mid-statement"
+        },
+        out.stderr(0).trim()
+    );
     let result = &out.manifest.streams[0].result;
     assert_eq!(
         result.status,
