@@ -3,6 +3,7 @@
 //! `fetch` copies regular files only and stops at its cap; a database step against a frozen
 //! (SIGSTOPped) server ends within its timeout plus a small grace; a huge timeout is no panic.
 //! Each test measures the elapsed time and asserts a generous upper bound.
+#![allow(clippy::print_stderr)] // elapsed times go to the test log, for the note
 mod support;
 
 use casefile::snapshot::{Manifest, StreamStatus};
