@@ -120,7 +120,8 @@ pub struct Site {
 }
 
 /// A placeholder the shell would evaluate as code, with where it is and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({hint})")]
 pub struct TemplateError {
     /// Byte offset in the template.
     pub offset: usize,
@@ -196,7 +197,7 @@ pub fn analyze(template: &str) -> Result<Vec<Site>, TemplateError> {
 /// The script to run: a prologue assigning each used parameter from a single-quoted literal,
 /// then the template with placeholders replaced by references to those variables.
 pub fn render(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
-    let sites = analyze(template).map_err(|e| format!("{} ({})", e.message, e.hint))?;
+    let sites = analyze(template).map_err(|e| e.to_string())?;
     let mut prologue = String::new();
     let mut used = std::collections::BTreeSet::new();
     for site in &sites {
@@ -299,6 +300,16 @@ struct Cmd {
     word_is_command: bool,
     redirect_next: bool,
     last_word: Option<String>,
+    /// Kept across the commands of one frame: `case … in pattern) …;; esac`.
+    case: CaseState,
+}
+
+/// Where a frame is in `case` statements: a pattern's `)` must not read as the end of `$(`.
+#[derive(Default, Clone, Copy)]
+struct CaseState {
+    open: usize,
+    awaiting_in: bool,
+    patterns: bool,
 }
 
 struct Lexer<'a> {
@@ -403,6 +414,22 @@ impl Lexer<'_> {
 
     fn end_word(&mut self, cmd: &mut Cmd) {
         let Some(word) = cmd.word.take() else { return };
+        let command_position = cmd.count == 0 && !cmd.redirect_next;
+        match word.as_str() {
+            "case" if command_position => {
+                cmd.case.open += 1;
+                cmd.case.awaiting_in = true;
+            }
+            "in" if cmd.case.awaiting_in => {
+                cmd.case.awaiting_in = false;
+                cmd.case.patterns = true;
+            }
+            "esac" if command_position && cmd.case.open > 0 => {
+                cmd.case.open -= 1;
+                cmd.case.patterns = false;
+            }
+            _ => {}
+        }
         let counts = if cmd.redirect_next {
             cmd.redirect_next = false;
             false
@@ -424,7 +451,9 @@ impl Lexer<'_> {
 
     fn end_command(&mut self, cmd: &mut Cmd) {
         self.end_word(cmd);
+        let case = cmd.case;
         *cmd = self.new_cmd();
+        cmd.case = case;
     }
 
     fn new_cmd(&mut self) -> Cmd {
@@ -522,6 +551,14 @@ impl Lexer<'_> {
                     self.refuse_until(|l| l.starts("]]"), IN_DOUBLE_BRACKETS);
                     self.i += 2;
                 }
+                b'(' if cmd.case.patterns && cmd.word.is_none() && cmd.count == 0 => {
+                    self.i += 1;
+                }
+                b')' if cmd.case.patterns && cmd.word.as_deref() != Some("esac") => {
+                    self.end_command(&mut cmd);
+                    cmd.case.patterns = false;
+                    self.i += 1;
+                }
                 b'(' => {
                     self.end_command(&mut cmd);
                     depth += 1;
@@ -537,6 +574,9 @@ impl Lexer<'_> {
                 }
                 b';' | b'&' | b'|' => {
                     self.end_command(&mut cmd);
+                    if c == b';' && cmd.case.open > 0 && matches!(self.peek(1), Some(b';' | b'&')) {
+                        cmd.case.patterns = true;
+                    }
                     let two = self.peek(1) == Some(c);
                     self.i += if two { 2 } else { 1 };
                     self.continued = c == b'|' || (c == b'&' && two);
@@ -808,6 +848,12 @@ mod tests {
         assert!(refused("sh <<EOF\necho {{p}}\nEOF\n").contains("`sh`"));
         assert!(refused("awk \"{print {{p}}}\" f").contains("`awk`"));
         assert!(refused(". {{p}}").contains("`.`"));
+        // A case pattern's `)` does not end the `$(`: the eval inside is still seen.
+        assert!(refused("echo \"$(case x in a) eval {{p}};; esac)\"").contains("`eval`"));
+        assert_eq!(
+            spots("echo \"$(case x in a) echo {{p}};; (b) echo;; esac) {{p}}\""),
+            vec![Spot::Word, Spot::Quoted]
+        );
     }
 
     #[test]

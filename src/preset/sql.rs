@@ -24,7 +24,8 @@ pub struct Site {
 }
 
 /// A template the server could read so that a value becomes SQL text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({hint})")]
 pub struct TemplateError {
     pub offset: usize,
     pub message: String,
@@ -217,7 +218,7 @@ pub fn render(
     kinds: &BTreeMap<&str, ParamKind>,
     target: TargetKind,
 ) -> Result<String, String> {
-    let sites = analyze(template, target).map_err(|e| format!("{} ({})", e.message, e.hint))?;
+    let sites = analyze(template, target).map_err(|e| e.to_string())?;
     let mut out = String::with_capacity(template.len());
     let mut last = 0;
     for site in sites {
