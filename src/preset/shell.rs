@@ -163,6 +163,20 @@ pub fn analyze(template: &str) -> Result<Vec<Site>, TemplateError> {
                 hint: "a parameter can only be an argument of a command named in the preset".into(),
             });
         }
+        let dynamic = words.iter().find(|w| {
+            w.command_word
+                && w.text.contains(EXPANSION)
+                && (f.cmd == Some(w.cmd) || w.line == f.line)
+        });
+        if dynamic.is_some() {
+            return Err(TemplateError {
+                offset: f.range.start,
+                message: format!(
+                    "`{{{{{name}}}}}` is on a line whose command is named by an expansion ($…, `…`): it could be an interpreter that runs the value"
+                ),
+                hint: "name the program literally (e.g. ps, not $PS)".into(),
+            });
+        }
         let evaluator = words.iter().find_map(|w| {
             let base = w.text.rsplit('/').next().unwrap_or(&w.text);
             let same_command = f.cmd == Some(w.cmd);
@@ -328,7 +342,23 @@ struct Lexer<'a> {
     heredoc_cmd: Option<usize>,
 }
 
+/// Stands for a placeholder in a word's text.
 const MARK: &str = "\u{0}";
+/// Stands for an expansion (`$x`, `${…}`, `$(…)`, backticks) in a word's text: a command named
+/// by one could be anything, an interpreter included.
+const EXPANSION: &str = "\u{1}";
+
+/// Length of a parameter name after `$` at `rest` (`$x`, `$1`, `$@`, `$?` …), 0 if none.
+fn parameter_len(rest: &[u8]) -> usize {
+    match rest.first() {
+        Some(b) if b.is_ascii_alphabetic() || *b == b'_' => rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count(),
+        Some(b) if b.is_ascii_digit() || b"@*#?$!-".contains(b) => 1,
+        _ => 0,
+    }
+}
 
 fn is_assignment(word: &str) -> bool {
     let Some(eq) = word.find('=') else {
@@ -494,7 +524,6 @@ impl Lexer<'_> {
                         self.end_word(&mut cmd);
                         self.i += 2;
                     } else {
-                        self.push_char(&mut cmd, "\\");
                         self.i += 1;
                         self.take_char(&mut cmd);
                     }
@@ -502,36 +531,42 @@ impl Lexer<'_> {
                 b'\'' => {
                     self.start_word(&mut cmd);
                     self.i += 1;
+                    let start = self.i;
                     self.refuse_until(|l| l.s[l.i] == b'\'', IN_SINGLE_QUOTES);
+                    let content = self.text.get(start..self.i).unwrap_or("").to_string();
+                    self.push_char(&mut cmd, &content);
                     self.i += 1;
-                    self.push_char(&mut cmd, "'");
                 }
                 b'"' => {
                     self.start_word(&mut cmd);
                     self.i += 1;
                     self.double_quoted(&mut cmd);
-                    self.push_char(&mut cmd, "\"");
                 }
                 b'`' => {
                     self.start_word(&mut cmd);
                     self.backticks();
-                    self.push_char(&mut cmd, "`");
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'$' if self.starts("$((") => {
                     self.start_word(&mut cmd);
                     self.arithmetic(3);
-                    self.push_char(&mut cmd, "$");
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'$' if self.starts("$(") => {
                     self.start_word(&mut cmd);
                     self.i += 2;
                     self.code(true);
-                    self.push_char(&mut cmd, "$");
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'$' if self.starts("${") => {
                     self.start_word(&mut cmd);
                     self.braces();
-                    self.push_char(&mut cmd, "$");
+                    self.push_char(&mut cmd, EXPANSION);
+                }
+                b'$' if parameter_len(&self.s[self.i + 1..]) > 0 => {
+                    self.start_word(&mut cmd);
+                    self.i += 1 + parameter_len(&self.s[self.i + 1..]);
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'#' if cmd.word.is_none() => {
                     // A comment: its placeholders are substituted as words (harmless there).
@@ -686,17 +721,34 @@ impl Lexer<'_> {
                     self.i += 1;
                     return;
                 }
-                b'\\' => self.i += 2,
-                b'`' => self.backticks(),
-                b'$' if self.starts("$((") => self.arithmetic(3),
+                b'\\' => {
+                    self.i += 1;
+                    self.take_char(cmd);
+                }
+                b'`' => {
+                    self.backticks();
+                    self.push_char(cmd, EXPANSION);
+                }
+                b'$' if self.starts("$((") => {
+                    self.arithmetic(3);
+                    self.push_char(cmd, EXPANSION);
+                }
                 b'$' if self.starts("$(") => {
                     self.i += 2;
                     let saved = self.line;
                     self.code(true);
                     self.line = saved;
+                    self.push_char(cmd, EXPANSION);
                 }
-                b'$' if self.starts("${") => self.braces(),
-                _ => self.i += 1,
+                b'$' if self.starts("${") => {
+                    self.braces();
+                    self.push_char(cmd, EXPANSION);
+                }
+                b'$' if parameter_len(&self.s[self.i + 1..]) > 0 => {
+                    self.i += 1 + parameter_len(&self.s[self.i + 1..]);
+                    self.push_char(cmd, EXPANSION);
+                }
+                _ => self.take_char(cmd),
             }
         }
     }
@@ -848,6 +900,12 @@ mod tests {
         assert!(refused("sh <<EOF\necho {{p}}\nEOF\n").contains("`sh`"));
         assert!(refused("awk \"{print {{p}}}\" f").contains("`awk`"));
         assert!(refused(". {{p}}").contains("`.`"));
+        // Quoting or escaping a program's name does not hide it; nor does naming it by a variable.
+        assert!(refused("\"sh\" -c \"{{p}}\"").contains("`sh`"));
+        assert!(refused("s'h' -c \"{{p}}\"").contains("`sh`"));
+        assert!(refused("\\eval \"{{p}}\"").contains("`eval`"));
+        assert!(refused("$SHELL -c \"{{p}}\"").contains("expansion"));
+        assert!(refused("echo {{p}} | `which sh`").contains("expansion"));
         // A case pattern's `)` does not end the `$(`: the eval inside is still seen.
         assert!(refused("echo \"$(case x in a) eval {{p}};; esac)\"").contains("`eval`"));
         assert_eq!(
