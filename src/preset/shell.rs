@@ -552,6 +552,14 @@ impl Lexer<'_> {
                     self.arithmetic(3);
                     self.push_char(&mut cmd, EXPANSION);
                 }
+                b'$' if self.starts("$[") => {
+                    // bash's old arithmetic form.
+                    self.start_word(&mut cmd);
+                    self.i += 2;
+                    self.refuse_until(|l| l.s[l.i] == b']', IN_ARITHMETIC);
+                    self.i += 1;
+                    self.push_char(&mut cmd, EXPANSION);
+                }
                 b'$' if self.starts("$(") => {
                     self.start_word(&mut cmd);
                     self.i += 2;
@@ -578,7 +586,11 @@ impl Lexer<'_> {
                         }
                     }
                 }
-                b'(' if cmd.word.is_none() && cmd.count == 0 && self.starts("((") => {
+                // `(( … ))` and bash's `for (( … ))`.
+                b'(' if cmd.word.is_none()
+                    && (cmd.count == 0 || cmd.last_word.as_deref() == Some("for"))
+                    && self.starts("((") =>
+                {
                     self.arithmetic(2);
                 }
                 b'[' if cmd.word.is_none() && cmd.count == 0 && self.starts("[[") => {
@@ -733,6 +745,11 @@ impl Lexer<'_> {
                     self.arithmetic(3);
                     self.push_char(cmd, EXPANSION);
                 }
+                b'$' if self.starts("$[") => {
+                    self.i += 2;
+                    self.refuse_until(|l| l.s[l.i] == b']', IN_ARITHMETIC);
+                    self.i += 1;
+                }
                 b'$' if self.starts("$(") => {
                     self.i += 2;
                     let saved = self.line;
@@ -835,6 +852,11 @@ impl Lexer<'_> {
                 b'\\' => self.i += 2,
                 b'`' => self.backticks(),
                 b'$' if self.starts("$((") => self.arithmetic(3),
+                b'$' if self.starts("$[") => {
+                    self.i += 2;
+                    self.refuse_until(|l| l.i >= line_end || l.s[l.i] == b']', IN_ARITHMETIC);
+                    self.i += 1;
+                }
                 b'$' if self.starts("$(") => {
                     self.i += 2;
                     let saved = self.line;
@@ -889,6 +911,11 @@ mod tests {
         assert!(refused("echo `echo {{p}}`").contains("backticks"));
         assert!(refused("echo $(( {{p}} + 1 ))").contains("$(( ))"));
         assert!(refused("(( {{p}} > 1 ))").contains("$(( ))"));
+        assert!(refused("for (( i = 0; i < {{p}}; i++ )); do :; done").contains("$(( ))"));
+        assert!(refused("echo $[ {{p}} + 1 ]").contains("$(( ))"));
+        assert!(refused("echo \"$[ {{p}} + 1 ]\"").contains("$(( ))"));
+        assert!(refused("cat <<EOF\n$[ {{p}} ]\nEOF\n").contains("$(( ))"));
+        assert!(refused("a[{{p}}]=1").contains("command to run"));
         assert!(refused("echo ${x:-{{p}}}").contains("${…}"));
         assert!(refused("[[ {{p}} -gt 1 ]]").contains("[[ ]]"));
         assert!(refused("cat <<'EOF'\n{{p}}\nEOF\n").contains("quoted delimiter"));
