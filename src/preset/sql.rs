@@ -76,12 +76,14 @@ pub fn analyze(template: &str, target: TargetKind) -> Result<Vec<Site>, Template
         let quote = match c {
             b'\'' | b'"' => Some(c),
             b'`' if !postgres => Some(c),
+            // SQLite also quotes identifiers in brackets (no escapes inside).
+            b'[' if target == TargetKind::Sqlite => Some(b']'),
             _ => None,
         };
         if let Some(q) = quote {
             // Backslash escapes: MySQL strings, and PostgreSQL escape strings (which might be
             // any string under standard_conforming_strings = off); SQLite has none.
-            let backslashes = q != b'`' && target != TargetKind::Sqlite;
+            let backslashes = !matches!(q, b'`' | b']') && target != TargetKind::Sqlite;
             let what = match (q, target) {
                 (b'\'', _) | (b'"', TargetKind::Mysql) => "a quoted string",
                 _ => "a quoted identifier",
@@ -107,7 +109,7 @@ pub fn analyze(template: &str, target: TargetKind) -> Result<Vec<Site>, Template
                     continue;
                 }
                 if b == q {
-                    if s.get(i + 1) == Some(&q) {
+                    if q != b']' && s.get(i + 1) == Some(&q) {
                         i += 2;
                         continue;
                     }
@@ -273,6 +275,7 @@ mod tests {
         assert!(refused("SELECT 'a\\'' , {{p}}", my).contains("backslash"));
         assert!(refused("SELECT /*! {{p}} */ 1", my).contains("/*!"));
         assert!(refused("SELECT x{{p}}", my).contains("touches"));
+        assert!(refused("SELECT [ {{p}} ]", TargetKind::Sqlite).contains("identifier"));
         // MySQL: `--'` is not a comment, so the quote opens a string spanning the newline.
         assert!(refused("SELECT 1 --'\n{{p}} '", my).contains("quoted string"));
     }
