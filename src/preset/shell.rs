@@ -269,6 +269,10 @@ const IN_DOUBLE_BRACKETS: Refusal = (
     "is inside [[ ]], where bash evaluates operands of -eq, -lt … as arithmetic",
     "use [ … ] (test) instead of [[ … ]]",
 );
+const AFTER_ANSI_C_QUOTES: Refusal = (
+    "follows a $'…' string, which bash and dash end at different quotes, so where the value lands is unclear",
+    "use '…' or \"…\" instead of $'…'",
+);
 const IN_QUOTED_HEREDOC: Refusal = (
     "is in a heredoc with a quoted delimiter, where the shell does not substitute it",
     "use an unquoted delimiter (<<EOF) so the value is expanded as data",
@@ -551,6 +555,10 @@ impl Lexer<'_> {
                     self.start_word(&mut cmd);
                     self.arithmetic(3);
                     self.push_char(&mut cmd, EXPANSION);
+                }
+                b'$' if self.starts("$'") => {
+                    // Everything after it is ambiguous: refuse the rest of the template.
+                    self.refuse_until(|_| false, AFTER_ANSI_C_QUOTES);
                 }
                 b'$' if self.starts("$[") => {
                     // bash's old arithmetic form.
@@ -913,6 +921,7 @@ mod tests {
         assert!(refused("(( {{p}} > 1 ))").contains("$(( ))"));
         assert!(refused("for (( i = 0; i < {{p}}; i++ )); do :; done").contains("$(( ))"));
         assert!(refused("echo $[ {{p}} + 1 ]").contains("$(( ))"));
+        assert!(refused("echo $'\\'' eval {{p}}").contains("$'…'"));
         assert!(refused("echo \"$[ {{p}} + 1 ]\"").contains("$(( ))"));
         assert!(refused("cat <<EOF\n$[ {{p}} ]\nEOF\n").contains("$(( ))"));
         assert!(refused("a[{{p}}]=1").contains("command to run"));
