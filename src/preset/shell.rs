@@ -9,9 +9,10 @@
 //!
 //! What the shell itself would evaluate again is refused by [`analyze`], so `presets check`
 //! catches it: a placeholder inside single quotes (not expanded, and usually a program for
-//! another interpreter), backticks, `$(( ))`/`(( ))`, `${…}`, `[[ ]]`, a quoted heredoc, the
-//! command word itself, and any line that hands text to an interpreter (`sh -c`, `eval`, `awk`,
-//! `sed`, `python`, SQL clients, … see [`EVALUATORS`]).
+//! another interpreter), backticks, `$(( ))`/`(( ))`/`$[ ]`, `${…}`, `[[ ]]`, a quoted heredoc,
+//! after a `$'…'` string, the command word itself, a line whose command is named by an expansion,
+//! and any line that hands text to an interpreter (`sh -c`, `eval`, `awk`, `sed`, `python`, SQL
+//! clients, … see [`EVALUATORS`]). Words are compared by their unquoted text, so `"s"h` is `sh`.
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -22,74 +23,21 @@ pub fn var_name(name: &str) -> String {
 
 /// Programs that read their arguments or input as code: a line running one may not hold a
 /// parameter. The list cannot be complete; it covers what a preset plausibly calls.
+#[rustfmt::skip]
 pub const EVALUATORS: &[&str] = &[
-    "sh",
-    "bash",
-    "dash",
-    "zsh",
-    "ksh",
-    "mksh",
-    "ash",
-    "csh",
-    "tcsh",
-    "fish",
-    "busybox",
-    "su",
-    "runuser",
-    "ssh",
-    "script",
-    "flock",
-    "watch",
-    "parallel",
-    "tmux",
-    "screen",
-    "awk",
-    "gawk",
-    "mawk",
-    "nawk",
-    "sed",
-    "perl",
-    "python",
-    "python2",
-    "python3",
-    "ruby",
-    "node",
-    "nodejs",
-    "php",
-    "lua",
-    "tclsh",
-    "expect",
-    "gdb",
-    "mysql",
-    "mariadb",
-    "psql",
-    "sqlite3",
-    "redis-cli",
-    "mongo",
-    "mongosh",
-    "cqlsh",
-    "clickhouse-client",
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "csh", "tcsh", "fish", "busybox", "su",
+    "runuser", "ssh", "script", "flock", "watch", "parallel", "tmux", "screen", "awk", "gawk",
+    "mawk", "nawk", "sed", "perl", "python", "python2", "python3", "ruby", "node", "nodejs",
+    "php", "lua", "tclsh", "expect", "gdb", "mysql", "mariadb", "psql", "sqlite3", "redis-cli",
+    "mongo", "mongosh", "cqlsh", "clickhouse-client",
 ];
 
 /// Shell builtins that evaluate an argument as code (or as a bash arithmetic subscript) when
 /// they are the command word.
+#[rustfmt::skip]
 const EVALUATING_BUILTINS: &[&str] = &[
-    ".",
-    "source",
-    "eval",
-    "trap",
-    "let",
-    "declare",
-    "typeset",
-    "local",
-    "readonly",
-    "read",
-    "unset",
-    "mapfile",
-    "readarray",
-    "alias",
-    "exec",
-    "command",
+    ".", "source", "eval", "trap", "let", "declare", "typeset", "local", "readonly", "read",
+    "unset", "mapfile", "readarray", "alias", "exec", "command",
 ];
 
 const AWK_FAMILY: &[&str] = &["awk", "gawk", "mawk", "nawk"];
@@ -97,7 +45,9 @@ const AWK_FAMILY: &[&str] = &["awk", "gawk", "mawk", "nawk"];
 /// Evaluators that take their program from arguments only: text piped into them is data, so
 /// only their own command counts (`tcpdump -r {{path}} | awk '…'` is fine). The others (shells,
 /// interpreters, SQL clients) may read a script from stdin, so their whole line counts.
+#[rustfmt::skip]
 const PROGRAM_IN_ARGUMENTS: &[&str] = &[
+
     "awk", "gawk", "mawk", "nawk", "sed", "watch", "script", "flock", "parallel", "tmux", "screen",
 ];
 
@@ -375,6 +325,7 @@ fn is_assignment(word: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+#[rustfmt::skip]
 const RESERVED_RESET: &[&str] = &[
     "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time",
     "esac",
