@@ -12,10 +12,7 @@ use crate::snapshot::{Manifest, SnapshotWriter, StreamStatus, VerifyResult};
 use clap::{Args, Parser, Subcommand};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
-/// Exit status for usage and configuration errors.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status when some stream could not run to its end.
-pub const EXIT_INCOMPLETE: u8 = 1;
+use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
 #[derive(Debug, Parser)]
 #[command(

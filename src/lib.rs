@@ -2,6 +2,7 @@
 pub mod capture; // the engine: runs a plan's streams concurrently into a snapshot
 pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
+pub mod exit; // exit statuses shared by the front ends
 pub mod export; // export: archive, S3 upload, incident note, asciicast
 pub mod model; // plain data: targets, plans, sizes, durations
 pub mod pagerduty; // PagerDuty REST client: incidents and notes (export and the incident picker)

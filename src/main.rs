@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("casefile: cannot start the async runtime: {e}");
-            return ExitCode::from(casefile::cli::EXIT_USAGE);
+            return ExitCode::from(casefile::exit::EXIT_USAGE);
         }
     };
     runtime.block_on(casefile::cli::run(cli))

@@ -2,8 +2,8 @@
 //! Exit codes: 0 everything asked for was done; 1 the export failed part-way (what succeeded is
 //! printed, and running the same command again finishes the rest); 2 usage or configuration error.
 use super::{Destination, ExportReport, ExportRequest, NoteOutcome, export};
-use crate::cli::{EXIT_INCOMPLETE, EXIT_USAGE};
 use crate::config::Config;
+use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 use crate::model::{ByteSize, HumanDuration};
 use crate::pagerduty::{PagerDuty, PagerDutySettings};
 use crate::s3::{MIN_PART_SIZE, S3Options};

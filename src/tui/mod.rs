@@ -59,14 +59,14 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
         Ok(t) => t,
         Err(e) => {
             eprintln!("casefile: {e}");
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
     let keymap = match Keymap::with_overrides(&config.keys) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("casefile: casefile.toml: {e}");
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
     let log = init_logging();
@@ -78,7 +78,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
             eprintln!(
                 "casefile: cannot use this terminal: {e} (the headless commands work without one: casefile capture --help)"
             );
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
     let _guard = term::RestoreGuard;
@@ -89,7 +89,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("casefile: the terminal failed: {e}");
-            ExitCode::from(crate::cli::EXIT_INCOMPLETE)
+            ExitCode::from(crate::exit::EXIT_INCOMPLETE)
         }
     }
 }
