@@ -62,10 +62,10 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
             return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
-    let keymap = match Keymap::with_overrides(&config.keys) {
+    let keymap = match Keymap::from_config(&config) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("casefile: casefile.toml: {e}");
+            eprintln!("casefile: {e}");
             return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
