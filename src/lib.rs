@@ -4,6 +4,7 @@ pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
 pub mod exit; // exit statuses shared by the front ends
 pub mod export; // export: archive, S3 upload, incident note, asciicast
+pub mod incidents; // incident sources (PagerDuty, incidents.toml) and recent captures
 pub mod model; // plain data: targets, plans, sizes, durations
 pub mod pagerduty; // PagerDuty REST client: incidents and notes (export and the incident picker)
 pub mod planner; // operator's choices → CapturePlan

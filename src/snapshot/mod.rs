@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod asciicast;
 pub mod journal;
 pub mod manifest;
+pub mod player; // playback: journal index, seek, chunk reads (used by replay)
 pub mod reader;
 pub mod writer;
 

@@ -8,7 +8,7 @@ use super::keymap::{Keymap, Scope};
 use super::screens::{
     editor::EditorState,
     export::{ExportOutcome, ExportState},
-    incidents::{IncidentRow, IncidentsState, RecentCapture, incident_sources, scan_captures},
+    incidents::IncidentsState,
     plan::{PlanDefaults, PlanState},
     replay::ReplayState,
     run::{RunCapture, RunState},
@@ -22,6 +22,9 @@ use super::widgets::{
 };
 use crate::capture::{CaptureControl, Engine, LiveView};
 use crate::config::Config;
+use crate::incidents::{
+    IncidentRow, IncidentSource, RecentCapture, incident_sources, scan_captures,
+};
 use crate::model::CapturePlan;
 use crate::planner::build_plan;
 use crate::preset::PresetLibrary;
@@ -132,6 +135,8 @@ pub struct App {
     pub help: bool,
     pub confirm: Option<(String, Effect)>,
     pub message: Option<String>,
+    /// Made once: the PagerDuty source resolves its token on its first listing and keeps it.
+    sources: Option<Vec<Arc<dyn IncidentSource>>>,
     controls: Vec<CaptureControl>,
     forwarders: Vec<tokio::task::JoinHandle<()>>,
     /// Quit once every capture has been finalised.
@@ -162,6 +167,7 @@ impl App {
             help: false,
             confirm: None,
             message: None,
+            sources: None,
             controls: Vec::new(),
             forwarders: Vec::new(),
             quitting: false,
@@ -501,7 +507,10 @@ impl App {
 
     fn load_incidents(&mut self) {
         self.incidents.loading = true;
-        let sources = incident_sources(&self.config);
+        let sources = self
+            .sources
+            .get_or_insert_with(|| incident_sources(&self.config))
+            .clone();
         self.incidents.sources = sources.iter().map(|s| s.name().to_string()).collect();
         let capture_dir = self.config.capture_dir.clone();
         let tx = self.tx.clone();
