@@ -1,4 +1,6 @@
 //! Embeds every `presets/*.toml` into the binary so a fresh machine has the built-in library.
+// cargo reads a build script's stdout
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 use std::{env, fs, path::Path};
 
 fn main() {

@@ -12,6 +12,8 @@
 //! A capture creates two folders and several files, so on a file system busy with deletions
 //! (ext4 right after large builds) its fixed cost grows; `CASEFILE_BENCH_DIR=/dev/shm` takes
 //! the disk out of the comparison.
+// A bench reports its figures to the person running it; nothing captured is printed.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #[path = "../tests/support/mod.rs"]
 mod support;
 

@@ -3,6 +3,8 @@
 //! commands) vs `parallel-ssh` (pssh) at the same parallelism. Median of 5 rounds after a warm-up.
 //!
 //!     scripts/setup/ssh.sh && cargo bench --bench ssh_fanout
+// A bench reports its figures to the person running it; nothing captured is printed.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #[path = "../tests/support/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;

@@ -3,6 +3,8 @@
 //! each client (getrusage RUSAGE_CHILDREN in a fresh measuring process per run).
 //!
 //!     scripts/setup/ssh.sh && cargo bench --bench ssh_throughput
+// A bench reports its figures to the person running it; nothing captured is printed.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #[path = "../tests/support/sshd.rs"]
 #[allow(dead_code)]
 mod sshd;

@@ -8,6 +8,8 @@
 //!    the rings) plus the app's draw policy (wake on change, at most one frame per 16 ms).
 //!    Compared side by side with what an operator would otherwise do: the same 16 commands in
 //!    16 tmux panes (tmux server CPU).
+// A bench reports its figures to the person running it; nothing captured is printed.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 use casefile::capture::{CaptureControl, Engine, LiveView};
 use casefile::config::Config;
 use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};

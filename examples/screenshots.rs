@@ -2,6 +2,8 @@
 //! the demo data on a `TestBackend` and the buffer is written as SVG in the theme's colours.
 //!
 //!     cargo run --example screenshots            # or scripts/screenshots.sh
+// A developer tool: prints the paths of the screenshots it wrote.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 use casefile::tui::{app::Screen, demo::demo_app, svg::buffer_to_svg, theme::Theme};
 use ratatui::{Terminal, backend::TestBackend};
 use std::path::Path;

@@ -48,11 +48,15 @@ pub enum Command {
         /// Print the manifest as JSON instead
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        unpack: UnpackArgs,
     },
     /// Replay a snapshot in the TUI with its original timing
     Replay {
         /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         path: PathBuf,
+        #[command(flatten)]
+        unpack: UnpackArgs,
     },
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
     EditPreset { name: String },
@@ -79,7 +83,7 @@ pub struct CaptureArgs {
     pub queries: Vec<String>,
     /// Incident id to record in the snapshot
     #[arg(long, value_name = "ID")]
-    pub incident: Option<String>,
+    pub incident: Option<crate::model::IncidentId>,
     /// Folder to put the snapshot folder in (default: ~/.local/share/casefile/captures)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -101,6 +105,30 @@ pub struct CaptureArgs {
     /// SSH: record the host key of hosts not yet in known_hosts (a changed key is always refused)
     #[arg(long)]
     pub accept_new: bool,
+}
+
+/// Limits on unpacking an archive (a hostile one could fill the disk).
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// Most bytes an archive may unpack to (default 4GiB)
+    #[arg(long, value_name = "SIZE")]
+    pub max_unpack: Option<ByteSize>,
+    /// Most entries an archive may hold (default 100000)
+    #[arg(long, value_name = "N")]
+    pub max_unpack_entries: Option<u64>,
+}
+
+impl UnpackArgs {
+    /// Makes these the limits of every unpack in this process.
+    fn apply(&self) {
+        let default = crate::snapshot::archive::UnpackLimits::DEFAULT;
+        crate::snapshot::archive::UnpackLimits::set_current(
+            crate::snapshot::archive::UnpackLimits {
+                max_bytes: self.max_unpack.map_or(default.max_bytes, |s| s.0),
+                max_entries: self.max_unpack_entries.unwrap_or(default.max_entries),
+            },
+        );
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,7 +158,7 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("casefile: {message}");
+    errln!("casefile: {message}");
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -150,7 +178,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     match cli.command {
         None => crate::tui::run(config, cli.theme, crate::tui::app::Start::Home).await,
-        Some(Command::Replay { path }) => {
+        Some(Command::Replay { path, unpack }) => {
+            unpack.apply();
             crate::tui::run(config, cli.theme, crate::tui::app::Start::Replay(path)).await
         }
         Some(Command::EditPreset { name }) => {
@@ -161,7 +190,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Targets(TargetsCommand::List)) => {
             let ssh_config = crate::ssh::SshConfig::load_default();
             for warning in &ssh_config.warnings {
-                eprintln!("casefile: warning: {warning}");
+                errln!("casefile: warning: {warning}");
             }
             let mut targets = config.all_targets();
             for host in &ssh_config.hosts {
@@ -169,12 +198,15 @@ pub async fn run(cli: Cli) -> ExitCode {
                     targets.push(crate::ssh::resolve::ssh_config_target(host));
                 }
             }
-            println!(
+            outln!(
                 "{:<20} {:<9} {:<44} {:<16} SOURCE",
-                "NAME", "KIND", "ADDRESS", "TAGS"
+                "NAME",
+                "KIND",
+                "ADDRESS",
+                "TAGS"
             );
             for t in targets {
-                println!(
+                outln!(
                     "{:<20} {:<9} {:<44} {:<16} {}",
                     t.name,
                     t.kind(),
@@ -185,7 +217,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Some(Command::Show { snapshot, json }) => show(&snapshot, json),
+        Some(Command::Show {
+            snapshot,
+            json,
+            unpack,
+        }) => {
+            unpack.apply();
+            show(&snapshot, json)
+        }
         Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
     }
 }
@@ -206,7 +245,7 @@ fn address(spec: &crate::model::TargetSpec) -> String {
 fn load_library(config: &Config) -> PresetLibrary {
     let library = PresetLibrary::load(config.preset_dir.as_deref());
     for problem in &library.problems {
-        eprintln!("casefile: warning: preset file skipped: {problem}");
+        errln!("casefile: warning: preset file skipped: {problem}");
     }
     library
 }
@@ -215,9 +254,12 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
     match command {
         PresetsCommand::List => {
             let library = load_library(config);
-            println!(
+            outln!(
                 "{:<16} {:<9} {:>5}  {:<10} DESCRIPTION",
-                "NAME", "TARGET", "STEPS", "ORIGIN"
+                "NAME",
+                "TARGET",
+                "STEPS",
+                "ORIGIN"
             );
             for p in library.presets.values() {
                 let origin = if p.origin == PresetOrigin::Builtin {
@@ -225,7 +267,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 } else {
                     "user".to_string()
                 };
-                println!(
+                outln!(
                     "{:<16} {:<9} {:>5}  {:<10} {}",
                     p.name,
                     p.target,
@@ -242,26 +284,29 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return usage_error(e),
             };
-            println!(
+            outln!(
                 "{} ({} targets, {})\n  {}",
-                preset.name, preset.target, preset.origin, preset.description
+                preset.name,
+                preset.target,
+                preset.origin,
+                preset.description
             );
             if !preset.params.is_empty() {
-                println!("parameters:");
+                outln!("parameters:");
                 for (name, def) in &preset.params {
                     let default = def
                         .default
                         .as_deref()
                         .map(|d| format!(" (default {d:?})"))
                         .unwrap_or_else(|| " (required)".into());
-                    println!(
+                    outln!(
                         "  {name}: {}{default}  {}",
                         def.kind.describe(),
                         def.description.as_deref().unwrap_or("")
                     );
                 }
             }
-            println!("steps:");
+            outln!("steps:");
             for step in &preset.steps {
                 let mut flags = vec![format!(
                     "timeout {}",
@@ -276,9 +321,9 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                 if !step.requires.is_empty() {
                     flags.push(format!("needs {}", step.requires.join(",")));
                 }
-                println!("  {} [{}]", step.name, flags.join(", "));
+                outln!("  {} [{}]", step.name, flags.join(", "));
                 for line in step.action.text().lines() {
-                    println!("      {line}");
+                    outln!("      {line}");
                 }
             }
             ExitCode::SUCCESS
@@ -287,7 +332,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
             let mut failed = false;
             for file in files {
                 match load_file(&file, PresetOrigin::File(file.clone())) {
-                    Ok(p) => println!(
+                    Ok(p) => outln!(
                         "{}: ok ({} preset `{}`, {} steps)",
                         file.display(),
                         p.target,
@@ -296,7 +341,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
                     ),
                     Err(e) => {
                         failed = true;
-                        eprintln!("{e}");
+                        errln!("{e}");
                     }
                 }
             }
@@ -414,12 +459,6 @@ pub fn runners_for(
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
-    // Headless: warnings from the library (e.g. a snapshot write error) go to stderr with the progress.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::WARN)
-        .without_time()
-        .try_init();
     // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
     let library = if args.presets.is_empty() {
         PresetLibrary::default()
@@ -438,11 +477,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         }
     }
     let request = PlanRequest {
-        incident: args.incident.map(|id| Incident {
-            id,
-            title: None,
-            source: None,
-        }),
+        incident: args.incident.map(Incident::with_id),
         targets,
         presets: args.presets,
         params: args.params.into_iter().collect::<BTreeMap<_, _>>(),
@@ -474,14 +509,14 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => return usage_error(format!("cannot create the snapshot: {e}")),
     };
-    eprintln!(
+    errln!(
         "casefile: capturing {} streams into {}",
         plan.streams.len(),
         writer.dir().display()
     );
     for (index, spec) in plan.streams.iter().enumerate() {
         if let Some(reason) = &spec.skip_reason {
-            eprintln!("{}  skipped: {reason}", progress_label(&plan, index));
+            errln!("{}  skipped: {reason}", progress_label(&plan, index));
         }
     }
     let live = Arc::new(LiveView::new(plan.streams.len(), 200, 64 << 10));
@@ -495,7 +530,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         while let Some(event) = events_rx.recv().await {
             match event {
                 StreamEvent::Started { stream } => {
-                    eprintln!("{}  running", progress_label(&printer_plan, stream))
+                    errln!("{}  running", progress_label(&printer_plan, stream))
                 }
                 StreamEvent::Ended { stream, result } => {
                     let detail = match result.status {
@@ -520,7 +555,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
                         .map(|ms| format!(", {:.2}s", ms as f64 / 1000.0))
                         .unwrap_or_default();
                     let truncated = if result.truncated { ", TRUNCATED" } else { "" };
-                    eprintln!(
+                    errln!(
                         "{}  {detail} ({size}{seconds}{truncated})",
                         progress_label(&printer_plan, stream)
                     );
@@ -532,7 +567,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     let interrupt = wait_for_interrupt();
     let ctrl_c = tokio::spawn(async move {
         interrupt.await;
-        eprintln!("casefile: interrupted: stopping every stream and finishing the snapshot");
+        errln!("casefile: interrupted: stopping every stream and finishing the snapshot");
         ctrl_c_control.cancel_all();
     });
     let result = engine
@@ -550,18 +585,21 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     let manifest = match result {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("casefile: finishing the snapshot failed: {e}");
+            errln!("casefile: finishing the snapshot failed: {e}");
             return ExitCode::from(EXIT_INCOMPLETE);
         }
     };
     let incomplete = manifest.failures().count();
     if args.json {
-        println!("{}", summary_json(writer.dir(), &manifest));
+        outln!(
+            "{}",
+            crate::sanitize::json(&summary_json(writer.dir(), &manifest).to_string())
+        );
     } else {
-        println!("{}", writer.dir().display());
+        outln!("{}", writer.dir().display());
     }
     if incomplete > 0 {
-        eprintln!(
+        errln!(
             "casefile: {incomplete} of {} streams did not run to the end; the snapshot keeps what they produced",
             manifest.streams.len()
         );
@@ -571,18 +609,21 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     }
 }
 
-/// Ctrl-C or SIGTERM (automation stopping us): both stop the streams and finish the snapshot,
-/// so no step is left running on its own. The handlers are installed before this returns.
+/// Ctrl-C, SIGTERM (automation stopping us) or SIGHUP (the terminal or SSH session went away):
+/// each stops the streams and finishes the snapshot, so no step is left running on its own.
+/// The handlers are installed before this returns.
 fn wait_for_interrupt() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let interrupt = signal(SignalKind::interrupt());
     let terminate = signal(SignalKind::terminate());
+    let hangup = signal(SignalKind::hangup());
     async move {
-        match (interrupt, terminate) {
-            (Ok(mut int), Ok(mut term)) => {
+        match (interrupt, terminate, hangup) {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
                     _ = int.recv() => {}
                     _ = term.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
             _ => std::future::pending().await,
@@ -601,7 +642,7 @@ pub fn ssh_context(
     let hosts = ssh_hosts_of(config, plan);
     if !hosts.is_empty() {
         for warning in &ssh_config.warnings {
-            eprintln!("casefile: warning: {warning}");
+            errln!("casefile: warning: {warning}");
         }
     }
     let mut ssh = crate::ssh::SshContext::new(ssh_config);
@@ -714,7 +755,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
     let m = &snapshot.manifest;
     if json {
         match serde_json::to_string_pretty(m) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{}", crate::sanitize::json(&text)),
             Err(e) => return usage_error(e),
         }
         return ExitCode::SUCCESS;
@@ -724,19 +765,19 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
     } else {
         snapshot.dir.as_path()
     };
-    println!("snapshot   {}", shown.display());
-    println!(
+    outln!("snapshot   {}", shown.display());
+    outln!(
         "incident   {}",
         m.incident
             .as_ref()
             .map(|i| i.id.as_str())
             .unwrap_or("none (ad hoc)")
     );
-    println!("operator   {}", m.operator);
-    println!("started    {}", m.started_at);
-    println!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
+    outln!("operator   {}", m.operator);
+    outln!("started    {}", m.started_at);
+    outln!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
     let state = format!("{:?}", m.state).to_lowercase();
-    println!(
+    outln!(
         "state      {state}{}",
         if snapshot.recovered {
             " (rebuilt from the journal: casefile stopped before finishing)"
@@ -744,7 +785,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             ""
         }
     );
-    println!(
+    outln!(
         "targets    {}",
         m.targets
             .iter()
@@ -752,10 +793,15 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  FLAGS",
-        "STREAM", "STATUS", "EXIT", "STDOUT", "STDERR", "SECONDS"
+        "STREAM",
+        "STATUS",
+        "EXIT",
+        "STDOUT",
+        "STDERR",
+        "SECONDS"
     );
     let verify = snapshot.verify();
     let mut mismatches = 0;
@@ -793,7 +839,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .duration_ms
             .map(|ms| format!("{:.2}", ms as f64 / 1000.0))
             .unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  {}",
             s.spec.id,
             s.result.status.label(),
@@ -808,7 +854,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
                 !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped
             })
         {
-            println!("    {reason}");
+            outln!("    {reason}");
         }
     }
     let hashed = verify
@@ -816,13 +862,13 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         .filter(|(_, _, v)| *v != VerifyResult::NotRecorded)
         .count();
     let redactions: u64 = m.streams.iter().map(|s| s.result.redactions).sum();
-    println!();
-    println!("redactions {redactions}");
+    outln!();
+    outln!("redactions {redactions}");
     if mismatches == 0 {
-        println!("integrity  all {hashed} recorded files match their SHA-256");
+        outln!("integrity  all {hashed} recorded files match their SHA-256");
         ExitCode::SUCCESS
     } else {
-        println!("integrity  {mismatches} file(s) DO NOT match the manifest");
+        outln!("integrity  {mismatches} file(s) DO NOT match the manifest");
         ExitCode::from(EXIT_INCOMPLETE)
     }
 }

@@ -15,7 +15,8 @@ use std::{
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentRow {
-    pub id: String,
+    /// Checked when incidents.toml is read (an error names line:col) or a PagerDuty row arrives.
+    pub id: crate::model::IncidentId,
     pub title: String,
     #[serde(default = "default_status")]
     pub status: String,
@@ -102,8 +103,12 @@ pub struct PagerDutyIncidents {
 }
 
 impl PagerDutyIncidents {
-    pub fn row(incident: PdIncident) -> IncidentRow {
-        IncidentRow {
+    /// A row, or None for an id that is not a valid incident id (it is logged, not shown).
+    pub fn row(incident: PdIncident) -> Option<IncidentRow> {
+        let id = crate::model::IncidentId::new(incident.id.as_str())
+            .inspect_err(|e| tracing::warn!(id = ?incident.id, "PagerDuty incident skipped: {e}"))
+            .ok()?;
+        Some(IncidentRow {
             title: incident
                 .title
                 .or(incident.summary)
@@ -116,8 +121,8 @@ impl PagerDutyIncidents {
                 .unwrap_or_default(),
             created_at: incident.created_at,
             source: "pagerduty".into(),
-            id: incident.id,
-        }
+            id,
+        })
     }
 }
 
@@ -133,7 +138,10 @@ impl IncidentSource for PagerDutyIncidents {
                 .list_all_incidents(&IncidentFilter::default(), max)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(incidents.into_iter().map(PagerDutyIncidents::row).collect())
+            Ok(incidents
+                .into_iter()
+                .filter_map(PagerDutyIncidents::row)
+                .collect())
         })
     }
 }
@@ -223,7 +231,7 @@ pub fn scan_captures(dir: &Path, limit: usize) -> Vec<RecentCapture> {
             let m: Manifest = serde_json::from_slice(&text).ok()?;
             Some(RecentCapture {
                 id: m.id.clone(),
-                incident: m.incident.as_ref().map(|i| i.id.clone()),
+                incident: m.incident.as_ref().map(|i| i.id.to_string()),
                 started_at: m.started_at.clone(),
                 state: m.state,
                 streams: m.streams.len(),
@@ -283,7 +291,7 @@ pagerduty_token_secret = "pd"
                 "service":{"id":"PIJ90N7","summary":"My Mail Service"}}"#,
         )
         .expect("incident");
-        let row = PagerDutyIncidents::row(incident);
+        let row = PagerDutyIncidents::row(incident).expect("a valid id");
         assert_eq!(row.id, "PT4KHLK");
         assert_eq!(row.title, "The server is on fire.");
         assert_eq!(row.status, "acknowledged");

@@ -1,46 +1,97 @@
-//! Redaction of secrets before bytes reach disk: values casefile resolved (registered) and
-//! common patterns (AWS keys, `password=…`, `IDENTIFIED BY '…'`, bearer and PagerDuty tokens,
-//! passwords in URLs). Works on streams: a secret split across two chunks is still caught.
+//! Redaction of secrets before bytes reach disk, logs or an export: values casefile resolved
+//! (registered) and common patterns (AWS keys, `password=…`, `MYSQL_PWD=…`, `IDENTIFIED BY '…'`,
+//! `Authorization:` and `x-api-key:` headers, bearer, PagerDuty, GitHub and Slack tokens,
+//! `curl -u user:pass`, passwords in URLs, PEM private key blocks). Works on streams: a secret
+//! split across chunks is still caught.
+//!
+//! Design: a SIMD scan for anchor literals lets almost all output skip the regex; the regex (every
+//! secret and pattern as one alternation) runs only on text holding an anchor. A PEM private key
+//! block can be longer than any window, so its body is dropped by a small state machine instead:
+//! everything from the `BEGIN` line to the `END` line, at most `PEM_BODY_MAX` bytes (whatever is
+//! between them: line prefixes, quotes, escaped line breaks).
+mod json;
+
 use aho_corasick::AhoCorasick;
-use regex::bytes::{Matches, Regex, RegexBuilder};
-use std::sync::{Arc, OnceLock};
+use regex::bytes::{Captures, Regex, RegexBuilder};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use json::REFERENCE_FIELDS;
 
 /// What replaces a secret.
 pub const MARK: &[u8] = b"[REDACTED]";
 
-/// Patterns as (regex, length of the leading part to keep). The kept part names the secret
-/// (`password=`) so the reader still sees what was there.
+/// Patterns; when capture group 1 (or a later one) takes part, only that group is the secret and
+/// the rest of the match is kept, so the reader still sees what was there (`password=`,
+/// `Authorization: Basic `, the quotes of `IDENTIFIED BY '…'`, the `@` of a URL). Without a group
+/// the whole match is the secret. Redacting already redacted text changes nothing (the export
+/// re-check relies on that).
 const PATTERNS: &[&str] = &[
     // AWS access key ids.
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    // key=value and key: value forms of passwords, secrets and tokens (PagerDuty's `Token token=`).
-    r#"(?i)(?:password|passwd|secret|secret_access_key|api_key|apikey|access_token|auth_token|token)["']?\s*[=:]\s*["']?[^\s"'&,;]{1,200}"#,
+    // key=value and key: value forms of passwords, secrets and tokens (PagerDuty's `Token token=`,
+    // `PGPASSWORD=`, `MYSQL_PWD=`, `x-api-key:`).
+    r#"(?i)(?:password|passwd|mysql_pwd|secret|secret_access_key|api[_-]?key|access_token|auth_token|token)["']?\s*[=:]\s*["']?([^\s"'&,;]{1,200})"#,
     // MySQL account statements.
-    r"(?i)identified\s+(?:with\s+\S{1,64}\s+)?by\s+(?:password\s+)?'[^'\n]{0,200}'",
+    r"(?i)identified\s+(?:with\s+\S{1,64}\s+)?by\s+(?:password\s+)?'([^'\n]{0,200})'",
     // HTTP bearer tokens.
-    r"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,400}",
+    r"(?i)bearer\s+([A-Za-z0-9._~+/=-]{8,400})",
     // Passwords in URLs: scheme://user:password@host.
-    r"(?i)[a-z][a-z0-9+.-]{0,20}://[^:/\s@]{1,100}:[^@\s/]{1,200}@",
+    r"(?i)[a-z][a-z0-9+.-]{0,20}://[^:/\s@]{1,100}:([^@\s/]{1,200})@",
+    // The Authorization header (any scheme; the scheme word is kept), to the end of the line.
+    r#"(?i)authorization["']?\s*[:=]\s*["']?(?:[A-Za-z][A-Za-z0-9-]{0,30}[ \t]+)?([^\s"'][^\r\n"']{0,600})"#,
+    // GitHub tokens (classic and fine-grained).
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
+    // Slack tokens.
+    r"\bxox[abposre]-[A-Za-z0-9-]{10,250}",
+    // curl's `-u user:password` / `--user user:password` (a numeric `uid:gid`, as docker's `-u`
+    // takes, is not a password).
+    r#"(?:^|\s)(?:-u[ \t]*|--user[ \t=][ \t]*)["']?(?:[^\s:"']{0,100}[^\s:"'0-9][^\s:"']{0,100}:([^\s"']{1,200})|[0-9]{1,40}:([^\s"']{0,100}[^\s"'0-9][^\s"']{0,100}))"#,
 ];
 
+/// Text that looks like a pattern match but says nothing secret: MySQL's access-denied message.
+/// Listed before the patterns, it takes their place where it matches.
+const BENIGN: &[&str] = &[r"\(using password: (?:YES|NO)\)"];
+
+/// The first line of a PEM private key block; its body is dropped up to the `END` line.
+const PEM_BEGIN: &str = r"-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY-----";
+const PEM_END: &str = r"-----END[A-Z0-9 ]{0,40} PRIVATE KEY-----";
+/// Longest `PEM_END` match: a body held back at the end of a chunk keeps this much.
+const PEM_END_MAX: usize = 72;
+/// Most bytes dropped after a `BEGIN … PRIVATE KEY` line with no `END` line (an RSA 8192 key is
+/// about 6.3 KiB; room for a prefix on every line). Output goes on being recorded after it.
+const PEM_BODY_MAX: usize = 16 << 10;
+
 /// Literals at least one of which (ignoring ASCII case) is in every pattern match: a fast SIMD
-/// scan for them lets almost all output skip the regex. Keep in step with `PATTERNS`.
+/// scan for them lets almost all output skip the regex. Keep in step with `PATTERNS`, `BENIGN`
+/// and `PEM_BEGIN`.
 const ANCHORS: &[&str] = &[
     "akia",
     "asia",
     "password",
     "passwd",
+    "mysql_pwd",
     "secret",
     "api_key",
+    "api-key",
     "apikey",
     "token",
     "identified",
     "bearer",
     "://",
+    "authorization",
+    "gho_",
+    "ghp_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "-u",
+    "private key",
 ];
 
 /// How far a single match can reach; a stream holds back at most this much of a partial line.
-const LONGEST_PATTERN_MATCH: usize = 640;
+const LONGEST_PATTERN_MATCH: usize = 720;
 
 /// The anchor search: SIMD (Teddy) where the CPU and pattern count allow, else an automaton.
 #[derive(Debug)]
@@ -49,35 +100,64 @@ enum Anchors {
     Automaton(AhoCorasick),
 }
 
+/// What one match of the alternation is.
+enum Found<'m> {
+    /// A registered secret: replaced whole.
+    Secret,
+    /// Benign text (see `BENIGN`): kept, except registered secrets inside it.
+    Benign,
+    /// The first line of a PEM private key: kept, its body is dropped.
+    PemBegin,
+    /// A built-in pattern; the captures tell which part is the secret.
+    Pattern(Option<Captures<'m>>),
+}
+
+/// The compiled regexes, built on first use.
+#[derive(Debug)]
+struct Compiled {
+    /// Every secret, benign phrase and pattern as one alternation.
+    any: Regex,
+    benign: Regex,
+    pem_begin: Regex,
+    pem_end: Regex,
+    /// Each pattern alone, anchored, to tell which part of a match is the secret.
+    patterns: Vec<Regex>,
+}
+
 /// The shared redaction rules of one capture.
 #[derive(Debug)]
 pub struct Redactor {
     anchors: Anchors,
-    /// The registered secrets and every pattern as one alternation, compiled on first use:
-    /// compiling costs milliseconds (a tenth of a short capture) and most output never gets
-    /// past the anchor scan.
+    /// The alternation's source; compiling costs milliseconds (a tenth of a short capture) and
+    /// most output never gets past the anchor scan, so it is compiled on first use.
     any_source: String,
-    any: OnceLock<Regex>,
-    /// Each pattern alone, to tell which one matched; compiled on first use too.
-    patterns: OnceLock<Vec<Regex>>,
+    compiled: OnceLock<Compiled>,
     secrets: Vec<Vec<u8>>,
     hold: usize,
 }
 
 impl Redactor {
     /// Builds the rules; `secrets` are values resolved at run time (shorter than 4 bytes are ignored,
-    /// since redacting them would shred ordinary output).
+    /// since redacting them would shred ordinary output). The secrets are also remembered for
+    /// log lines (see [`for_logs`]): whatever a capture redacts, its log redacts too.
     pub fn new(secrets: &[String]) -> Arc<Redactor> {
         let secrets: Vec<Vec<u8>> = secrets
             .iter()
             .filter(|s| s.len() >= 4)
             .map(|s| s.as_bytes().to_vec())
             .collect();
+        remember_for_logs(&secrets);
+        Arc::new(Redactor::build(secrets))
+    }
+
+    fn build(secrets: Vec<Vec<u8>>) -> Redactor {
         let mut alternatives: Vec<String> = secrets
             .iter()
             .map(|s| regex::escape(&String::from_utf8_lossy(s)))
             .collect();
+        alternatives.extend(BENIGN.iter().map(|p| format!("(?:{p})")));
         alternatives.extend(PATTERNS.iter().map(|p| format!("(?:{p})")));
+        alternatives.push(format!("(?:{PEM_BEGIN})"));
         let longest_secret = secrets.iter().map(Vec::len).max().unwrap_or(0);
         // Lower-case anchors searched in a lower-cased copy: case-insensitive, yet the searcher can
         // use its SIMD (Teddy) prefilter, which `ascii_case_insensitive` would rule out.
@@ -94,25 +174,26 @@ impl Redactor {
                     .unwrap_or_else(|e| panic!("redaction anchors are invalid: {e}")),
             ),
         };
-        Arc::new(Redactor {
+        Redactor {
             anchors,
             any_source: alternatives.join("|"),
-            any: OnceLock::new(),
-            patterns: OnceLock::new(),
+            compiled: OnceLock::new(),
             secrets,
             hold: LONGEST_PATTERN_MATCH.max(longest_secret + 64),
+        }
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| Compiled {
+            any: compile(&self.any_source),
+            benign: compile(&format!("^(?:{})$", BENIGN.join("|"))),
+            pem_begin: compile(&format!("^{PEM_BEGIN}$")),
+            pem_end: compile(PEM_END),
+            patterns: PATTERNS
+                .iter()
+                .map(|p| compile(&format!("^(?:{p})$")))
+                .collect(),
         })
-    }
-
-    /// The alternation of every secret and pattern.
-    fn any(&self) -> &Regex {
-        self.any.get_or_init(|| compile(&self.any_source))
-    }
-
-    /// The built-in patterns, one regex each (indexes as in `PATTERNS`).
-    fn patterns(&self) -> &[Regex] {
-        self.patterns
-            .get_or_init(|| PATTERNS.iter().map(|p| compile(p)).collect())
     }
 
     /// A redactor with only the built-in patterns.
@@ -127,14 +208,9 @@ impl Redactor {
         (String::from_utf8_lossy(&out).into_owned(), count)
     }
 
-    /// Every match in `input`; the regex runs only when an anchor literal is present.
-    fn find_iter<'r, 'h>(
-        &'r self,
-        input: &'h [u8],
-    ) -> impl Iterator<Item = regex::bytes::Match<'h>> + use<'r, 'h> {
-        let matches: Option<Matches<'r, 'h>> =
-            self.may_match(input).then(|| self.any().find_iter(input));
-        matches.into_iter().flatten()
+    /// Appends `input` to `out` with every secret replaced; returns how many were replaced.
+    pub fn redact_into(&self, input: &[u8], out: &mut Vec<u8>) -> u64 {
+        self.scan(&mut None, input, true, out).1
     }
 
     /// True when some anchor occurs in `input`, ignoring ASCII case.
@@ -153,70 +229,146 @@ impl Redactor {
         })
     }
 
-    /// Appends `input` to `out` with every match replaced; returns how many were replaced.
-    fn redact_into(&self, input: &[u8], out: &mut Vec<u8>) -> u64 {
-        let mut last = 0;
-        let mut count = 0;
-        for m in self.find_iter(input) {
-            out.extend_from_slice(&input[last..m.start()]);
-            self.replace_match(m.as_bytes(), out);
-            last = m.end();
-            count += 1;
-        }
-        out.extend_from_slice(&input[last..]);
-        count
-    }
-
-    /// Writes a match with its secret replaced, keeping the parts that name it (`password=`,
-    /// `Bearer `, the quotes of `IDENTIFIED BY '…'`, the `@` of a URL).
-    fn replace_match(&self, matched: &[u8], out: &mut Vec<u8>) {
-        let (prefix, suffix) = self.kept_parts(matched);
-        out.extend_from_slice(&matched[..prefix]);
-        out.extend_from_slice(MARK);
-        out.extend_from_slice(&matched[matched.len() - suffix..]);
-    }
-
-    /// Lengths of the leading and trailing parts of a match to keep.
-    fn kept_parts(&self, matched: &[u8]) -> (usize, usize) {
+    /// What a match of the alternation is.
+    fn classify<'m>(&self, matched: &'m [u8]) -> Found<'m> {
         if self.secrets.iter().any(|s| s == matched) {
-            return (0, 0);
+            return Found::Secret;
         }
-        let Some(index) = self.patterns().iter().position(|p| p.is_match(matched)) else {
-            return (0, 0);
-        };
-        let suffix = match index {
-            2 | 4 => 1,
-            _ => 0,
-        };
-        let keep = match index {
-            1 => matched
+        let compiled = self.compiled();
+        if compiled.benign.is_match(matched) {
+            return Found::Benign;
+        }
+        if compiled.pem_begin.is_match(matched) {
+            return Found::PemBegin;
+        }
+        Found::Pattern(compiled.patterns.iter().find_map(|p| p.captures(matched)))
+    }
+
+    /// Writes a match with its secret replaced; returns false when nothing was replaced
+    /// (benign text, or text already redacted).
+    fn replace_match(&self, found: &Found<'_>, matched: &[u8], out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        match found {
+            Found::Secret => out.extend_from_slice(MARK),
+            Found::Benign => self.replace_secrets_in(matched, out),
+            Found::PemBegin => {
+                self.replace_secrets_in(matched, out);
+                out.extend_from_slice(MARK);
+            }
+            // The kept parts may hold a registered secret (`http://SECRET:pw@host`).
+            Found::Pattern(captures) => {
+                let secret = captures
+                    .as_ref()
+                    .and_then(|c| c.iter().skip(1).flatten().next())
+                    .map_or(0..matched.len(), |g| g.range());
+                self.replace_secrets_in(&matched[..secret.start], out);
+                out.extend_from_slice(MARK);
+                self.replace_secrets_in(&matched[secret.end..], out);
+            }
+        }
+        out[start..] != *matched
+    }
+
+    /// Copies `text` with every registered secret in it replaced (for the short parts of a match
+    /// that are kept).
+    fn replace_secrets_in(&self, text: &[u8], out: &mut Vec<u8>) {
+        let mut at = 0;
+        while at < text.len() {
+            match self
+                .secrets
                 .iter()
-                .position(|&b| b == b'=' || b == b':')
-                .map(|i| {
-                    i + 1
-                        + matched[i + 1..]
-                            .iter()
-                            .take_while(|b| b.is_ascii_whitespace() || **b == b'"' || **b == b'\'')
-                            .count()
-                }),
-            2 => matched.iter().position(|&b| b == b'\'').map(|i| i + 1),
-            3 => matched
-                .iter()
-                .position(|b| b.is_ascii_whitespace())
-                .map(|i| {
-                    i + matched[i..]
-                        .iter()
-                        .take_while(|b| b.is_ascii_whitespace())
-                        .count()
-                }),
-            4 => matched[..matched.len() - 1]
-                .iter()
-                .rposition(|&b| b == b':')
-                .map(|i| i + 1),
+                .find(|s| text[at..].starts_with(s.as_slice()))
+            {
+                Some(secret) => {
+                    out.extend_from_slice(MARK);
+                    at += secret.len();
+                }
+                None => {
+                    out.push(text[at]);
+                    at += 1;
+                }
+            }
+        }
+    }
+
+    /// Redacts `buffer` into `out`, starting in or out of a PEM body (`pem`: bytes of the body
+    /// dropped so far, updated). Unless
+    /// `at_end`, stops before anything a later chunk could still change (a partial line, a match
+    /// that reaches the end) and returns where it stopped; returns the count of secrets replaced.
+    fn scan(
+        &self,
+        pem: &mut Option<usize>,
+        buffer: &[u8],
+        at_end: bool,
+        out: &mut Vec<u8>,
+    ) -> (usize, u64) {
+        let mut pos = 0;
+        let mut count = 0;
+        loop {
+            if let Some(dropped) = *pem {
+                match self.pem_body_end(&buffer[pos..], dropped, at_end) {
+                    Some(body) => {
+                        pos += body;
+                        *pem = None;
+                    }
+                    // Keep what could be the start of the END line.
+                    None => {
+                        let keep = PEM_END_MAX.min(buffer.len() - pos);
+                        *pem = Some(dropped + buffer.len() - keep - pos);
+                        return (buffer.len() - keep, count);
+                    }
+                }
+            }
+            let mut cut = if at_end {
+                buffer.len()
+            } else {
+                let after_newline = memchr::memrchr(b'\n', buffer).map_or(0, |i| i + 1);
+                after_newline
+                    .max(buffer.len().saturating_sub(self.hold))
+                    .max(pos)
+            };
+            let mut last = pos;
+            if self.may_match(&buffer[pos..]) {
+                let any = &self.compiled().any;
+                let mut at = pos;
+                while let Some(m) = any.find_at(buffer, at) {
+                    if m.end() > cut {
+                        cut = cut.min(m.start()).max(last);
+                        break;
+                    }
+                    out.extend_from_slice(&buffer[last..m.start()]);
+                    let found = self.classify(m.as_bytes());
+                    if self.replace_match(&found, m.as_bytes(), out) {
+                        count += 1;
+                    }
+                    last = m.end();
+                    at = m.end().max(m.start() + 1);
+                    if matches!(found, Found::PemBegin) {
+                        *pem = Some(0);
+                        break;
+                    }
+                }
+            }
+            if pem.is_some() {
+                pos = last;
+                continue;
+            }
+            out.extend_from_slice(&buffer[last..cut]);
+            return (cut, count);
+        }
+    }
+
+    /// Length of the PEM body at the start of `rest`, of which `dropped` bytes came before:
+    /// up to the END line, or to `PEM_BODY_MAX`. None when the body may go on past `rest`
+    /// (never `at_end`).
+    fn pem_body_end(&self, rest: &[u8], dropped: usize, at_end: bool) -> Option<usize> {
+        let left = PEM_BODY_MAX.saturating_sub(dropped);
+        let window = &rest[..rest.len().min(left + PEM_END_MAX)];
+        match self.compiled().pem_end.find(window) {
+            Some(end) if end.start() <= left => Some(end.start()),
+            _ if at_end || rest.len() >= left + PEM_END_MAX => Some(left.min(rest.len())),
             _ => None,
-        };
-        let prefix = keep.unwrap_or(0).min(matched.len() - suffix);
-        (prefix, suffix)
+        }
     }
 
     /// The first match in `bytes` that redaction would still change: a secret left in the clear.
@@ -224,10 +376,25 @@ impl Redactor {
     /// finding. Export uses this to re-check packed bytes before anything leaves the machine.
     pub fn find_unredacted(&self, bytes: &[u8]) -> Option<std::ops::Range<usize>> {
         let mut replaced = Vec::new();
-        for m in self.any().find_iter(bytes) {
+        let any = &self.compiled().any;
+        let mut at = 0;
+        while let Some(m) = any.find_at(bytes, at) {
+            at = m.end().max(m.start() + 1);
+            let found = self.classify(m.as_bytes());
+            if let Found::PemBegin = found {
+                // A redacted block goes on with the mark (or the END line) right away.
+                let body = &bytes[m.end()..];
+                let skipped = pem_blank_prefix(body);
+                if body
+                    .get(skipped)
+                    .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+                {
+                    return Some(m.start()..m.end() + skipped + 1);
+                }
+                continue;
+            }
             replaced.clear();
-            self.replace_match(m.as_bytes(), &mut replaced);
-            if replaced != m.as_bytes() {
+            if self.replace_match(&found, m.as_bytes(), &mut replaced) {
                 return Some(m.range());
             }
         }
@@ -243,7 +410,20 @@ impl Redactor {
         StreamRedactor {
             rules: Arc::clone(self),
             carry: Vec::new(),
+            pem: None,
             redactions: 0,
+        }
+    }
+}
+
+/// Length of the whitespace and escaped line breaks (`\n`, `\r`) at the start of `bytes`.
+fn pem_blank_prefix(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        match bytes.get(i..) {
+            Some([b' ' | b'\t' | b'\r' | b'\n', ..]) => i += 1,
+            Some([b'\\', b'n' | b'r', ..]) => i += 2,
+            _ => return i,
         }
     }
 }
@@ -258,12 +438,48 @@ fn compile(pattern: &str) -> Regex {
         .unwrap_or_else(|e| panic!("built-in redaction pattern is invalid: {e}"))
 }
 
+/// Secrets of every redactor built in this process, for log lines.
+static LOG_SECRETS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// The rules for log lines, rebuilt when a secret is added.
+static LOG_RULES: Mutex<Option<Arc<Redactor>>> = Mutex::new(None);
+
+fn remember_for_logs(secrets: &[Vec<u8>]) {
+    let mut known = LOG_SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let before = known.len();
+    for secret in secrets {
+        if !known.contains(secret) {
+            known.push(secret.clone());
+        }
+    }
+    if known.len() != before {
+        *LOG_RULES.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// The rules for log lines: the built-in patterns and every secret any redactor of this
+/// process was built with (so a secret resolved for a capture never reaches its log).
+pub fn for_logs() -> Arc<Redactor> {
+    let mut rules = LOG_RULES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(rules) = rules.as_ref() {
+        return Arc::clone(rules);
+    }
+    let secrets = LOG_SECRETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let built = Arc::new(Redactor::build(secrets));
+    *rules = Some(Arc::clone(&built));
+    built
+}
+
 /// Per-stream redaction state: holds back an unfinished line (at most a bounded tail) so that a
 /// secret split across chunks is seen whole. Complete lines pass through at once.
 #[derive(Debug)]
 pub struct StreamRedactor {
     rules: Arc<Redactor>,
     carry: Vec<u8>,
+    /// Inside a PEM private key body: bytes dropped so far (dropped until its END line).
+    pem: Option<usize>,
     pub redactions: u64,
 }
 
@@ -278,29 +494,16 @@ impl StreamRedactor {
             owned = std::mem::take(&mut self.carry);
             &owned
         };
-        let after_newline = memchr::memrchr(b'\n', buffer).map_or(0, |i| i + 1);
-        let mut cut = after_newline.max(buffer.len().saturating_sub(self.rules.hold));
-        let mut last = 0;
-        for m in self.rules.find_iter(buffer) {
-            if m.end() > cut {
-                if m.start() < cut {
-                    cut = m.start();
-                }
-                break;
-            }
-            out.extend_from_slice(&buffer[last..m.start()]);
-            self.rules.replace_match(m.as_bytes(), out);
-            last = m.end();
-            self.redactions += 1;
-        }
-        out.extend_from_slice(&buffer[last..cut]);
-        self.carry.extend_from_slice(&buffer[cut..]);
+        let (done, count) = self.rules.scan(&mut self.pem, buffer, false, out);
+        self.redactions += count;
+        self.carry.extend_from_slice(&buffer[done..]);
     }
 
     /// Flushes what is held back at end of stream.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let carry = std::mem::take(&mut self.carry);
-        self.redactions += self.rules.redact_into(&carry, out);
+        let (_, count) = self.rules.scan(&mut self.pem, &carry, true, out);
+        self.redactions += count;
     }
 }
 
@@ -324,15 +527,15 @@ mod tests {
     #[test]
     fn every_regex_compiles_lazily_and_once() {
         let rules = Redactor::new(&["s3cr3t.(with)+regex|chars".to_string()]);
-        assert!(rules.any.get().is_none() && rules.patterns.get().is_none());
+        assert!(rules.compiled.get().is_none());
         // Output without any anchor never compiles them.
         let (text, n) = rules.redact_text("nothing to see here\n");
         assert_eq!((text.as_str(), n), ("nothing to see here\n", 0));
-        assert!(rules.any.get().is_none());
-        assert_eq!(rules.patterns().len(), PATTERNS.len());
+        assert!(rules.compiled.get().is_none());
         let (text, n) = rules.redact_text("x s3cr3t.(with)+regex|chars y");
         assert_eq!((text.as_str(), n), ("x [REDACTED] y", 1));
-        assert!(rules.any.get().is_some());
+        assert!(rules.compiled.get().is_some());
+        assert_eq!(rules.compiled().patterns.len(), PATTERNS.len());
     }
 
     #[test]
@@ -417,5 +620,24 @@ mod tests {
             out.len() > 9_000,
             "a long line is emitted except a bounded tail"
         );
+    }
+
+    #[test]
+    fn a_pem_block_without_end_drops_at_most_the_body_limit() {
+        let rules = Redactor::patterns_only();
+        let mut text = b"-----BEGIN PRIVATE KEY-----".to_vec();
+        text.extend(std::iter::repeat_n(b'A', PEM_BODY_MAX));
+        text.extend_from_slice(b"|recorded again\n");
+        let expected = "-----BEGIN PRIVATE KEY-----[REDACTED]|recorded again\n";
+        let (whole, n) = rules.redact_text(&String::from_utf8_lossy(&text));
+        assert_eq!((whole.as_str(), n), (expected, 1));
+        for size in [1, 7, 4096] {
+            let chunks: Vec<&[u8]> = text.chunks(size).collect();
+            assert_eq!(
+                redact_chunks(&rules, &chunks).0,
+                expected,
+                "chunks of {size}"
+            );
+        }
     }
 }

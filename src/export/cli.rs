@@ -20,7 +20,7 @@ pub struct ExportArgs {
     pub to: Vec<String>,
     /// PagerDuty incident id: post a summary note (with the S3 link when uploaded)
     #[arg(long, value_name = "ID")]
-    pub incident: Option<String>,
+    pub incident: Option<crate::model::IncidentId>,
     /// Write one asciinema v2 cast per stream into this folder
     #[arg(long, value_name = "DIR")]
     pub asciicast: Option<PathBuf>,
@@ -69,7 +69,7 @@ pub struct ExportArgs {
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("casefile: {message}");
+    errln!("casefile: {message}");
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -168,12 +168,12 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
     let request = ExportRequest {
         snapshot: args.snapshot.clone(),
         destinations,
-        incident: args.incident.clone(),
+        incident: args.incident.as_ref().map(|id| id.to_string()),
         asciicast: args.asciicast.clone(),
         s3,
         gzip_level: args.gzip_level,
     };
-    let progress = |line: &str| eprintln!("casefile: {line}");
+    let progress = |line: &str| errln!("casefile: {line}");
     let result = export(
         config,
         &request,
@@ -188,20 +188,18 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
         Err((report, error)) => (report, Some(error)),
     };
     for warning in &report.warnings {
-        eprintln!("casefile: warning: {warning}");
+        errln!("casefile: warning: {warning}");
     }
     if args.json {
-        println!(
-            "{}",
-            report_json(&report, error.as_ref().map(|e| e.to_string()))
-        );
+        let json = report_json(&report, error.as_ref().map(|e| e.to_string())).to_string();
+        outln!("{}", crate::sanitize::json(&json));
     } else {
         print_report(&report);
     }
     match error {
         None => ExitCode::SUCCESS,
         Some(e) => {
-            eprintln!("casefile: export failed: {e}");
+            errln!("casefile: export failed: {e}");
             ExitCode::from(EXIT_INCOMPLETE)
         }
     }
@@ -209,23 +207,23 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
 
 fn print_report(report: &ExportReport) {
     for file in &report.files {
-        println!("{}", file.display());
+        outln!("{}", file.display());
     }
     for s3 in &report.s3 {
-        println!("{}", s3.archive.url());
-        println!("{}", s3.presigned_url);
+        outln!("{}", s3.archive.url());
+        outln!("{}", s3.presigned_url);
     }
     match &report.note {
         Some(NoteOutcome::Created { incident, .. }) => {
-            println!("note added to incident {incident}")
+            outln!("note added to incident {incident}")
         }
         Some(NoteOutcome::AlreadyPresent { incident, .. }) => {
-            println!("note already on incident {incident}")
+            outln!("note already on incident {incident}")
         }
         None => {}
     }
     for cast in &report.casts {
-        println!("{}", cast.display());
+        outln!("{}", cast.display());
     }
 }
 

@@ -216,12 +216,9 @@ async fn run(
         let temp = match &first_dir {
             Some(_) => None,
             None => Some(
-                tempfile::Builder::new()
-                    .prefix("casefile-export-")
-                    .tempdir()
-                    .map_err(|e| {
-                        ExportError::Other(format!("cannot create a temporary folder: {e}"))
-                    })?,
+                crate::snapshot::private::private_tempdir("casefile-export-").map_err(|e| {
+                    ExportError::Other(format!("cannot create a temporary folder: {e}"))
+                })?,
             ),
         };
         let pack_dir = first_dir
@@ -395,7 +392,7 @@ async fn copy_archive(packed: &PackedArchive, dir: &Path) -> Result<(), ExportEr
     let io = |e: std::io::Error| {
         ExportError::Other(format!("copying the archive to {}: {e}", dir.display()))
     };
-    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    crate::snapshot::private::create_private_dir_all(dir).map_err(io)?;
     for file in [&packed.path, &packed.sha256_path] {
         tokio::fs::copy(file, dir.join(file.file_name().unwrap_or_default()))
             .await

@@ -3,7 +3,7 @@
 //! longest-running query, the top CPU process) — plus where the full snapshot lives.
 //! It names the snapshot id, which is how a re-export finds its earlier note and does not repeat it.
 use crate::snapshot::{Manifest, StreamRecord, StreamStatus};
-use std::{fs::File, io::Read, path::Path};
+use std::{io::Read, path::Path};
 
 /// How much of a stream file is read to look for findings.
 const FINDINGS_READ_LIMIT: u64 = 256 << 10;
@@ -124,7 +124,7 @@ pub fn findings(manifest: &Manifest, dir: &Path) -> Vec<String> {
     }
     let mut longest_query: Option<(f64, String, String)> = None;
     for stream in &manifest.streams {
-        let Some(text) = read_head(&dir.join(&stream.result.stdout.path)) else {
+        let Some(text) = read_head(dir, &stream.result.stdout.path) else {
             continue;
         };
         if let Some((pid, cpu, command)) = top_cpu(&text) {
@@ -151,9 +151,10 @@ pub fn findings(manifest: &Manifest, dir: &Path) -> Vec<String> {
     found
 }
 
-fn read_head(path: &Path) -> Option<String> {
+/// The start of a stream file, opened confined to the snapshot folder.
+fn read_head(dir: &Path, rel: &str) -> Option<String> {
     let mut bytes = Vec::new();
-    File::open(path)
+    crate::snapshot::confined::open_stream_file(dir, rel, rel)
         .ok()?
         .take(FINDINGS_READ_LIMIT)
         .read_to_end(&mut bytes)

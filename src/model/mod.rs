@@ -6,7 +6,7 @@ pub mod size;
 pub mod target;
 
 pub use duration::HumanDuration;
-pub use incident::Incident;
+pub use incident::{Incident, IncidentId};
 pub use plan::{CapturePlan, Repeat, StepAction, StreamSpec};
 pub use size::ByteSize;
 pub use target::{DbAddress, Target, TargetKind, TargetSpec, TlsMode};

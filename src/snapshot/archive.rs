@@ -6,7 +6,7 @@
 //! A match that redaction would still change stops the pack and the archive is deleted: nothing
 //! unredacted leaves the machine. The archive is deterministic for a given snapshot (sorted
 //! entries, file mtimes, gzip header time 0), so re-exporting yields the same bytes and hash.
-use super::Snapshot;
+use super::{MANIFEST_FILE, Snapshot};
 use crate::redact::Redactor;
 use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
@@ -19,11 +19,26 @@ use std::{
 /// Read size while packing; also the scan window (plus the overlap).
 const BLOCK: usize = 1 << 20;
 
+/// Largest manifest checked field by field (in memory); a larger one gets the byte scan.
+const JSON_CHECK_LIMIT: u64 = 64 << 20;
+
 /// Why a pack failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("{archive}: refusing to unpack: {detail}")]
+    Limit { archive: PathBuf, detail: String },
+    #[error("{archive}: refusing to unpack: {detail}")]
+    NoSpace { archive: PathBuf, detail: String },
+    #[error(
+        "{archive}: refusing to unpack entry {entry:?}: it is {why}; a casefile archive holds only folders and regular files inside one snapshot folder"
+    )]
+    UnsafeEntry {
+        archive: PathBuf,
+        entry: String,
+        why: String,
+    },
     #[error(
         "refusing to export: {file} holds text that looks like an unredacted secret at byte {offset} \
          (pattern match of {len} bytes); remove or redact it (or capture again with the secret registered) and retry"
@@ -33,6 +48,11 @@ pub enum ArchiveError {
         offset: u64,
         len: usize,
     },
+    #[error(
+        "refusing to export: {file} holds what looks like an unredacted secret in the field `{field}`; \
+         remove or redact it (or capture again with the secret registered) and retry"
+    )]
+    UnredactedField { file: String, field: String },
 }
 
 fn at(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {
@@ -69,7 +89,7 @@ pub fn pack(
     redactor: &Redactor,
     level: u32,
 ) -> Result<PackedArchive, ArchiveError> {
-    fs::create_dir_all(out_dir).map_err(at(out_dir))?;
+    super::private::create_private_dir_all(out_dir).map_err(at(out_dir))?;
     let id = &snapshot.manifest.id;
     let name = archive_name(id);
     let path = out_dir.join(&name);
@@ -84,7 +104,8 @@ pub fn pack(
     };
     fs::rename(&partial, &path).map_err(at(&path))?;
     let sha256_path = out_dir.join(format!("{name}.sha256"));
-    fs::write(&sha256_path, format!("{sha256}  {name}\n")).map_err(at(&sha256_path))?;
+    super::private::write_private(&sha256_path, format!("{sha256}  {name}\n").as_bytes())
+        .map_err(at(&sha256_path))?;
     Ok(PackedArchive {
         path,
         sha256_path,
@@ -123,7 +144,7 @@ fn write_archive(
     redactor: &Redactor,
     level: u32,
 ) -> Result<(String, u64, usize, u64), ArchiveError> {
-    let file = File::create(partial).map_err(at(partial))?;
+    let file = super::private::create_private_file(partial).map_err(at(partial))?;
     let hashing = HashingWriter {
         inner: BufWriter::with_capacity(BLOCK, file),
         hasher: Sha256::new(),
@@ -138,7 +159,15 @@ fn write_archive(
     let mut input_bytes = 0;
     for relative in &files {
         let source = snapshot.dir.join(relative);
-        let file = File::open(&source).map_err(at(&source))?;
+        let file = super::confined::open_stream_file(
+            &snapshot.dir,
+            &relative.to_string_lossy(),
+            "a file of the snapshot folder",
+        )
+        .map_err(|e| ArchiveError::Io {
+            path: source.clone(),
+            source: e.into(),
+        })?;
         let meta = file.metadata().map_err(at(&source))?;
         let entry_name = Path::new(&snapshot.manifest.id).join(relative);
         let mut header = tar::Header::new_gnu();
@@ -150,6 +179,12 @@ fn write_archive(
                 .map_or(0, |d| d.as_secs()),
         );
         header.set_size(meta.len());
+        if let Some(bytes) = read_checked_json(relative, &source, meta.len(), redactor)? {
+            tar.append_data(&mut header, &entry_name, bytes.as_slice())
+                .map_err(at(&source))?;
+            input_bytes += meta.len();
+            continue;
+        }
         let mut reader = ScanningReader::new(file, redactor, meta.len());
         let appended = tar.append_data(&mut header, &entry_name, &mut reader);
         if let Some((offset, len)) = reader.finding {
@@ -305,10 +340,39 @@ impl<R: Read> Read for ScanningReader<'_, R> {
     }
 }
 
+/// The manifest is checked field by field (`Redactor::find_unredacted_json`): its own structure
+/// names secret references (`"password_secret": "pw"`), which a free-text scan takes for leaks.
+/// Returns its bytes once checked; `None` for other files, and for a manifest that is not JSON
+/// or is too large to hold in memory (those get the byte scan).
+fn read_checked_json(
+    relative: &Path,
+    source: &Path,
+    size: u64,
+    redactor: &Redactor,
+) -> Result<Option<Vec<u8>>, ArchiveError> {
+    if relative != Path::new(MANIFEST_FILE) || size > JSON_CHECK_LIMIT {
+        return Ok(None);
+    }
+    let bytes = fs::read(source).map_err(at(source))?;
+    match redactor.find_unredacted_json(&bytes) {
+        Ok(None) => Ok(Some(bytes)),
+        Ok(Some(field)) => Err(ArchiveError::UnredactedField {
+            file: relative.display().to_string(),
+            field,
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Checks a whole file the same way packing does (used for the files uploaded beside the archive).
 pub fn scan_file(path: &Path, redactor: &Redactor) -> Result<(), ArchiveError> {
     let file = File::open(path).map_err(at(path))?;
     let size = file.metadata().map_err(at(path))?.len();
+    if let Some(name) = path.file_name()
+        && read_checked_json(Path::new(name), path, size, redactor)?.is_some()
+    {
+        return Ok(());
+    }
     let mut reader = ScanningReader::new(file, redactor, size);
     let copied = io::copy(&mut reader, &mut io::sink());
     if let Some((offset, len)) = reader.finding {
@@ -331,11 +395,23 @@ pub fn is_archive(path: &Path) -> bool {
     path.is_file() && (name.ends_with(".tar.gz") || name.ends_with(".tgz"))
 }
 
+/// Unpacks an exported archive into `dest` (0700 folders, 0600 files) within the process-wide
+/// limits; see [`unpack_with`].
+pub fn unpack(archive: &Path, dest: &Path) -> Result<PathBuf, ArchiveError> {
+    unpack_with(archive, dest, &UnpackLimits::current())
+}
+
 /// Unpacks an exported archive into `dest` and returns the snapshot folder inside it. When the
 /// `.sha256` sidecar sits beside the archive, the archive must match it (a truncated download is
-/// refused, not half-replayed). Entries that would land outside `dest` (`..`, absolute paths,
-/// links) are not written. Blocking.
-pub fn unpack(archive: &Path, dest: &Path) -> Result<PathBuf, ArchiveError> {
+/// refused, not half-replayed). An archive casefile wrote holds folders and regular files with
+/// plain relative names; anything else (`..`, absolute paths, links, devices, FIFOs) is refused.
+/// Limits on bytes and entries are checked before each file is written, and so is the free
+/// space. Blocking.
+pub fn unpack_with(
+    archive: &Path,
+    dest: &Path,
+    limits: &UnpackLimits,
+) -> Result<PathBuf, ArchiveError> {
     let sidecar = PathBuf::from(format!("{}.sha256", archive.display()));
     if let Ok(text) = fs::read_to_string(&sidecar) {
         let expected = text
@@ -358,21 +434,93 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<PathBuf, ArchiveError> {
         }
     }
     let file = File::open(archive).map_err(at(archive))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
+    // Tar headers and GNU long names are read into memory by the tar crate: the whole
+    // decompressed stream is bounded too, so a hostile header cannot grow without limit.
+    let stream_budget = limits
+        .max_bytes
+        .saturating_add(limits.max_entries.saturating_mul(3 * 512))
+        .saturating_add(1 << 20);
+    let decoded = BoundedRead {
+        inner: flate2::read::GzDecoder::new(io::BufReader::new(file)),
+        left: stream_budget,
+    };
+    let mut tar = tar::Archive::new(decoded);
     let mut top = None;
+    let mut entries = 0u64;
+    let mut bytes = 0u64;
     for entry in tar.entries().map_err(at(archive))? {
-        let mut entry = entry.map_err(at(archive))?;
+        let mut entry = entry.map_err(|e| unpack_io(archive, dest, e, limits))?;
         let kind = entry.header().entry_type();
-        if !(kind.is_file() || kind.is_dir()) {
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
             continue;
         }
+        entries += 1;
+        if entries > limits.max_entries {
+            return Err(ArchiveError::Limit {
+                archive: archive.to_path_buf(),
+                detail: format!(
+                    "it holds more than {} entries; raise the limit with --max-unpack-entries N if you trust it",
+                    limits.max_entries
+                ),
+            });
+        }
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let unsafe_entry = |why: &str| ArchiveError::UnsafeEntry {
+            archive: archive.to_path_buf(),
+            entry: name.clone(),
+            why: why.to_string(),
+        };
+        let relative = plain_relative(&name).map_err(unsafe_entry)?;
+        let what = match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => None,
+            tar::EntryType::Directory => Some("folder"),
+            tar::EntryType::Symlink => return Err(unsafe_entry("a symbolic link")),
+            tar::EntryType::Link => return Err(unsafe_entry("a hard link")),
+            tar::EntryType::Char | tar::EntryType::Block => return Err(unsafe_entry("a device")),
+            tar::EntryType::Fifo => return Err(unsafe_entry("a FIFO")),
+            _ => return Err(unsafe_entry("not a regular file or folder")),
+        };
         if top.is_none()
-            && let Ok(path) = entry.path()
-            && let Some(std::path::Component::Normal(first)) = path.components().next()
+            && let Some(std::path::Component::Normal(first)) = relative.components().next()
         {
             top = Some(first.to_os_string());
         }
-        entry.unpack_in(dest).map_err(at(archive))?;
+        let target = dest.join(&relative);
+        if what == Some("folder") {
+            make_folders(dest, &relative).map_err(|e| unpack_io(archive, dest, e, limits))?;
+            continue;
+        }
+        let size = entry.size();
+        if bytes.saturating_add(size) > limits.max_bytes {
+            return Err(ArchiveError::Limit {
+                archive: archive.to_path_buf(),
+                detail: format!(
+                    "its files hold more than {} (at {name:?}, {size} bytes); raise the limit with --max-unpack SIZE if you trust it",
+                    crate::model::size::human_bytes(limits.max_bytes)
+                ),
+            });
+        }
+        if let Some(parent) = relative.parent() {
+            make_folders(dest, parent).map_err(|e| unpack_io(archive, dest, e, limits))?;
+        }
+        if let Some(free) = free_bytes(dest)
+            && size > free
+        {
+            return Err(no_space(archive, dest, size, free));
+        }
+        let mut out = super::private::create_new_private_file(&target).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                unsafe_entry("a second entry with the same name")
+            } else {
+                unpack_io(archive, dest, e, limits)
+            }
+        })?;
+        let copied = io::copy(&mut (&mut entry).take(size), &mut out)
+            .map_err(|e| unpack_io(archive, dest, e, limits))?;
+        bytes += copied;
     }
     let candidates = [top.map(|t| dest.join(t)), Some(dest.to_path_buf())];
     candidates
@@ -386,6 +534,154 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<PathBuf, ArchiveError> {
                 "no manifest.json inside: not a casefile snapshot archive",
             ),
         })
+}
+
+/// How much an unpack may write. Defaults: 4 GiB in 100 000 entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    pub max_bytes: u64,
+    pub max_entries: u64,
+}
+
+impl UnpackLimits {
+    pub const DEFAULT: UnpackLimits = UnpackLimits {
+        max_bytes: 4 << 30,
+        max_entries: 100_000,
+    };
+
+    /// The limits set for this process by the command line (`--max-unpack`), else the defaults.
+    pub fn current() -> UnpackLimits {
+        CURRENT_LIMITS
+            .get()
+            .copied()
+            .unwrap_or(UnpackLimits::DEFAULT)
+    }
+
+    /// Sets the process-wide limits once (the front end does, from its flags); later calls are ignored.
+    pub fn set_current(limits: UnpackLimits) {
+        let _ = CURRENT_LIMITS.set(limits);
+    }
+}
+
+impl Default for UnpackLimits {
+    fn default() -> Self {
+        UnpackLimits::DEFAULT
+    }
+}
+
+static CURRENT_LIMITS: std::sync::OnceLock<UnpackLimits> = std::sync::OnceLock::new();
+
+/// A name from an archive as a plain relative path (`./` prefixes and a trailing `/` allowed).
+fn plain_relative(name: &str) -> Result<PathBuf, &'static str> {
+    let mut clean = PathBuf::new();
+    for component in Path::new(name).components() {
+        match component {
+            std::path::Component::Normal(part) => clean.push(part),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => return Err("a name that climbs out with `..`"),
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => {
+                return Err("an absolute path");
+            }
+        }
+    }
+    if clean.as_os_str().is_empty() {
+        return Err("an empty name");
+    }
+    Ok(clean)
+}
+
+/// Creates `dest/relative` folder by folder (0700); an existing one must be a real folder.
+fn make_folders(dest: &Path, relative: &Path) -> io::Result<()> {
+    let mut current = dest.to_path_buf();
+    for part in relative.components() {
+        current.push(part);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} is a file where a folder is needed", current.display()),
+                ));
+            }
+            Err(_) => super::private::create_private_dir(&current)?,
+        }
+    }
+    Ok(())
+}
+
+/// Bytes free for this user on the disk holding `dir`, when the system says.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let stats = nix::sys::statvfs::statvfs(dir).ok()?;
+    (stats.blocks_available() as u64).checked_mul(stats.fragment_size() as u64)
+}
+
+fn no_space(archive: &Path, dest: &Path, need: u64, free: u64) -> ArchiveError {
+    ArchiveError::NoSpace {
+        archive: archive.to_path_buf(),
+        detail: format!(
+            "No space left on device: a file of {} does not fit in the {} free in {}; free space there or point TMPDIR at a bigger disk",
+            crate::model::size::human_bytes(need),
+            crate::model::size::human_bytes(free),
+            dest.display()
+        ),
+    }
+}
+
+/// An I/O error while unpacking; "No space left" and the stream bound are said as such.
+fn unpack_io(archive: &Path, dest: &Path, error: io::Error, limits: &UnpackLimits) -> ArchiveError {
+    if super::diskfull::is_disk_full(&error) {
+        return ArchiveError::NoSpace {
+            archive: archive.to_path_buf(),
+            detail: format!(
+                "No space left on device while writing into {}; free space there or point TMPDIR at a bigger disk",
+                dest.display()
+            ),
+        };
+    }
+    if error
+        .get_ref()
+        .is_some_and(|e| e.is::<StreamBoundExceeded>())
+    {
+        return ArchiveError::Limit {
+            archive: archive.to_path_buf(),
+            detail: format!(
+                "it unpacks to more than {} of data; raise the limit with --max-unpack SIZE if you trust it",
+                crate::model::size::human_bytes(limits.max_bytes)
+            ),
+        };
+    }
+    ArchiveError::Io {
+        path: archive.to_path_buf(),
+        source: error,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the archive's decompressed stream is larger than the unpack limit allows")]
+struct StreamBoundExceeded;
+
+/// Reads at most `left` bytes, then fails (a decompression bomb is stopped, not truncated).
+struct BoundedRead<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for BoundedRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(StreamBoundExceeded)),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -441,11 +737,11 @@ mod tests {
         tar.into_inner().expect("tar").finish().expect("gz");
         let dest = dir.path().join("dest");
         fs::create_dir_all(&dest).expect("dest");
-        let error = unpack(&archive, &dest).expect_err("no manifest inside");
+        let error = unpack(&archive, &dest).expect_err("an entry climbs out");
         assert!(
             error
                 .to_string()
-                .contains("not a casefile snapshot archive"),
+                .contains("refusing to unpack entry \"../escaped.txt\""),
             "{error}"
         );
         assert!(!dir.path().join("escaped.txt").exists());

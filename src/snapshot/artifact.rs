@@ -14,10 +14,16 @@ pub struct ArtifactFile {
     received: u64,
     cap: Option<u64>,
     truncated: bool,
+    disk: std::sync::Arc<super::diskfull::DiskGuard>,
 }
 
 impl ArtifactFile {
-    pub fn new(file: File, relative_path: String, cap: Option<u64>) -> ArtifactFile {
+    pub fn new(
+        file: File,
+        relative_path: String,
+        cap: Option<u64>,
+        disk: std::sync::Arc<super::diskfull::DiskGuard>,
+    ) -> ArtifactFile {
         ArtifactFile {
             file,
             relative_path,
@@ -26,6 +32,7 @@ impl ArtifactFile {
             received: 0,
             cap,
             truncated: false,
+            disk,
         }
     }
 
@@ -41,7 +48,12 @@ impl ArtifactFile {
             }
         }
         if len > 0 {
-            self.file.write_all(&data[..len])?;
+            if self.disk.is_full() {
+                return Err(self.disk.refusal(&self.relative_path));
+            }
+            self.file
+                .write_all(&data[..len])
+                .map_err(|e| self.disk.on_error(e, &self.relative_path))?;
             self.hasher.update(&data[..len]);
             self.written += len as u64;
         }

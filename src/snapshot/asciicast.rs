@@ -7,12 +7,13 @@
 //! across two chunks is kept whole.
 use super::JOURNAL_FILE;
 use super::Snapshot;
+use super::confined::{entry_label, open_stream_file, read_range};
 use super::journal::{Fd, JournalEvent, read_journal};
 use serde_json::json;
 use std::{
     collections::BTreeMap,
-    fs::{self, File},
-    io::{self, BufWriter, Read, Seek, SeekFrom, Write},
+    fs::File,
+    io::{self, BufWriter, Write},
     path::{Path, PathBuf},
 };
 
@@ -23,7 +24,7 @@ const HEIGHT: u32 = 48;
 /// Writes `out_dir/STREAM-ID.cast` for every stream that started; returns the files written.
 /// Blocking: run it off the async runtime.
 pub fn write_casts(snapshot: &Snapshot, out_dir: &Path) -> io::Result<Vec<PathBuf>> {
-    fs::create_dir_all(out_dir)
+    super::private::create_private_dir_all(out_dir)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", out_dir.display())))?;
     let journal_path = snapshot.dir.join(JOURNAL_FILE);
     let events = read_journal(&journal_path)?;
@@ -62,19 +63,27 @@ pub fn write_casts(snapshot: &Snapshot, out_dir: &Path) -> io::Result<Vec<PathBu
             "title": title,
             "env": {"TERM": "xterm-256color", "SHELL": "/bin/sh"},
         });
-        let file = File::create(&path)
+        let file = super::private::create_private_file(&path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         let mut out = BufWriter::new(file);
         writeln!(out, "{header}")?;
         let mut sources = [
             (
                 Fd::Out,
-                open_optional(&snapshot.dir.join(&stream.result.stdout.path))?,
+                open_optional(
+                    &snapshot.dir,
+                    &stream.result.stdout.path,
+                    &entry_label(index, &stream.spec.id, "stdout"),
+                )?,
                 Vec::new(),
             ),
             (
                 Fd::Err,
-                open_optional(&snapshot.dir.join(&stream.result.stderr.path))?,
+                open_optional(
+                    &snapshot.dir,
+                    &stream.result.stderr.path,
+                    &entry_label(index, &stream.spec.id, "stderr"),
+                )?,
                 Vec::new(),
             ),
         ];
@@ -84,11 +93,8 @@ pub fn write_casts(snapshot: &Snapshot, out_dir: &Path) -> io::Result<Vec<PathBu
             let (_, file, carry) = &mut sources[slot];
             let Some(file) = file.as_mut() else { continue };
             let mut bytes = std::mem::take(carry);
-            let have = bytes.len();
-            bytes.resize(have + len as usize, 0);
-            file.seek(SeekFrom::Start(off))?;
-            let read = read_up_to(file, &mut bytes[have..])?;
-            bytes.truncate(have + read);
+            // The length comes from the journal: read what the file holds, never more.
+            bytes.extend_from_slice(&read_range(file, off, len)?);
             let complete = utf8_complete_prefix(&bytes);
             *carry = bytes.split_off(complete);
             if bytes.is_empty() {
@@ -118,24 +124,13 @@ pub fn write_casts(snapshot: &Snapshot, out_dir: &Path) -> io::Result<Vec<PathBu
     Ok(written)
 }
 
-fn open_optional(path: &Path) -> io::Result<Option<File>> {
-    match File::open(path) {
+/// Opens a stream file confined to the snapshot folder; a missing one is `None`.
+fn open_optional(dir: &Path, rel: &str, entry: &str) -> io::Result<Option<File>> {
+    match open_stream_file(dir, rel, entry) {
         Ok(f) => Ok(Some(f)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        Err(e) if e.is_missing() => Ok(None),
+        Err(e) => Err(e.into()),
     }
-}
-
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = file.read(&mut buf[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
 }
 
 /// Length of `bytes` without a trailing, incomplete UTF-8 sequence (at most 3 bytes held back).

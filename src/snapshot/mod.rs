@@ -11,9 +11,13 @@
 pub mod archive;
 pub mod artifact;
 pub mod asciicast;
+pub mod cleanup;
+pub mod confined;
+pub mod diskfull;
 pub mod journal;
 pub mod manifest;
 pub mod player; // playback: journal index, seek, chunk reads (used by replay)
+pub mod private;
 pub mod reader;
 pub mod writer;
 

@@ -8,7 +8,6 @@ use super::journal::{Fd, JournalEvent, read_journal};
 use super::{JOURNAL_FILE, Manifest};
 use std::{
     fs::File,
-    os::unix::fs::FileExt,
     path::{Path, PathBuf},
 };
 
@@ -108,8 +107,7 @@ impl JournalIndex {
         self.chunks[applied.min(self.chunks.len())..]
             .iter()
             .take_while(|c| c.t <= pos)
-            .map(|c| c.len)
-            .sum()
+            .fold(0u64, |sum, c| sum.saturating_add(c.len))
     }
 
     /// What a rebuild at `pos` reads: each arrived chunk that overlaps the last `tail` bytes of
@@ -118,13 +116,13 @@ impl JournalIndex {
         let end = self.arrived_by(pos);
         let mut last_end: Vec<[u64; 2]> = vec![[0; 2]; self.starts.len()];
         for c in &self.chunks[..end] {
-            last_end[c.stream][c.fd as usize] = c.off + c.len;
+            last_end[c.stream][c.fd as usize] = c.off.saturating_add(c.len);
         }
         self.chunks[..end]
             .iter()
             .filter_map(|c| {
                 let from = last_end[c.stream][c.fd as usize].saturating_sub(tail);
-                (c.off + c.len > from).then_some((*c, from))
+                (c.off.saturating_add(c.len) > from).then_some((*c, from))
             })
             .collect()
     }
@@ -156,7 +154,7 @@ pub struct Player {
     applied: usize,
     files: Vec<[Option<File>; 2]>,
     /// The temporary folder an archive was unpacked into; removed with the player.
-    _unpacked: Option<tempfile::TempDir>,
+    _unpacked: Option<super::reader::UnpackedDir>,
 }
 
 impl Player {
@@ -238,21 +236,15 @@ impl Player {
             } else {
                 &record.stderr.path
             };
-            *slot = File::open(self.dir.join(rel)).ok();
+            // Confined to the snapshot folder: never a path elsewhere, a link, a FIFO or a device.
+            *slot = super::confined::open_stream_file(&self.dir, rel, rel).ok();
         }
         let Some(file) = slot.as_ref() else {
             return Vec::new();
         };
         let start = from.max(c.off);
-        let len = (c.off + c.len).saturating_sub(start) as usize;
-        let mut buf = vec![0u8; len];
-        match file.read_at(&mut buf, start) {
-            Ok(n) => {
-                buf.truncate(n);
-                buf
-            }
-            Err(_) => Vec::new(),
-        }
+        let len = c.off.saturating_add(c.len).saturating_sub(start);
+        super::confined::read_range(file, start, len).unwrap_or_default()
     }
 }
 

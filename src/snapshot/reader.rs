@@ -1,10 +1,14 @@
 //! Opens a snapshot folder, including one whose writer was killed mid-capture.
+//!
+//! A snapshot is data: every file its manifest names is checked when it is opened (relative,
+//! inside the folder, a regular file; see `confined`), and read only through the confined opener.
+use super::confined::{self, ConfinedError, entry_label, open_stream_file};
 use super::journal::{JournalEvent, read_journal};
 use super::manifest::{CaptureState, Manifest, StreamStatus};
 use super::{JOURNAL_FILE, MANIFEST_FILE};
 use sha2::{Digest, Sha256};
 use std::{
-    fs::{self, File},
+    fs::File,
     io::{self, Read},
     path::{Path, PathBuf},
 };
@@ -40,7 +44,7 @@ impl Snapshot {
             path.to_path_buf()
         };
         let manifest_path = dir.join(MANIFEST_FILE);
-        let text = fs::read(&manifest_path).map_err(|e| {
+        let text = read_manifest_bytes(&dir).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
@@ -60,6 +64,7 @@ impl Snapshot {
                 ),
             )
         })?;
+        check_paths(&dir, &manifest)?;
         let recovered = manifest.state == CaptureState::Running;
         if recovered {
             recover_from_journal(&dir, &mut manifest)?;
@@ -85,9 +90,13 @@ impl Snapshot {
                 .into_iter()
                 .filter_map(|(label, record)| record.map(|r| (label, r)))
             {
+                let entry = entry_label(index, &stream.spec.id, label);
                 let verdict = match &record.sha256 {
                     None => VerifyResult::NotRecorded,
-                    Some(expected) => match sha256_file(&self.dir.join(&record.path)) {
+                    Some(expected) => match open_stream_file(&self.dir, &record.path, &entry)
+                        .map_err(io::Error::from)
+                        .and_then(sha256_reader)
+                    {
                         Err(_) => VerifyResult::Missing,
                         Ok(actual) if &actual == expected => VerifyResult::Matches,
                         Ok(actual) => VerifyResult::Differs {
@@ -141,8 +150,9 @@ fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
             .into_iter()
             .flatten()
             {
-                output.bytes = fs::metadata(dir.join(&output.path))
-                    .map(|m| m.len())
+                output.bytes = confined::stream_file_size(dir, &output.path, "")
+                    .ok()
+                    .flatten()
                     .unwrap_or(0);
                 output.received_bytes = output.received_bytes.max(output.bytes);
             }
@@ -159,28 +169,99 @@ fn recover_from_journal(dir: &Path, manifest: &mut Manifest) -> io::Result<()> {
     Ok(())
 }
 
+/// Largest manifest read; one stream takes about 1 KiB, so this is far above any real capture.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+
+/// Reads manifest.json (a regular file, not a link), refusing one larger than the bound before
+/// allocating for it.
+fn read_manifest_bytes(dir: &Path) -> io::Result<Vec<u8>> {
+    let mut file = open_stream_file(dir, MANIFEST_FILE, MANIFEST_FILE)?;
+    let size = file.metadata()?.len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{size} bytes is larger than any manifest casefile writes ({MAX_MANIFEST_BYTES} at most)"
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    (&mut file)
+        .take(MAX_MANIFEST_BYTES)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Refuses a manifest that names a file outside the folder, or anything but a regular file
+/// (a missing file is fine: an interrupted capture may not have made it).
+fn check_paths(dir: &Path, manifest: &Manifest) -> io::Result<()> {
+    for (index, stream) in manifest.streams.iter().enumerate() {
+        let result = &stream.result;
+        let outputs = [
+            ("stdout", Some(&result.stdout)),
+            ("stderr", Some(&result.stderr)),
+            ("data", result.data.as_ref()),
+            ("artifact", result.artifact.as_ref()),
+        ];
+        for (label, record) in outputs {
+            let Some(record) = record.filter(|r| !r.path.is_empty()) else {
+                continue;
+            };
+            let entry = entry_label(index, &stream.spec.id, label);
+            match open_stream_file(dir, &record.path, &entry) {
+                Ok(_) => {}
+                Err(e) if e.is_missing() => {}
+                Err(e @ ConfinedError::Refused { .. }) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: {e}", dir.display()),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A temporary folder an archive was unpacked into: 0700, removed on drop and on a signal.
+pub type UnpackedDir = super::cleanup::TempArea;
+
 /// A snapshot opened from its folder, or from an exported `*.tar.gz` unpacked into a temporary
 /// folder that is removed when this value is dropped.
 #[derive(Debug)]
 pub struct OpenedSnapshot {
     pub snapshot: Snapshot,
     /// Where an archive was unpacked; `None` for a folder.
-    pub unpacked: Option<tempfile::TempDir>,
+    pub unpacked: Option<UnpackedDir>,
 }
 
 /// Opens a snapshot folder, its manifest.json, or an archive written by `casefile export`
-/// (checked against its `.sha256` sidecar when present). Blocking.
+/// (checked against its `.sha256` sidecar when present), unpacking within the process-wide
+/// limits ([`super::archive::UnpackLimits::current`]). Blocking.
 pub fn open_folder_or_archive(path: &Path) -> io::Result<OpenedSnapshot> {
+    open_folder_or_archive_with(path, &super::archive::UnpackLimits::current())
+}
+
+/// As [`open_folder_or_archive`], with explicit unpack limits.
+pub fn open_folder_or_archive_with(
+    path: &Path,
+    limits: &super::archive::UnpackLimits,
+) -> io::Result<OpenedSnapshot> {
     if !super::archive::is_archive(path) {
         return Snapshot::open(path).map(|snapshot| OpenedSnapshot {
             snapshot,
             unpacked: None,
         });
     }
-    let temp = tempfile::Builder::new()
-        .prefix("casefile-unpacked-")
-        .tempdir()?;
-    let dir = super::archive::unpack(path, temp.path()).map_err(io::Error::other)?;
+    let temp = super::private::private_tempdir("casefile-unpacked-")?;
+    let dir = super::archive::unpack_with(path, temp.path(), limits).map_err(|e| {
+        let kind = match &e {
+            super::archive::ArchiveError::Io { source, .. } => source.kind(),
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e.to_string())
+    })?;
     Ok(OpenedSnapshot {
         snapshot: Snapshot::open(&dir)?,
         unpacked: Some(temp),
@@ -189,7 +270,11 @@ pub fn open_folder_or_archive(path: &Path) -> io::Result<OpenedSnapshot> {
 
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    sha256_reader(File::open(path)?)
+}
+
+/// SHA-256 of everything `file` holds, hex.
+pub fn sha256_reader(mut file: File) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 << 10];
     loop {

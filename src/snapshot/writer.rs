@@ -1,9 +1,11 @@
 //! Writes a snapshot while the capture runs: every chunk reaches the stream file and the journal
 //! the moment it arrives (no user-space buffering), so a crash loses nothing already received.
+use super::diskfull::DiskGuard;
 use super::journal::{Fd, JournalEvent, JournalWriter};
 use super::manifest::{
     CaptureState, Manifest, OutputRecord, StreamRecord, StreamResult, StreamStatus,
 };
+use super::private::{create_private_dir, create_private_dir_all, create_private_file};
 use super::{JOURNAL_FILE, MANIFEST_FILE, SCHEMA_VERSION, STREAMS_DIR};
 use crate::model::{CapturePlan, StepAction};
 use crate::redact::{Redactor, StreamRedactor};
@@ -11,6 +13,7 @@ use sha2::{Digest, Sha256};
 use std::{
     fs::{self, File},
     io::{self, Write},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{Duration, Instant, SystemTime},
@@ -18,6 +21,10 @@ use std::{
 
 /// How often, at most, the manifest is rewritten while streams start and end.
 const MANIFEST_MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// Room kept free for the last journal lines and the final manifest (see `diskfull`).
+const RESERVE_BASE: usize = 64 << 10;
+const RESERVE_PER_STREAM: usize = 4 << 10;
+const RESERVE_MAX: usize = 8 << 20;
 
 /// RFC 3339 UTC time with milliseconds, as used throughout the manifest.
 pub fn timestamp(time: SystemTime) -> String {
@@ -35,6 +42,7 @@ pub struct SnapshotWriter {
     journal: Arc<JournalWriter>,
     state: Mutex<ManifestState>,
     redactor: Arc<Redactor>,
+    disk: Arc<DiskGuard>,
 }
 
 impl std::fmt::Debug for SnapshotWriter {
@@ -53,7 +61,7 @@ impl SnapshotWriter {
         redactor: Arc<Redactor>,
         operator: String,
     ) -> io::Result<Arc<SnapshotWriter>> {
-        fs::create_dir_all(parent).map_err(|e| with_path(e, parent))?;
+        create_private_dir_all(parent).map_err(|e| with_path(e, parent))?;
         let started = SystemTime::now();
         let label = plan
             .incident
@@ -64,7 +72,9 @@ impl SnapshotWriter {
             .to_string()
             .replace([':', '-'], "");
         let (id, dir) = unique_dir(parent, &format!("{}-{label}", stamp.trim_end_matches('Z')))?;
-        fs::create_dir(dir.join(STREAMS_DIR)).map_err(|e| with_path(e, &dir))?;
+        create_private_dir(&dir.join(STREAMS_DIR)).map_err(|e| with_path(e, &dir))?;
+        let reserve = (RESERVE_BASE + RESERVE_PER_STREAM * plan.streams.len()).min(RESERVE_MAX);
+        let disk = Arc::new(DiskGuard::with_reserve(&dir, reserve));
         let journal = Arc::new(JournalWriter::create(&dir.join(JOURNAL_FILE))?);
         journal.append(&JournalEvent::Begin {
             started_at: timestamp(started),
@@ -132,6 +142,7 @@ impl SnapshotWriter {
                 last_written: None,
             }),
             redactor,
+            disk,
         };
         writer.write_manifest(true)?;
         Ok(Arc::new(writer))
@@ -153,18 +164,13 @@ impl SnapshotWriter {
                 record.spec.max_bytes,
             )
         })?;
-        self.journal.append(&JournalEvent::Start {
+        self.append(&JournalEvent::Start {
             t: self.journal.now(),
             s: stream,
         })?;
         let open = |rel: String, fd| -> io::Result<OutputFile> {
             let path = self.dir.join(&rel);
-            let file = File::options()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .open(&path)
-                .map_err(|e| with_path(e, &path))?;
+            let file = create_private_file(&path).map_err(|e| with_path(e, &path))?;
             Ok(OutputFile {
                 file,
                 relative_path: rel,
@@ -178,6 +184,7 @@ impl SnapshotWriter {
                 redactor: self.redactor.stream(),
                 journal: Some(Arc::clone(&self.journal)),
                 scratch: Vec::with_capacity(64 << 10),
+                disk: Arc::clone(&self.disk),
             })
         };
         Ok((open(out_path, Fd::Out)?, open(err_path, Fd::Err)?))
@@ -197,12 +204,7 @@ impl SnapshotWriter {
             (rel, record.spec.max_bytes)
         })?;
         let path = self.dir.join(&rel);
-        let file = File::options()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| with_path(e, &path))?;
+        let file = create_private_file(&path).map_err(|e| with_path(e, &path))?;
         Ok(OutputFile {
             file,
             relative_path: rel,
@@ -216,6 +218,7 @@ impl SnapshotWriter {
             redactor: self.redactor.stream(),
             journal: None,
             scratch: Vec::with_capacity(64 << 10),
+            disk: Arc::clone(&self.disk),
         })
     }
 
@@ -241,13 +244,13 @@ impl SnapshotWriter {
         })?;
         let rel = format!("{STREAMS_DIR}/{id}.artifact");
         let path = self.dir.join(&rel);
-        let file = File::options()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| with_path(e, &path))?;
-        Ok(super::artifact::ArtifactFile::new(file, rel, cap))
+        let file = create_private_file(&path).map_err(|e| with_path(e, &path))?;
+        Ok(super::artifact::ArtifactFile::new(
+            file,
+            rel,
+            cap,
+            Arc::clone(&self.disk),
+        ))
     }
 
     /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).
@@ -266,7 +269,8 @@ impl SnapshotWriter {
         if result.data.is_none() {
             result.data = previous.data;
         }
-        self.journal.append(&JournalEvent::End {
+        self.count_bytes_on_disk(&mut result);
+        self.append(&JournalEvent::End {
             t: self.journal.now(),
             s: stream,
             result: Box::new(result.clone()),
@@ -277,7 +281,7 @@ impl SnapshotWriter {
 
     /// Marks the capture complete (or cancelled) and writes the final manifest.
     pub fn finish(&self, state: CaptureState) -> io::Result<Manifest> {
-        self.journal.append(&JournalEvent::Finish {
+        self.append(&JournalEvent::Finish {
             t: self.journal.now(),
         })?;
         self.with_manifest(|m| {
@@ -285,7 +289,41 @@ impl SnapshotWriter {
             m.ended_at = Some(timestamp(SystemTime::now()));
         })?;
         self.write_manifest(true)?;
+        self.disk.release();
         self.with_manifest(|m| m.clone())
+    }
+
+    /// An output that never finished (a write failed, the disk filled) has no hash and its
+    /// byte count was never set: record what is on disk, so `show` tells the truth.
+    fn count_bytes_on_disk(&self, result: &mut StreamResult) {
+        for output in [
+            Some(&mut result.stdout),
+            Some(&mut result.stderr),
+            result.data.as_mut(),
+            result.artifact.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|o| o.sha256.is_none() && !o.path.is_empty())
+        {
+            if let Ok(meta) = fs::symlink_metadata(self.dir.join(&output.path))
+                && meta.is_file()
+            {
+                output.bytes = meta.size();
+                output.received_bytes = output.received_bytes.max(output.bytes);
+            }
+        }
+    }
+
+    /// Appends to the journal; on a full disk the reserve is freed for this line and the rest.
+    fn append(&self, event: &JournalEvent) -> io::Result<()> {
+        match self.journal.append(event) {
+            Err(e) if super::diskfull::is_disk_full(&e) => {
+                self.disk.on_error(e, JOURNAL_FILE);
+                self.journal.append(event)
+            }
+            other => other,
+        }
     }
 
     /// A copy of the manifest as it stands.
@@ -316,10 +354,26 @@ impl SnapshotWriter {
         }
         let json = serde_json::to_vec_pretty(&state.manifest).map_err(io::Error::other)?;
         let tmp = self.dir.join(format!("{MANIFEST_FILE}.tmp"));
-        fs::write(&tmp, json).map_err(|e| with_path(e, &tmp))?;
-        fs::rename(&tmp, self.dir.join(MANIFEST_FILE))?;
+        let mut written = self.replace_manifest(&tmp, &json);
+        if let Err(e) = &written
+            && super::diskfull::is_disk_full(e)
+        {
+            // The reserve exists for this write: free it and try once more.
+            self.disk.release();
+            written = self.replace_manifest(&tmp, &json);
+        }
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(with_path(e, &tmp));
+        }
         state.last_written = Some(Instant::now());
         Ok(())
+    }
+
+    /// Writes the manifest to `tmp` (0600) and renames it over manifest.json.
+    fn replace_manifest(&self, tmp: &Path, json: &[u8]) -> io::Result<()> {
+        super::private::write_private(tmp, json)?;
+        fs::rename(tmp, self.dir.join(MANIFEST_FILE))
     }
 }
 
@@ -331,7 +385,7 @@ fn unique_dir(parent: &Path, base: &str) -> io::Result<(String, PathBuf)> {
             format!("{base}-{attempt}")
         };
         let dir = parent.join(&id);
-        match fs::create_dir(&dir) {
+        match create_private_dir(&dir) {
             Ok(()) => return Ok((id, dir)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(with_path(e, &dir)),
@@ -362,6 +416,7 @@ pub struct OutputFile {
     /// `None` for outputs that are not journaled (the machine-readable copy).
     journal: Option<Arc<JournalWriter>>,
     scratch: Vec<u8>,
+    disk: Arc<DiskGuard>,
 }
 
 impl OutputFile {
@@ -396,16 +451,23 @@ impl OutputFile {
         }
         if len > 0 {
             let data = &self.scratch[..len];
-            self.file.write_all(data)?;
+            if self.disk.is_full() {
+                return Err(self.disk.refusal(&self.relative_path));
+            }
+            self.file
+                .write_all(data)
+                .map_err(|e| self.disk.on_error(e, &self.relative_path))?;
             self.hasher.update(data);
             if let Some(journal) = &self.journal {
-                journal.append(&JournalEvent::Chunk {
-                    t: journal.now(),
-                    s: self.stream,
-                    fd: self.fd,
-                    off: self.written,
-                    len: len as u64,
-                })?;
+                journal
+                    .append(&JournalEvent::Chunk {
+                        t: journal.now(),
+                        s: self.stream,
+                        fd: self.fd,
+                        off: self.written,
+                        len: len as u64,
+                    })
+                    .map_err(|e| self.disk.on_error(e, JOURNAL_FILE))?;
             }
             self.written += len as u64;
         }

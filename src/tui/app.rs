@@ -852,6 +852,7 @@ pub async fn run_loop(
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    crate::snapshot::cleanup::app_handles_signals();
     loop {
         if app.should_quit {
             break;

@@ -149,7 +149,7 @@ pub fn demo_plan() -> CapturePlan {
     let sql = |s: &str| StepAction::Query(s.into());
     CapturePlan {
         incident: Some(Incident {
-            id: "PT4KHLK".into(),
+            id: crate::model::IncidentId::new("PT4KHLK").expect("a valid id"),
             title: Some("The server is on fire.".into()),
             source: Some("pagerduty".into()),
         }),

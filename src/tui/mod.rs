@@ -32,25 +32,10 @@ pub fn load_theme(config: &Config, flag: Option<&str>) -> Result<Theme, String> 
     Theme::load(name, user_theme_path().as_deref())
 }
 
-/// Sends tracing output to `$XDG_STATE_HOME/casefile/casefile.log` (never to the screen).
+/// Sends tracing output to `$XDG_STATE_HOME/casefile/casefile.log` (never to the screen),
+/// redacted and private (see `crate::logging`).
 fn init_logging() -> Option<PathBuf> {
-    let dir = dirs::state_dir().or_else(dirs::data_dir)?.join("casefile");
-    std::fs::create_dir_all(&dir).ok()?;
-    let path = dir.join("casefile.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CASEFILE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init()
-        .ok()?;
-    Some(path)
+    crate::logging::init(crate::logging::Sink::Tui)
 }
 
 /// Runs the TUI until the operator quits. Exit 0 on a normal quit, 2 when it cannot start.
@@ -58,14 +43,14 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     let theme = match load_theme(&config, theme_flag.as_deref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("casefile: {e}");
+            errln!("casefile: {e}");
             return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
     let keymap = match Keymap::from_config(&config) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("casefile: {e}");
+            errln!("casefile: {e}");
             return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
@@ -75,7 +60,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     let mut terminal = match term::init() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "casefile: cannot use this terminal: {e} (the headless commands work without one: casefile capture --help)"
             );
             return ExitCode::from(crate::exit::EXIT_USAGE);
@@ -88,7 +73,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("casefile: the terminal failed: {e}");
+            errln!("casefile: the terminal failed: {e}");
             ExitCode::from(crate::exit::EXIT_INCOMPLETE)
         }
     }

@@ -49,6 +49,8 @@ impl MysqlConnect {
             .pipes_as_concat(false)
             .no_engine_substitution(false)
             .statement_cache_capacity(16)
+            // sqlx would log statements (slow ones as warnings) with their literals: secrets.
+            .disable_statement_logging()
             .ssl_mode(match address.tls {
                 None | Some(TlsMode::Prefer) => MySqlSslMode::Preferred,
                 Some(TlsMode::Disable) => MySqlSslMode::Disabled,

@@ -49,6 +49,8 @@ impl PgConnect {
             .password(password.as_ref().map(|p| p.expose()).unwrap_or_default())
             .application_name("casefile")
             .statement_cache_capacity(16)
+            // sqlx would log statements (slow ones as warnings) with their literals: secrets.
+            .disable_statement_logging()
             .ssl_mode(match address.tls {
                 None | Some(TlsMode::Prefer) => PgSslMode::Prefer,
                 Some(TlsMode::Disable) => PgSslMode::Disable,

@@ -42,7 +42,9 @@ impl SqliteConnect {
             .create_if_missing(false)
             .busy_timeout(LOCK_WAIT)
             .pragma("query_only", "ON")
-            .statement_cache_capacity(16);
+            .statement_cache_capacity(16)
+            // sqlx would log statements (slow ones as warnings) with their literals: secrets.
+            .disable_statement_logging();
         let conn = match timeout(super::CONNECT_TIMEOUT, options.connect()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(format!("cannot open {} read-only: {e}", self.path)),

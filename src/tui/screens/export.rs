@@ -142,7 +142,7 @@ impl ExportState {
         let incident = manifest
             .as_ref()
             .and_then(|m| m.incident.as_ref())
-            .map(|i| i.id.clone());
+            .map(|i| i.id.to_string());
         let note_state = match (&incident, pagerduty_configured(config)) {
             (None, _) => DestinationState::NotConfigured {
                 hint: "ad-hoc capture: no incident to add a note to".into(),
@@ -549,7 +549,7 @@ mod tests {
             casefile_version: "test".into(),
             id: "20261125T100000Z-abcd".into(),
             incident: id.map(|id| crate::model::Incident {
-                id: id.into(),
+                id: id.parse().expect("a valid id"),
                 title: Some("db down".into()),
                 source: Some("pagerduty".into()),
             }),

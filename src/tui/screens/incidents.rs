@@ -77,7 +77,7 @@ impl IncidentsState {
             .iter()
             .filter(|r| {
                 filter.is_empty()
-                    || [&r.id, &r.title, &r.service, &r.status, &r.urgency]
+                    || [r.id.as_str(), &r.title, &r.service, &r.status, &r.urgency]
                         .iter()
                         .any(|f| f.to_lowercase().contains(&filter))
             })
@@ -267,7 +267,7 @@ impl IncidentsState {
             };
             rows.push(Row::new(vec![
                 Cell::from(Span::styled("●", status_style)),
-                Cell::from(Span::styled(row.id.clone(), theme.text())),
+                Cell::from(Span::styled(row.id.to_string(), theme.text())),
                 Cell::from(Span::styled(row.status.clone(), status_style)),
                 Cell::from(Span::styled(row.urgency.clone(), urgency_style)),
                 Cell::from(Span::styled(

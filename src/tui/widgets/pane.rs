@@ -3,10 +3,10 @@
 //! sanitised and drawn, so a frame costs the same with 100 lines of scrollback or 100 000.
 use crate::capture::OutputRing;
 use crate::model::size::human_bytes;
+use crate::sanitize::{cells as sanitize, is_placeholder};
 use crate::snapshot::StreamStatus;
 use crate::snapshot::journal::Fd;
 use crate::tui::action::Cmd;
-use crate::tui::term::{is_placeholder, sanitize};
 use crate::tui::theme::Theme;
 use ratatui::{
     buffer::Buffer,
