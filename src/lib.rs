@@ -16,6 +16,7 @@ pub mod redact; // secret redaction before bytes reach disk
 pub mod s3; // S3 upload (multipart, parallel parts) and presigned links
 pub mod sanitize; // the one sanitiser for every byte that reaches a terminal
 pub mod secret; // secret references resolved at run time
+pub mod session; // prepare a capture for any front end: secrets, SSH, runners, redactor, writer, warnings
 pub mod snapshot; // the on-disk snapshot: writer, reader, manifest, journal
 pub mod source_error; // file:line:col errors for user-written files
 pub mod ssh;

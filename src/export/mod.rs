@@ -7,6 +7,7 @@
 //! repeated. A re-run after a partial failure finishes what is missing.
 pub mod cli;
 pub mod note;
+pub mod setup; // S3 options, PagerDuty client, token registration: one setup for every front end
 
 use crate::config::Config;
 use crate::pagerduty::{PagerDuty, PagerDutyError};

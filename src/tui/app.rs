@@ -28,7 +28,10 @@ use crate::incidents::{
 use crate::model::CapturePlan;
 use crate::planner::build_plan;
 use crate::preset::PresetLibrary;
-use crate::snapshot::{CaptureState, Manifest, Snapshot, SnapshotWriter};
+use crate::session::{self, CaptureOptions, PreparedCapture, SessionError, SetupFailed};
+use crate::snapshot::player::Player;
+use crate::snapshot::{CaptureState, Manifest, Snapshot};
+use crate::ssh::SshConfig;
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
@@ -53,6 +56,8 @@ const TICK: Duration = Duration::from_millis(50);
 /// Smallest terminal the screens are laid out for.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
+/// Setup warnings shown at once above the footer.
+const NOTICE_LINES: usize = 3;
 /// Lines and bytes each live pane keeps in memory (the files hold everything).
 const LIVE_LINES: usize = 20_000;
 const LIVE_BYTES: usize = 4 << 20;
@@ -99,10 +104,19 @@ pub enum AppEvent {
         errors: Vec<String>,
         captures: Vec<RecentCapture>,
     },
+    /// A capture's setup ended (see [`App::start_capture`]).
+    CapturePrepared {
+        rerun_pane: Option<usize>,
+        result: Box<Result<PreparedCapture, SetupFailed>>,
+    },
     CaptureFinished {
         capture: usize,
         result: Result<Manifest, String>,
     },
+    /// ~/.ssh/config was read (its Hosts are offered on the Plan screen).
+    SshConfigLoaded(Arc<SshConfig>),
+    /// A snapshot to replay was opened (an archive unpacked) off the loop.
+    ReplayOpened(Result<Box<Player>, String>),
     PresetSaved(Result<PathBuf, String>),
     /// A step of the running export.
     ExportProgress(String),
@@ -135,6 +149,12 @@ pub struct App {
     pub help: bool,
     pub confirm: Option<(String, Effect)>,
     pub message: Option<String>,
+    /// ~/.ssh/config, read once off the loop at start (its Hosts join the Plan's targets).
+    ssh_config: Option<Arc<SshConfig>>,
+    /// Warnings of the last capture setup, shown above the footer (never printed).
+    pub notices: Vec<String>,
+    /// A capture setup is running on a blocking thread.
+    preparing: bool,
     /// Made once: the PagerDuty source resolves its token on its first listing and keeps it.
     sources: Option<Vec<Arc<dyn IncidentSource>>>,
     controls: Vec<CaptureControl>,
@@ -168,6 +188,9 @@ impl App {
             confirm: None,
             message: None,
             sources: None,
+            ssh_config: None,
+            notices: Vec::new(),
+            preparing: false,
             controls: Vec::new(),
             forwarders: Vec::new(),
             quitting: false,
@@ -187,13 +210,21 @@ impl App {
 
     /// Opens the first screen (loading incidents in the background when it is the home screen).
     pub fn start(&mut self, start: Start) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Ok(ssh_config) = tokio::task::spawn_blocking(SshConfig::load_default).await {
+                let _ = tx
+                    .send(AppEvent::SshConfigLoaded(Arc::new(ssh_config)))
+                    .await;
+            }
+        });
         match start {
             Start::Home => self.apply(Effect::LoadIncidents),
             Start::Replay(path) => {
+                // The incidents screen is underneath: Back (or a snapshot that cannot be
+                // opened) lands there.
+                self.apply(Effect::LoadIncidents);
                 self.apply(Effect::OpenReplay(path));
-                if self.replay.is_none() {
-                    self.apply(Effect::LoadIncidents);
-                }
             }
             Start::EditPreset(name) => {
                 let mut editor = EditorState::new(self.config.preset_dir.clone());
@@ -422,9 +453,13 @@ impl App {
                     timeout: self.config.timeout,
                     max_bytes: self.config.max_bytes,
                 };
+                let targets = match &self.ssh_config {
+                    Some(ssh_config) => session::available_targets(&self.config, ssh_config),
+                    None => self.config.all_targets(),
+                };
                 self.plan = Some(PlanState::new(
                     incident,
-                    self.config.all_targets(),
+                    targets,
                     Arc::clone(&self.library),
                     defaults,
                 ));
@@ -441,13 +476,19 @@ impl App {
                 }
             }
             Effect::CancelAll => self.controls.iter().for_each(CaptureControl::cancel_all),
-            Effect::OpenReplay(path) => match ReplayState::open(&path) {
-                Ok(replay) => {
-                    self.replay = Some(replay);
-                    self.goto(Screen::Replay);
-                }
-                Err(e) => self.message = Some(format!("error: {e}")),
-            },
+            Effect::OpenReplay(path) => {
+                // Opening may unpack an archive: off the loop.
+                self.message = Some(format!("opening {}…", path.display()));
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || {
+                        Player::open(&path).map(Box::new).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("opening the snapshot failed: {e}")));
+                    let _ = tx.send(AppEvent::ReplayOpened(result)).await;
+                });
+            }
             Effect::OpenEditor => {
                 self.editor = Some(EditorState::new(self.config.preset_dir.clone()));
                 self.goto(Screen::Editor);
@@ -556,46 +597,59 @@ impl App {
         self.start_capture(plan, Some(pane));
     }
 
-    /// Creates the snapshot and spawns the engine; the run screen follows its live view.
+    /// Prepares the capture (secrets, ~/.ssh/config, snapshot folder) on a blocking thread: a
+    /// slow secret command never freezes the screen. [`AppEvent::CapturePrepared`] brings the
+    /// result and its warnings back.
     fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
-        let (redactor, secrets) = match crate::cli::redactor_for(&self.config, &plan) {
-            Ok(r) => r,
-            Err(e) => {
-                self.message = Some(format!("cannot start: {e}"));
-                return;
-            }
-        };
-        // Runners are made with the capture's SSH settings (inventory, secrets), so a database
-        // `via` an inventory host resolves as it does headless.
-        let ssh = match crate::cli::ssh_context(
-            &self.config,
-            &plan,
-            crate::ssh::SshConfig::load_default(),
-            false,
-        ) {
-            Ok(ssh) => ssh,
-            Err(e) => {
-                self.message = Some(format!("cannot start: {e}"));
-                return;
-            }
-        };
-        let runners = crate::cli::runners_for(&plan, &secrets, &ssh);
-        if let Some(Err(e)) = runners.iter().find(|r| r.is_err()) {
-            self.message = Some(format!("cannot start: {e}"));
+        if self.preparing {
+            self.message = Some("a capture is being prepared; wait for it".into());
             return;
         }
-        let writer = match SnapshotWriter::create(
-            &self.config.capture_dir,
-            &plan,
-            redactor,
-            crate::cli::operator(),
-        ) {
-            Ok(w) => w,
-            Err(e) => {
-                self.message = Some(format!("cannot create the snapshot: {e}"));
-                return;
-            }
+        self.preparing = true;
+        self.message = Some("preparing the capture (secrets, SSH settings)…".into());
+        let config = self.config.clone();
+        let options = CaptureOptions {
+            out_dir: self.config.capture_dir.clone(),
+            accept_new: false,
         };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                session::prepare(&config, plan, SshConfig::load_default(), &options)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(SetupFailed {
+                    error: SessionError::Setup(format!("preparing the capture failed: {e}")),
+                    warnings: Vec::new(),
+                })
+            });
+            let _ = tx
+                .send(AppEvent::CapturePrepared {
+                    rerun_pane,
+                    result: Box::new(result),
+                })
+                .await;
+        });
+    }
+
+    /// Shows setup warnings in the app's notice area (and the log file), never on the terminal.
+    fn notice(&mut self, warnings: Vec<String>) {
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        self.notices = warnings;
+    }
+
+    /// Spawns the engine on a prepared capture; the run screen follows its live view.
+    fn launch_capture(&mut self, prepared: PreparedCapture, rerun_pane: Option<usize>) {
+        let PreparedCapture {
+            plan,
+            runners,
+            writer,
+            warnings,
+        } = prepared;
+        self.notice(warnings);
         let dir = writer.dir().to_path_buf();
         tracing::info!(snapshot = %dir.display(), streams = plan.streams.len(), "capture started");
         let live = Arc::new(LiveView::new(plan.streams.len(), LIVE_LINES, LIVE_BYTES));
@@ -649,6 +703,29 @@ impl App {
                 errors,
                 captures,
             } => self.incidents.loaded(rows, errors, captures),
+            AppEvent::CapturePrepared { rerun_pane, result } => {
+                self.preparing = false;
+                match *result {
+                    Ok(prepared) => {
+                        self.message = None;
+                        self.launch_capture(prepared, rerun_pane);
+                    }
+                    Err(failed) => {
+                        tracing::error!(error = %failed.error, "capture setup failed");
+                        self.notice(failed.warnings);
+                        self.message = Some(format!("cannot start: {}", failed.error));
+                    }
+                }
+            }
+            AppEvent::SshConfigLoaded(ssh_config) => self.ssh_config = Some(ssh_config),
+            AppEvent::ReplayOpened(result) => match result {
+                Ok(player) => {
+                    self.message = None;
+                    self.replay = Some(ReplayState::new(*player));
+                    self.goto(Screen::Replay);
+                }
+                Err(e) => self.message = Some(format!("error: {e}")),
+            },
             AppEvent::CaptureFinished { capture, result } => {
                 if let Some(handle) = self.forwarders.get(capture) {
                     handle.abort();
@@ -733,6 +810,35 @@ impl App {
         }
     }
 
+    /// The newest setup warnings, one per line (sanitised: they may quote a user's files).
+    fn render_notices(&self, area: Rect, buf: &mut ratatui::buffer::Buffer, theme: &Theme) {
+        if area.height == 0 {
+            return;
+        }
+        let hidden = self.notices.len().saturating_sub(NOTICE_LINES);
+        let lines: Vec<Line> = self
+            .notices
+            .iter()
+            .take(NOTICE_LINES)
+            .enumerate()
+            .map(|(i, notice)| {
+                let more = if hidden > 0 && i + 1 == NOTICE_LINES {
+                    format!(" (+{hidden} more in the log)")
+                } else {
+                    String::new()
+                };
+                Line::from(vec![
+                    Span::styled(" ⚠ warning: ", theme.warn),
+                    Span::styled(
+                        format!("{}{more}", crate::sanitize::text(notice)),
+                        theme.base,
+                    ),
+                ])
+            })
+            .collect();
+        Paragraph::new(lines).render(area, buf);
+    }
+
     /// Draws the whole screen.
     pub fn render(&mut self, frame: &mut Frame) {
         let area = frame.area();
@@ -774,10 +880,11 @@ impl App {
             theme: &theme,
         }
         .render(header, buf);
-        let body = Rect {
-            height: body.height,
-            ..body
-        };
+        // Setup warnings get their own lines above the footer (at most NOTICE_LINES).
+        let notice_lines = self.notices.len().min(NOTICE_LINES) as u16;
+        let [body, notices] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(notice_lines)]).areas(body);
+        self.render_notices(notices, buf, &theme);
         match self.screen {
             Screen::Incidents => self.incidents.render(body, buf, &theme),
             Screen::Plan => {
