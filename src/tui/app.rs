@@ -6,6 +6,7 @@
 use super::action::{Action, Cmd, Effect};
 use super::keymap::{Keymap, Scope};
 use super::screens::{
+    ScreenState,
     editor::EditorState,
     export::{ExportOutcome, ExportState},
     incidents::IncidentsState,
@@ -155,6 +156,8 @@ pub struct App {
     pub notices: Vec<String>,
     /// A capture setup is running on a blocking thread.
     preparing: bool,
+    /// Quit once no capture runs (headless driving: the render benchmark, whole-app tests).
+    pub quit_when_captures_end: bool,
     /// Made once: the PagerDuty source resolves its token on its first listing and keeps it.
     sources: Option<Vec<Arc<dyn IncidentSource>>>,
     controls: Vec<CaptureControl>,
@@ -191,6 +194,7 @@ impl App {
             ssh_config: None,
             notices: Vec::new(),
             preparing: false,
+            quit_when_captures_end: false,
             controls: Vec::new(),
             forwarders: Vec::new(),
             quitting: false,
@@ -235,70 +239,36 @@ impl App {
         }
     }
 
+    /// The active screen's state (none when its state is missing, which `goto` prevents).
+    fn active(&self) -> Option<&dyn ScreenState> {
+        match self.screen {
+            Screen::Incidents => Some(&self.incidents),
+            Screen::Plan => self.plan.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Run => self.run.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Export => self.export.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Replay => self.replay.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Editor => self.editor.as_ref().map(|s| s as &dyn ScreenState),
+        }
+    }
+
+    fn active_mut(&mut self) -> Option<&mut dyn ScreenState> {
+        match self.screen {
+            Screen::Incidents => Some(&mut self.incidents),
+            Screen::Plan => self.plan.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Run => self.run.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Export => self.export.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Replay => self.replay.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Editor => self.editor.as_mut().map(|s| s as &mut dyn ScreenState),
+        }
+    }
+
     fn text_mode(&self) -> bool {
-        match self.screen {
-            Screen::Incidents => self.incidents.text_mode(),
-            Screen::Plan => self.plan.as_ref().is_some_and(PlanState::text_mode),
-            Screen::Run => self.run.as_ref().is_some_and(RunState::text_mode),
-            Screen::Replay => self.replay.as_ref().is_some_and(ReplayState::text_mode),
-            Screen::Editor => self.editor.as_ref().is_some_and(EditorState::text_mode),
-            Screen::Export => false,
-        }
-    }
-
-    fn commands(&self) -> &'static [Cmd] {
-        match self.screen {
-            Screen::Incidents => IncidentsState::COMMANDS,
-            Screen::Plan => PlanState::COMMANDS,
-            Screen::Run => RunState::COMMANDS,
-            Screen::Export => ExportState::COMMANDS,
-            Screen::Replay => ReplayState::COMMANDS,
-            Screen::Editor => EditorState::COMMANDS,
-        }
-    }
-
-    /// The few keys the footer shows (the help overlay lists them all).
-    fn footer_commands(&self) -> &'static [Cmd] {
-        match self.screen {
-            Screen::Incidents => &[Cmd::Select, Cmd::Filter, Cmd::NextFocus, Cmd::Editor],
-            Screen::Plan => &[
-                Cmd::Toggle,
-                Cmd::NextFocus,
-                Cmd::AdHoc,
-                Cmd::Start,
-                Cmd::Back,
-            ],
-            Screen::Run => &[
-                Cmd::Right,
-                Cmd::Zoom,
-                Cmd::Follow,
-                Cmd::Search,
-                Cmd::Cancel,
-                Cmd::Export,
-            ],
-            Screen::Export => &[Cmd::Select, Cmd::Export, Cmd::Back],
-            Screen::Replay => &[
-                Cmd::PlayPause,
-                Cmd::Faster,
-                Cmd::Slower,
-                Cmd::SeekForward,
-                Cmd::Search,
-            ],
-            Screen::Editor if self.editor.as_ref().is_some_and(|e| e.editing.is_some()) => {
-                &[Cmd::Save, Cmd::Back]
-            }
-            Screen::Editor => &[Cmd::Select, Cmd::New, Cmd::Duplicate],
-        }
+        self.active().is_some_and(ScreenState::text_mode)
     }
 
     /// True while something changes on its own (elapsed counters, playback).
     pub fn animating(&self) -> bool {
-        match self.screen {
-            Screen::Run => self.run.as_ref().is_some_and(RunState::running),
-            Screen::Replay => self.replay.as_ref().is_some_and(|r| r.playing),
-            Screen::Export => self.export.as_ref().is_some_and(|e| e.running),
-            _ => false,
-        }
+        self.active().is_some_and(ScreenState::animating)
     }
 
     /// Advances time-driven state.
@@ -386,15 +356,7 @@ impl App {
 
     /// Sends an action to the current screen and carries out its effect.
     pub fn dispatch(&mut self, action: Action) {
-        let effect = match self.screen {
-            Screen::Incidents => self.incidents.update(action),
-            Screen::Plan => self.plan.as_mut().and_then(|s| s.update(action)),
-            Screen::Run => self.run.as_mut().and_then(|s| s.update(action)),
-            Screen::Export => self.export.as_mut().and_then(|s| s.update(action)),
-            Screen::Replay => self.replay.as_mut().and_then(|s| s.update(action)),
-            Screen::Editor => self.editor.as_mut().and_then(|s| s.update(action)),
-        };
-        if let Some(effect) = effect {
+        if let Some(effect) = self.active_mut().and_then(|s| s.handle(action)) {
             self.apply(effect);
         }
     }
@@ -600,7 +562,7 @@ impl App {
     /// Prepares the capture (secrets, ~/.ssh/config, snapshot folder) on a blocking thread: a
     /// slow secret command never freezes the screen. [`AppEvent::CapturePrepared`] brings the
     /// result and its warnings back.
-    fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
+    pub fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
         if self.preparing {
             self.message = Some("a capture is being prepared; wait for it".into());
             return;
@@ -749,7 +711,7 @@ impl App {
                         ));
                     }
                 }
-                if self.quitting && !self.capturing() {
+                if (self.quitting || self.quit_when_captures_end) && !self.capturing() {
                     self.should_quit = true;
                 }
             }
@@ -781,32 +743,6 @@ impl App {
                     export.finished(outcome);
                 }
             }
-        }
-    }
-
-    fn context(&self) -> String {
-        match self.screen {
-            Screen::Incidents => format!("captures in {}", self.config.capture_dir.display()),
-            Screen::Plan => match self.plan.as_ref().and_then(|p| p.incident.as_ref()) {
-                Some(i) => format!("incident {} {}", i.id, i.title.as_deref().unwrap_or("")),
-                None => "no incident (ad hoc)".into(),
-            },
-            Screen::Run => self.run.as_ref().map(RunState::context).unwrap_or_default(),
-            Screen::Export => self
-                .export
-                .as_ref()
-                .map(|e| e.dir.display().to_string())
-                .unwrap_or_default(),
-            Screen::Replay => self
-                .replay
-                .as_ref()
-                .map(ReplayState::context)
-                .unwrap_or_default(),
-            Screen::Editor => self
-                .editor
-                .as_ref()
-                .map(EditorState::context)
-                .unwrap_or_default(),
         }
     }
 
@@ -873,7 +809,10 @@ impl App {
             Constraint::Length(1),
         ])
         .areas(area);
-        let context = self.context();
+        let context = self
+            .active()
+            .map(|s| s.header_context(&self.config))
+            .unwrap_or_default();
         Header {
             screen: self.screen.title(),
             context: &context,
@@ -885,38 +824,17 @@ impl App {
         let [body, notices] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(notice_lines)]).areas(body);
         self.render_notices(notices, buf, &theme);
-        match self.screen {
-            Screen::Incidents => self.incidents.render(body, buf, &theme),
-            Screen::Plan => {
-                if let Some(s) = self.plan.as_ref() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Run => {
-                if let Some(s) = self.run.as_mut() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Export => {
-                if let Some(s) = self.export.as_ref() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Replay => {
-                if let Some(s) = self.replay.as_mut() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Editor => {
-                if let Some(s) = self.editor.as_ref() {
-                    s.render(body, buf, &theme)
-                }
-            }
+        if let Some(screen) = self.active_mut() {
+            screen.draw(body, buf, &theme);
         }
         let scope = self.screen.scope();
+        let (footer_commands, commands) = self
+            .active()
+            .map(|s| (s.footer_commands(), s.commands()))
+            .unwrap_or((&[], &[]));
         Footer {
             scope,
-            commands: self.footer_commands(),
+            commands: footer_commands,
             keymap: &self.keymap,
             message: self.message.as_deref(),
             theme: &theme,
@@ -926,7 +844,7 @@ impl App {
             HelpOverlay {
                 title: self.screen.title(),
                 scope,
-                commands: self.commands(),
+                commands,
                 keymap: &self.keymap,
                 theme: &theme,
             }
@@ -942,31 +860,121 @@ impl App {
     }
 }
 
-/// Runs the app on a real terminal until the operator quits.
+/// One thing the loop hands to [`App::step`].
+#[derive(Debug)]
+pub enum Input {
+    /// A key, mouse or resize event from the terminal.
+    Terminal(Event),
+    /// A result of background work.
+    App(AppEvent),
+    /// A live view changed (a stream printed something).
+    Wake,
+    /// The tick while something moves.
+    Tick,
+    /// SIGTERM or SIGHUP: stop the capture, finalise the snapshot and quit.
+    Stop,
+}
+
+impl App {
+    /// Handles one input; true when the screen must be redrawn. The real loop
+    /// ([`run_loop`]) and the tests (TestBackend, injected inputs) drive the app through this.
+    pub fn step(&mut self, input: Input) -> bool {
+        match input {
+            Input::Terminal(event) => self.on_event(event),
+            Input::App(event) => self.on_app_event(event),
+            Input::Wake => {}
+            Input::Tick => {
+                if !self.animating() {
+                    self.last_tick = Instant::now();
+                    return false;
+                }
+                self.tick();
+            }
+            Input::Stop => self.apply(Effect::StopAndQuit),
+        }
+        true
+    }
+
+    /// Draws one frame on any ratatui backend (the terminal, or TestBackend in tests).
+    pub fn draw<B: ratatui::backend::Backend>(
+        &mut self,
+        terminal: &mut ratatui::Terminal<B>,
+    ) -> Result<(), B::Error> {
+        terminal.draw(|frame| self.render(frame))?;
+        Ok(())
+    }
+}
+
+/// Runs the app on a real terminal until the operator quits. Terminal events and the signals
+/// that stop a capture (SIGTERM, SIGHUP) become [`Input`]s for [`drive`].
 pub async fn run_loop(
     terminal: &mut super::term::Tui,
     mut app: App,
     mut rx: mpsc::Receiver<AppEvent>,
 ) -> std::io::Result<()> {
-    let mut events = crossterm::event::EventStream::new();
-    let wake = Arc::clone(&app.wake);
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut last_draw: Option<Instant> = None;
-    let mut dirty = true;
     // A terminal closing (SIGHUP) or a kill (SIGTERM) stops the capture and finalises the
     // snapshot like a confirmed quit, instead of leaving streams and the terminal behind.
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    crate::snapshot::cleanup::app_handles_signals();
+    let signals = async_stream(move |tx| async move {
+        loop {
+            tokio::select! {
+                _ = sigterm.recv() => tracing::info!("SIGTERM: stopping streams and finalising the snapshot"),
+                _ = sighup.recv() => tracing::info!("SIGHUP: stopping streams and finalising the snapshot"),
+            }
+            if tx.send(Ok(Input::Stop)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let terminal_events = crossterm::event::EventStream::new().map(|event| {
+        event
+            .inspect_err(|e| tracing::error!(error = %e, "terminal input failed"))
+            .map(Input::Terminal)
+    });
+    // The terminal going away (input closed) stops like a hang-up.
+    let terminal_events = terminal_events.chain(futures::stream::iter([Ok(Input::Stop)]));
+    let inputs = futures::stream::select(terminal_events, signals);
+    drive(terminal, &mut app, &mut rx, inputs).await.map(|_| ())
+}
+
+/// A stream fed by a task (signals have no stream of their own here).
+fn async_stream<F, Fut>(body: F) -> impl futures::Stream<Item = std::io::Result<Input>> + Unpin
+where
+    F: FnOnce(mpsc::Sender<std::io::Result<Input>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(body(tx));
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) }).boxed()
+}
+
+/// The app's loop on any backend: waits for the next input (from `inputs`, background work on
+/// `rx`, a live view's wake, or the tick), steps the app, and draws when a step made it dirty,
+/// at most one frame per [`FRAME`]. Returns the number of frames drawn once the app quits or
+/// `inputs` ends. The TUI, the whole-app tests and the render benchmark all run this.
+pub async fn drive<B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
+    app: &mut App,
+    rx: &mut mpsc::Receiver<AppEvent>,
+    mut inputs: impl futures::Stream<Item = std::io::Result<Input>> + Unpin,
+) -> std::io::Result<u64> {
+    let wake = Arc::clone(&app.wake);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
+    let mut frames = 0;
     loop {
         if app.should_quit {
             break;
         }
         let since = last_draw.map(|t| t.elapsed()).unwrap_or(FRAME);
         if dirty && since >= FRAME {
-            terminal.draw(|frame| app.render(frame))?;
+            app.draw(terminal)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            frames += 1;
             last_draw = Some(Instant::now());
             dirty = false;
         }
@@ -975,43 +983,17 @@ pub async fn run_loop(
         } else {
             Duration::from_secs(3600)
         };
-        tokio::select! {
-            event = events.next() => match event {
-                Some(Ok(event)) => {
-                    app.on_event(event);
-                    dirty = true;
-                }
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "terminal input failed");
-                    return Err(e);
-                }
+        let input = tokio::select! {
+            input = inputs.next() => match input {
+                Some(input) => input?,
                 None => break,
             },
-            _ = wake.notified() => dirty = true,
-            _ = sigterm.recv() => {
-                tracing::info!("SIGTERM: stopping streams and finalising the snapshot");
-                app.apply(Effect::StopAndQuit);
-                dirty = true;
-            }
-            _ = sighup.recv() => {
-                tracing::info!("SIGHUP: stopping streams and finalising the snapshot");
-                app.apply(Effect::StopAndQuit);
-                dirty = true;
-            }
-            Some(event) = rx.recv() => {
-                app.on_app_event(event);
-                dirty = true;
-            }
-            _ = tick.tick() => {
-                if app.animating() {
-                    app.tick();
-                    dirty = true;
-                } else {
-                    app.last_tick = Instant::now();
-                }
-            }
-            _ = tokio::time::sleep(wait), if dirty => {}
-        }
+            _ = wake.notified() => Input::Wake,
+            Some(event) = rx.recv() => Input::App(event),
+            _ = tick.tick() => Input::Tick,
+            _ = tokio::time::sleep(wait), if dirty => continue,
+        };
+        dirty |= app.step(input);
     }
-    Ok(())
+    Ok(frames)
 }
