@@ -865,8 +865,8 @@ impl App {
 pub enum Input {
     /// A key, mouse or resize event from the terminal.
     Terminal(Event),
-    /// A result of background work.
-    App(AppEvent),
+    /// A result of background work (boxed: some results are large).
+    App(Box<AppEvent>),
     /// A live view changed (a stream printed something).
     Wake,
     /// The tick while something moves.
@@ -881,7 +881,7 @@ impl App {
     pub fn step(&mut self, input: Input) -> bool {
         match input {
             Input::Terminal(event) => self.on_event(event),
-            Input::App(event) => self.on_app_event(event),
+            Input::App(event) => self.on_app_event(*event),
             Input::Wake => {}
             Input::Tick => {
                 if !self.animating() {
@@ -989,7 +989,7 @@ pub async fn drive<B: ratatui::backend::Backend>(
                 None => break,
             },
             _ = wake.notified() => Input::Wake,
-            Some(event) = rx.recv() => Input::App(event),
+            Some(event) = rx.recv() => Input::App(Box::new(event)),
             _ = tick.tick() => Input::Tick,
             _ = tokio::time::sleep(wait), if dirty => continue,
         };
