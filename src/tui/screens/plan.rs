@@ -609,13 +609,11 @@ impl PlanState {
                         theme.accent,
                     ));
                 }
-                spans.push(Span::styled(t.spec.to_url(), theme.muted));
+                // A Host of ~/.ssh/config says so (the URL alone looks like an inline target).
                 if t.source == SSH_CONFIG_SOURCE {
-                    spans.push(Span::styled(
-                        format!("  ({SSH_CONFIG_SOURCE})"),
-                        theme.muted,
-                    ));
+                    spans.push(Span::styled(format!("{SSH_CONFIG_SOURCE} "), theme.accent));
                 }
+                spans.push(Span::styled(t.spec.to_url(), theme.muted));
                 (self.selected_targets.contains(&i), spans)
             })
             .collect();
