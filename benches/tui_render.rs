@@ -5,18 +5,17 @@
 //!    the same grid holding 100 lines (the cost must not grow with scrollback) and with the
 //!    naive approach of handing a pane's whole scrollback to a `Paragraph`.
 //! 2. CPU used while 16 streams each print ~10 000 lines/s: the real engine (disk first, then
-//!    the rings) plus the app's draw policy (wake on change, at most one frame per 16 ms).
+//!    the rings) plus the app's own loop (`tui::app::drive`: wake on change, at most one frame
+//!    per 16 ms), on a sink terminal.
 //!    Compared side by side with what an operator would otherwise do: the same 16 commands in
 //!    16 tmux panes (tmux server CPU).
 // A bench reports its figures to the person running it; nothing captured is printed.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-use casefile::capture::{CaptureControl, Engine, LiveView};
+use casefile::capture::LiveView;
 use casefile::config::Config;
 use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
-use casefile::redact::Redactor;
-use casefile::snapshot::SnapshotWriter;
 use casefile::snapshot::journal::Fd;
-use casefile::tui::app::{App, FRAME, Screen};
+use casefile::tui::app::{App, Screen, drive};
 use casefile::tui::keymap::Keymap;
 use casefile::tui::screens::run::{RunCapture, RunState};
 use casefile::tui::theme::Theme;
@@ -106,7 +105,7 @@ fn frame_time(lines: usize, frames: usize) -> Duration {
     }
     let mut app = app_with(Arc::clone(&live), plan(PANES, "true"));
     let mut terminal = sink_terminal();
-    terminal.draw(|f| app.render(f)).expect("draw");
+    app.draw(&mut terminal).expect("draw");
     let start = Instant::now();
     for frame in 0..frames {
         // New lines arrive between frames, as during a capture, so every frame really changes.
@@ -115,7 +114,7 @@ fn frame_time(lines: usize, frames: usize) -> Duration {
                 .ring()
                 .push(Fd::Out, line(s, lines + frame).as_bytes());
         }
-        terminal.draw(|f| app.render(f)).expect("draw");
+        app.draw(&mut terminal).expect("draw");
     }
     start.elapsed() / frames as u32
 }
@@ -201,42 +200,34 @@ fn casefile_cpu() -> (Duration, Duration, u64, usize) {
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("casefile-bench-{}", std::process::id()));
         let plan = plan(PANES, &producer());
-        let writer = SnapshotWriter::create(&dir, &plan, Redactor::new(&[]), "bench".into())
-            .expect("snapshot");
-        let live = Arc::new(LiveView::new(PANES, 20_000, 4 << 20));
-        let control = CaptureControl::new(PANES);
-        let mut app = app_with(Arc::clone(&live), plan.clone());
+        let mut config = Config::defaults();
+        config.capture_dir = dir.clone();
+        config.concurrency = PANES;
+        let (mut app, mut rx) = App::new(config, Theme::dark(), Keymap::default());
+        app.quit_when_captures_end = true;
         let mut terminal = sink_terminal();
         let cpu_before = cpu_self();
         let start = Instant::now();
-        let engine_live = Arc::clone(&live);
-        let engine = tokio::spawn(async move {
-            Engine { concurrency: PANES }
-                .run(&plan, writer, engine_live, &control, None)
-                .await
-        });
-        let mut frames = 0usize;
-        let mut last_draw = Instant::now() - FRAME;
-        while !engine.is_finished() {
-            // The app's policy: wait for a change, then draw no sooner than FRAME after the last frame.
-            let _ = tokio::time::timeout(Duration::from_millis(100), live.changed.notified()).await;
-            let since = last_draw.elapsed();
-            if since < FRAME {
-                tokio::time::sleep(FRAME - since).await;
-            }
-            if let Some(run) = app.run.as_mut() {
-                run.now = Instant::now();
-            }
-            terminal.draw(|f| app.render(f)).expect("draw");
-            last_draw = Instant::now();
-            frames += 1;
-        }
+        // The app's own loop: capture setup, engine, wake on change, at most one frame per
+        // FRAME; it returns when the capture has ended.
+        app.start_capture(plan, None);
+        let frames = drive(&mut terminal, &mut app, &mut rx, futures::stream::pending())
+            .await
+            .expect("app loop");
         let wall = start.elapsed();
         let cpu = cpu_self() - cpu_before;
-        let manifest = engine.await.expect("join").expect("engine");
+        let snapshot = app
+            .run
+            .as_ref()
+            .and_then(|r| r.captures.first())
+            .map(|c| c.dir.clone())
+            .expect("a capture ran");
+        let manifest = casefile::snapshot::Snapshot::open(&snapshot)
+            .expect("snapshot")
+            .manifest;
         let bytes: u64 = manifest.streams.iter().map(|s| s.result.stdout.bytes).sum();
         let _ = std::fs::remove_dir_all(&dir);
-        (cpu, wall, bytes, frames)
+        (cpu, wall, bytes, frames as usize)
     })
 }
 

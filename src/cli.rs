@@ -1,21 +1,18 @@
 //! The headless command line: `capture`, `presets`, `targets`, `show`.
 //! Exit codes: 0 every stream ran to its end; 1 some stream failed, timed out or was cancelled
 //! (the snapshot is still written); 2 usage or configuration error (nothing ran).
-use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent, TargetRunner};
+use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent};
 use crate::config::Config;
 use crate::model::{ByteSize, CapturePlan, HumanDuration, Incident, size::human_bytes};
 use crate::planner::{PlanRequest, build_plan};
 use crate::preset::{PresetLibrary, PresetOrigin, load_file};
-use crate::redact::Redactor;
-use crate::secret::SecretValue;
-use crate::snapshot::{Manifest, SnapshotWriter, StreamStatus, VerifyResult};
+use crate::snapshot::{Manifest, StreamStatus, VerifyResult};
 use clap::{Args, Parser, Subcommand};
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
-/// Exit status for usage and configuration errors.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status when some stream could not run to its end.
-pub const EXIT_INCOMPLETE: u8 = 1;
+use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
+
+pub mod export; // `casefile export`: its flags, then export::setup and export::export
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,7 +61,7 @@ pub enum Command {
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
     EditPreset { name: String },
     /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
-    Export(crate::export::cli::ExportArgs),
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -203,12 +200,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             for warning in &ssh_config.warnings {
                 errln!("casefile: warning: {warning}");
             }
-            let mut targets = config.all_targets();
-            for host in &ssh_config.hosts {
-                if !targets.iter().any(|t| &t.name == host) {
-                    targets.push(crate::ssh::resolve::ssh_config_target(host));
-                }
-            }
+            let targets = crate::session::available_targets(&config, &ssh_config);
             outln!(
                 "{:<20} {:<9} {:<44} {:<16} SOURCE",
                 "NAME",
@@ -236,7 +228,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             unpack.apply();
             show(&snapshot, json)
         }
-        Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
+        Some(Command::Export(args)) => export::run(&config, args).await,
     }
 }
 
@@ -365,110 +357,6 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
     }
 }
 
-/// `user@host` of whoever runs casefile.
-pub fn operator() -> String {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
-}
-
-/// Resolves the secrets this plan needs (and those always redacted) and builds the redactor;
-/// also returns the resolved values by secret name, for database runners' passwords.
-pub fn redactor_for(
-    config: &Config,
-    plan: &CapturePlan,
-) -> Result<(Arc<Redactor>, BTreeMap<String, SecretValue>), String> {
-    let mut names: Vec<&str> = plan
-        .targets
-        .iter()
-        .filter_map(|t| t.password_secret.as_deref())
-        .collect();
-    names.extend(
-        config
-            .secrets
-            .iter()
-            .filter(|(_, s)| s.always_redact)
-            .map(|(n, _)| n.as_str()),
-    );
-    names.extend(
-        plan.targets
-            .iter()
-            .filter_map(|t| config.ssh.get(&t.name))
-            .filter_map(|o| o.passphrase_secret.as_deref()),
-    );
-    for target in &plan.targets {
-        if let Some(jump) = config.ssh.get(&target.name).and_then(|o| o.jump.as_deref()) {
-            jump_secret_names(config, jump, 0, &mut names);
-        }
-        // A database's `via` host authenticates like a jump host.
-        if let Some(via) = via_of(target) {
-            jump_secret_names(config, via, 0, &mut names);
-        }
-    }
-    names.sort_unstable();
-    names.dedup();
-    let mut values = Vec::new();
-    let mut resolved = BTreeMap::new();
-    for name in names {
-        let reference = config
-            .secrets
-            .get(name)
-            .ok_or_else(|| format!("secret `{name}` is not defined"))?;
-        let value = reference.resolve(name)?;
-        values.push(value.expose().to_string());
-        resolved.insert(name.to_string(), value);
-    }
-    Ok((Redactor::new(&values), resolved))
-}
-
-/// Secrets of the jump hosts in `chain` (comma-separated hops that name casefile.toml targets),
-/// and of their own jump hosts: they authenticate the hop, so they are resolved and redacted too.
-fn jump_secret_names<'c>(config: &'c Config, chain: &str, depth: usize, names: &mut Vec<&'c str>) {
-    if depth > crate::ssh::MAX_JUMPS {
-        return;
-    }
-    for hop in chain.split(',').map(str::trim) {
-        if let Some(target) = config.targets.iter().find(|t| t.name == hop) {
-            names.extend(target.password_secret.as_deref());
-        }
-        if let Some(options) = config.ssh.get(hop) {
-            names.extend(options.password_secret.as_deref());
-            names.extend(options.passphrase_secret.as_deref());
-            if let Some(next) = options.jump.as_deref() {
-                jump_secret_names(config, next, depth + 1, names);
-            }
-        }
-    }
-}
-
-/// One runner per plan target, made with this capture's settings: database targets get their
-/// resolved password, SSH targets the SSH context (inventory, secrets, `--accept-new`).
-pub fn runners_for(
-    plan: &CapturePlan,
-    secrets: &BTreeMap<String, SecretValue>,
-    ssh: &crate::ssh::SshContext,
-) -> Vec<Result<TargetRunner, String>> {
-    plan.targets
-        .iter()
-        .map(
-            |target| match (target.kind().is_database(), &target.password_secret) {
-                (true, Some(name)) => {
-                    TargetRunner::for_database_in(target, secrets.get(name).cloned(), ssh)
-                }
-                _ => TargetRunner::for_target_in(target, ssh),
-            },
-        )
-        .collect()
-}
-
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
     // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
     let library = if args.presets.is_empty() {
@@ -477,16 +365,10 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         load_library(config)
     };
     let ssh_config = crate::ssh::SshConfig::load_default();
-    let mut targets = Vec::new();
-    for selector in &args.targets {
-        match config.select_targets(selector) {
-            Ok(found) => targets.extend(found),
-            Err(_) if ssh_config.hosts.iter().any(|h| h == selector) => {
-                targets.push(crate::ssh::resolve::ssh_config_target(selector))
-            }
-            Err(e) => return usage_error(e),
-        }
-    }
+    let targets = match crate::session::select_targets(config, &ssh_config, &args.targets) {
+        Ok(targets) => targets,
+        Err(e) => return usage_error(e),
+    };
     let request = PlanRequest {
         incident: args.incident.map(Incident::with_id),
         targets,
@@ -503,22 +385,26 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return usage_error(e),
     };
-    let ssh = match ssh_context(config, &plan, ssh_config, args.accept_new) {
-        Ok(ssh) => ssh,
-        Err(e) => return usage_error(e),
+    let options = crate::session::CaptureOptions {
+        out_dir: args.out.unwrap_or_else(|| config.capture_dir.clone()),
+        accept_new: args.accept_new,
     };
-    let (redactor, secrets) = match redactor_for(config, &plan) {
-        Ok(r) => r,
-        Err(e) => return usage_error(e),
+    let prepared = crate::session::prepare(config, plan, ssh_config, &options);
+    let warnings = match &prepared {
+        Ok(p) => &p.warnings,
+        Err(failed) => &failed.warnings,
     };
-    let runners = runners_for(&plan, &secrets, &ssh);
-    if let Some(Err(e)) = runners.iter().find(|r| r.is_err()) {
-        return usage_error(e);
+    for warning in warnings {
+        errln!("casefile: warning: {warning}");
     }
-    let out_dir = args.out.unwrap_or_else(|| config.capture_dir.clone());
-    let writer = match SnapshotWriter::create(&out_dir, &plan, redactor, operator()) {
-        Ok(w) => w,
-        Err(e) => return usage_error(format!("cannot create the snapshot: {e}")),
+    let crate::session::PreparedCapture {
+        plan,
+        runners,
+        writer,
+        ..
+    } = match prepared {
+        Ok(p) => p,
+        Err(failed) => return usage_error(failed.error),
     };
     errln!(
         "casefile: capturing {} streams into {}",
@@ -640,82 +526,6 @@ fn wait_for_interrupt() -> impl std::future::Future<Output = ()> {
             _ => std::future::pending().await,
         }
     }
-}
-
-/// The SSH settings of this capture: ~/.ssh/config, casefile.toml's SSH options, the secrets
-/// SSH targets (and the jump hosts they name) use, and `--accept-new`.
-pub fn ssh_context(
-    config: &Config,
-    plan: &CapturePlan,
-    ssh_config: crate::ssh::SshConfig,
-    accept_new: bool,
-) -> Result<crate::ssh::SshContext, String> {
-    let hosts = ssh_hosts_of(config, plan);
-    if !hosts.is_empty() {
-        for warning in &ssh_config.warnings {
-            errln!("casefile: warning: {warning}");
-        }
-    }
-    let mut ssh = crate::ssh::SshContext::new(ssh_config);
-    ssh.accept_new = accept_new;
-    ssh.options = config.ssh.clone();
-    ssh.inventory = config.targets.clone();
-    for name in &hosts {
-        let Some(options) = config.ssh.get(name) else {
-            continue;
-        };
-        for secret in [&options.password_secret, &options.passphrase_secret]
-            .into_iter()
-            .flatten()
-        {
-            let reference = config
-                .secrets
-                .get(secret)
-                .ok_or_else(|| format!("secret `{secret}` is not defined"))?;
-            ssh.secrets
-                .insert(secret.clone(), reference.resolve(secret)?);
-        }
-    }
-    Ok(ssh)
-}
-
-/// The SSH host a database target is reached through, if any.
-fn via_of(target: &crate::model::Target) -> Option<&str> {
-    match &target.spec {
-        crate::model::TargetSpec::Mysql(a) | crate::model::TargetSpec::Postgres(a) => {
-            a.via.as_deref()
-        }
-        _ => None,
-    }
-}
-
-/// The SSH hosts a capture may connect to: its SSH targets, the hosts its databases are
-/// reached `via`, and (transitively) the inventory jump hosts of both: their secrets are
-/// resolved for the SSH context.
-fn ssh_hosts_of(config: &Config, plan: &CapturePlan) -> Vec<String> {
-    use crate::model::TargetSpec;
-    let mut names: Vec<String> = Vec::new();
-    for target in &plan.targets {
-        let name = match &target.spec {
-            TargetSpec::Ssh { .. } => Some(target.name.clone()),
-            _ => via_of(target).map(str::to_string),
-        };
-        if let Some(name) = name.filter(|n| !names.contains(n)) {
-            names.push(name);
-        }
-    }
-    let mut index = 0;
-    while index < names.len() {
-        if let Some(jump) = config.ssh.get(&names[index]).and_then(|o| o.jump.clone()) {
-            for hop in jump.split(',').map(str::trim) {
-                if config.ssh.contains_key(hop) && !names.iter().any(|n| n == hop) {
-                    names.push(hop.to_string());
-                }
-            }
-        }
-        index += 1;
-    }
-    names
 }
 
 fn progress_label(plan: &CapturePlan, stream: usize) -> String {

@@ -4,7 +4,9 @@ pub mod output; // outln!/errln!: every line to stdout/stderr, sanitised; quiet 
 pub mod capture; // the engine: runs a plan's streams concurrently into a snapshot
 pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
+pub mod exit; // exit statuses shared by the front ends
 pub mod export; // export: archive, S3 upload, incident note, asciicast
+pub mod incidents; // incident sources (PagerDuty, incidents.toml) and recent captures
 pub mod logging; // one tracing subscriber; every log line is redacted
 pub mod model; // plain data: targets, plans, sizes, durations
 pub mod pagerduty; // PagerDuty REST client: incidents and notes (export and the incident picker)
@@ -14,6 +16,7 @@ pub mod redact; // secret redaction before bytes reach disk
 pub mod s3; // S3 upload (multipart, parallel parts) and presigned links
 pub mod sanitize; // the one sanitiser for every byte that reaches a terminal
 pub mod secret; // secret references resolved at run time
+pub mod session; // prepare a capture for any front end: secrets, SSH, runners, redactor, writer, warnings
 pub mod snapshot; // the on-disk snapshot: writer, reader, manifest, journal
 pub mod source_error; // file:line:col errors for user-written files
 pub mod ssh;

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             casefile::errln!("casefile: cannot start the async runtime: {e}");
-            return ExitCode::from(casefile::cli::EXIT_USAGE);
+            return ExitCode::from(casefile::exit::EXIT_USAGE);
         }
     };
     casefile::output::exit_code(runtime.block_on(casefile::cli::run(cli)))

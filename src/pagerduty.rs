@@ -92,7 +92,9 @@ impl PagerDutySettings {
                     .secrets
                     .get(name)
                     .ok_or_else(|| PagerDutyError::Config(format!("destinations.pagerduty_token_secret names `{name}`, which is not defined")))?;
-                reference.resolve(name).map_err(PagerDutyError::Config)?
+                reference
+                    .resolve(name)
+                    .map_err(|e| PagerDutyError::Config(e.to_string()))?
             }
             None => SecretValue::from_env(TOKEN_ENV).ok_or_else(|| {
                 PagerDutyError::Config(format!(

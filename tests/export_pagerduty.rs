@@ -302,7 +302,7 @@ async fn stub_upload_then_note_with_the_link_and_no_duplicate_on_re_export() {
 /// is an error message (shown in the screen), not a panic.
 #[tokio::test(flavor = "multi_thread")]
 async fn incidents_screen_source_lists_prism_incidents_and_reports_errors() {
-    use casefile::tui::screens::incidents::{IncidentSource, PagerDutyIncidents};
+    use casefile::incidents::{IncidentSource, PagerDutyIncidents};
     let prism = Prism::start();
     let source = PagerDutyIncidents {
         client: client(&prism.url()),

@@ -16,6 +16,7 @@ pub mod confined;
 pub mod diskfull;
 pub mod journal;
 pub mod manifest;
+pub mod player; // playback: journal index, seek, chunk reads (used by replay)
 pub mod private;
 pub mod reader;
 pub mod writer;

@@ -6,9 +6,10 @@
 use super::action::{Action, Cmd, Effect};
 use super::keymap::{Keymap, Scope};
 use super::screens::{
+    ScreenState,
     editor::EditorState,
     export::{ExportOutcome, ExportState},
-    incidents::{IncidentRow, IncidentsState, RecentCapture, incident_sources, scan_captures},
+    incidents::IncidentsState,
     plan::{PlanDefaults, PlanState},
     replay::ReplayState,
     run::{RunCapture, RunState},
@@ -22,10 +23,16 @@ use super::widgets::{
 };
 use crate::capture::{CaptureControl, Engine, LiveView};
 use crate::config::Config;
+use crate::incidents::{
+    IncidentRow, IncidentSource, RecentCapture, incident_sources, scan_captures,
+};
 use crate::model::CapturePlan;
 use crate::planner::build_plan;
 use crate::preset::PresetLibrary;
-use crate::snapshot::{CaptureState, Manifest, Snapshot, SnapshotWriter};
+use crate::session::{self, CaptureOptions, PreparedCapture, SessionError, SetupFailed};
+use crate::snapshot::player::Player;
+use crate::snapshot::{CaptureState, Manifest, Snapshot};
+use crate::ssh::SshConfig;
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
@@ -50,6 +57,8 @@ const TICK: Duration = Duration::from_millis(50);
 /// Smallest terminal the screens are laid out for.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
+/// Setup warnings shown at once above the footer.
+const NOTICE_LINES: usize = 3;
 /// Lines and bytes each live pane keeps in memory (the files hold everything).
 const LIVE_LINES: usize = 20_000;
 const LIVE_BYTES: usize = 4 << 20;
@@ -96,10 +105,19 @@ pub enum AppEvent {
         errors: Vec<String>,
         captures: Vec<RecentCapture>,
     },
+    /// A capture's setup ended (see [`App::start_capture`]).
+    CapturePrepared {
+        rerun_pane: Option<usize>,
+        result: Box<Result<PreparedCapture, SetupFailed>>,
+    },
     CaptureFinished {
         capture: usize,
         result: Result<Manifest, String>,
     },
+    /// ~/.ssh/config was read (its Hosts are offered on the Plan screen).
+    SshConfigLoaded(Arc<SshConfig>),
+    /// A snapshot to replay was opened (an archive unpacked) off the loop.
+    ReplayOpened(Result<Box<Player>, String>),
     PresetSaved(Result<PathBuf, String>),
     /// A step of the running export.
     ExportProgress(String),
@@ -132,6 +150,16 @@ pub struct App {
     pub help: bool,
     pub confirm: Option<(String, Effect)>,
     pub message: Option<String>,
+    /// ~/.ssh/config, read once off the loop at start (its Hosts join the Plan's targets).
+    ssh_config: Option<Arc<SshConfig>>,
+    /// Warnings of the last capture setup, shown above the footer (never printed).
+    pub notices: Vec<String>,
+    /// A capture setup is running on a blocking thread.
+    preparing: bool,
+    /// Quit once no capture runs (headless driving: the render benchmark, whole-app tests).
+    pub quit_when_captures_end: bool,
+    /// Made once: the PagerDuty source resolves its token on its first listing and keeps it.
+    sources: Option<Vec<Arc<dyn IncidentSource>>>,
     controls: Vec<CaptureControl>,
     forwarders: Vec<tokio::task::JoinHandle<()>>,
     /// Quit once every capture has been finalised.
@@ -162,6 +190,11 @@ impl App {
             help: false,
             confirm: None,
             message: None,
+            sources: None,
+            ssh_config: None,
+            notices: Vec::new(),
+            preparing: false,
+            quit_when_captures_end: false,
             controls: Vec::new(),
             forwarders: Vec::new(),
             quitting: false,
@@ -181,13 +214,21 @@ impl App {
 
     /// Opens the first screen (loading incidents in the background when it is the home screen).
     pub fn start(&mut self, start: Start) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            if let Ok(ssh_config) = tokio::task::spawn_blocking(SshConfig::load_default).await {
+                let _ = tx
+                    .send(AppEvent::SshConfigLoaded(Arc::new(ssh_config)))
+                    .await;
+            }
+        });
         match start {
             Start::Home => self.apply(Effect::LoadIncidents),
             Start::Replay(path) => {
+                // The incidents screen is underneath: Back (or a snapshot that cannot be
+                // opened) lands there.
+                self.apply(Effect::LoadIncidents);
                 self.apply(Effect::OpenReplay(path));
-                if self.replay.is_none() {
-                    self.apply(Effect::LoadIncidents);
-                }
             }
             Start::EditPreset(name) => {
                 let mut editor = EditorState::new(self.config.preset_dir.clone());
@@ -198,70 +239,36 @@ impl App {
         }
     }
 
+    /// The active screen's state (none when its state is missing, which `goto` prevents).
+    fn active(&self) -> Option<&dyn ScreenState> {
+        match self.screen {
+            Screen::Incidents => Some(&self.incidents),
+            Screen::Plan => self.plan.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Run => self.run.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Export => self.export.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Replay => self.replay.as_ref().map(|s| s as &dyn ScreenState),
+            Screen::Editor => self.editor.as_ref().map(|s| s as &dyn ScreenState),
+        }
+    }
+
+    fn active_mut(&mut self) -> Option<&mut dyn ScreenState> {
+        match self.screen {
+            Screen::Incidents => Some(&mut self.incidents),
+            Screen::Plan => self.plan.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Run => self.run.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Export => self.export.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Replay => self.replay.as_mut().map(|s| s as &mut dyn ScreenState),
+            Screen::Editor => self.editor.as_mut().map(|s| s as &mut dyn ScreenState),
+        }
+    }
+
     fn text_mode(&self) -> bool {
-        match self.screen {
-            Screen::Incidents => self.incidents.text_mode(),
-            Screen::Plan => self.plan.as_ref().is_some_and(PlanState::text_mode),
-            Screen::Run => self.run.as_ref().is_some_and(RunState::text_mode),
-            Screen::Replay => self.replay.as_ref().is_some_and(ReplayState::text_mode),
-            Screen::Editor => self.editor.as_ref().is_some_and(EditorState::text_mode),
-            Screen::Export => false,
-        }
-    }
-
-    fn commands(&self) -> &'static [Cmd] {
-        match self.screen {
-            Screen::Incidents => IncidentsState::COMMANDS,
-            Screen::Plan => PlanState::COMMANDS,
-            Screen::Run => RunState::COMMANDS,
-            Screen::Export => ExportState::COMMANDS,
-            Screen::Replay => ReplayState::COMMANDS,
-            Screen::Editor => EditorState::COMMANDS,
-        }
-    }
-
-    /// The few keys the footer shows (the help overlay lists them all).
-    fn footer_commands(&self) -> &'static [Cmd] {
-        match self.screen {
-            Screen::Incidents => &[Cmd::Select, Cmd::Filter, Cmd::NextFocus, Cmd::Editor],
-            Screen::Plan => &[
-                Cmd::Toggle,
-                Cmd::NextFocus,
-                Cmd::AdHoc,
-                Cmd::Start,
-                Cmd::Back,
-            ],
-            Screen::Run => &[
-                Cmd::Right,
-                Cmd::Zoom,
-                Cmd::Follow,
-                Cmd::Search,
-                Cmd::Cancel,
-                Cmd::Export,
-            ],
-            Screen::Export => &[Cmd::Select, Cmd::Export, Cmd::Back],
-            Screen::Replay => &[
-                Cmd::PlayPause,
-                Cmd::Faster,
-                Cmd::Slower,
-                Cmd::SeekForward,
-                Cmd::Search,
-            ],
-            Screen::Editor if self.editor.as_ref().is_some_and(|e| e.editing.is_some()) => {
-                &[Cmd::Save, Cmd::Back]
-            }
-            Screen::Editor => &[Cmd::Select, Cmd::New, Cmd::Duplicate],
-        }
+        self.active().is_some_and(ScreenState::text_mode)
     }
 
     /// True while something changes on its own (elapsed counters, playback).
     pub fn animating(&self) -> bool {
-        match self.screen {
-            Screen::Run => self.run.as_ref().is_some_and(RunState::running),
-            Screen::Replay => self.replay.as_ref().is_some_and(|r| r.playing),
-            Screen::Export => self.export.as_ref().is_some_and(|e| e.running),
-            _ => false,
-        }
+        self.active().is_some_and(ScreenState::animating)
     }
 
     /// Advances time-driven state.
@@ -349,15 +356,7 @@ impl App {
 
     /// Sends an action to the current screen and carries out its effect.
     pub fn dispatch(&mut self, action: Action) {
-        let effect = match self.screen {
-            Screen::Incidents => self.incidents.update(action),
-            Screen::Plan => self.plan.as_mut().and_then(|s| s.update(action)),
-            Screen::Run => self.run.as_mut().and_then(|s| s.update(action)),
-            Screen::Export => self.export.as_mut().and_then(|s| s.update(action)),
-            Screen::Replay => self.replay.as_mut().and_then(|s| s.update(action)),
-            Screen::Editor => self.editor.as_mut().and_then(|s| s.update(action)),
-        };
-        if let Some(effect) = effect {
+        if let Some(effect) = self.active_mut().and_then(|s| s.handle(action)) {
             self.apply(effect);
         }
     }
@@ -416,9 +415,13 @@ impl App {
                     timeout: self.config.timeout,
                     max_bytes: self.config.max_bytes,
                 };
+                let targets = match &self.ssh_config {
+                    Some(ssh_config) => session::available_targets(&self.config, ssh_config),
+                    None => self.config.all_targets(),
+                };
                 self.plan = Some(PlanState::new(
                     incident,
-                    self.config.all_targets(),
+                    targets,
                     Arc::clone(&self.library),
                     defaults,
                 ));
@@ -435,13 +438,19 @@ impl App {
                 }
             }
             Effect::CancelAll => self.controls.iter().for_each(CaptureControl::cancel_all),
-            Effect::OpenReplay(path) => match ReplayState::open(&path) {
-                Ok(replay) => {
-                    self.replay = Some(replay);
-                    self.goto(Screen::Replay);
-                }
-                Err(e) => self.message = Some(format!("error: {e}")),
-            },
+            Effect::OpenReplay(path) => {
+                // Opening may unpack an archive: off the loop.
+                self.message = Some(format!("opening {}…", path.display()));
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || {
+                        Player::open(&path).map(Box::new).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("opening the snapshot failed: {e}")));
+                    let _ = tx.send(AppEvent::ReplayOpened(result)).await;
+                });
+            }
             Effect::OpenEditor => {
                 self.editor = Some(EditorState::new(self.config.preset_dir.clone()));
                 self.goto(Screen::Editor);
@@ -501,7 +510,10 @@ impl App {
 
     fn load_incidents(&mut self) {
         self.incidents.loading = true;
-        let sources = incident_sources(&self.config);
+        let sources = self
+            .sources
+            .get_or_insert_with(|| incident_sources(&self.config))
+            .clone();
         self.incidents.sources = sources.iter().map(|s| s.name().to_string()).collect();
         let capture_dir = self.config.capture_dir.clone();
         let tx = self.tx.clone();
@@ -547,46 +559,59 @@ impl App {
         self.start_capture(plan, Some(pane));
     }
 
-    /// Creates the snapshot and spawns the engine; the run screen follows its live view.
-    fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
-        let (redactor, secrets) = match crate::cli::redactor_for(&self.config, &plan) {
-            Ok(r) => r,
-            Err(e) => {
-                self.message = Some(format!("cannot start: {e}"));
-                return;
-            }
-        };
-        // Runners are made with the capture's SSH settings (inventory, secrets), so a database
-        // `via` an inventory host resolves as it does headless.
-        let ssh = match crate::cli::ssh_context(
-            &self.config,
-            &plan,
-            crate::ssh::SshConfig::load_default(),
-            false,
-        ) {
-            Ok(ssh) => ssh,
-            Err(e) => {
-                self.message = Some(format!("cannot start: {e}"));
-                return;
-            }
-        };
-        let runners = crate::cli::runners_for(&plan, &secrets, &ssh);
-        if let Some(Err(e)) = runners.iter().find(|r| r.is_err()) {
-            self.message = Some(format!("cannot start: {e}"));
+    /// Prepares the capture (secrets, ~/.ssh/config, snapshot folder) on a blocking thread: a
+    /// slow secret command never freezes the screen. [`AppEvent::CapturePrepared`] brings the
+    /// result and its warnings back.
+    pub fn start_capture(&mut self, plan: CapturePlan, rerun_pane: Option<usize>) {
+        if self.preparing {
+            self.message = Some("a capture is being prepared; wait for it".into());
             return;
         }
-        let writer = match SnapshotWriter::create(
-            &self.config.capture_dir,
-            &plan,
-            redactor,
-            crate::cli::operator(),
-        ) {
-            Ok(w) => w,
-            Err(e) => {
-                self.message = Some(format!("cannot create the snapshot: {e}"));
-                return;
-            }
+        self.preparing = true;
+        self.message = Some("preparing the capture (secrets, SSH settings)…".into());
+        let config = self.config.clone();
+        let options = CaptureOptions {
+            out_dir: self.config.capture_dir.clone(),
+            accept_new: false,
         };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                session::prepare(&config, plan, SshConfig::load_default(), &options)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(SetupFailed {
+                    error: SessionError::Setup(format!("preparing the capture failed: {e}")),
+                    warnings: Vec::new(),
+                })
+            });
+            let _ = tx
+                .send(AppEvent::CapturePrepared {
+                    rerun_pane,
+                    result: Box::new(result),
+                })
+                .await;
+        });
+    }
+
+    /// Shows setup warnings in the app's notice area (and the log file), never on the terminal.
+    fn notice(&mut self, warnings: Vec<String>) {
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        self.notices = warnings;
+    }
+
+    /// Spawns the engine on a prepared capture; the run screen follows its live view.
+    fn launch_capture(&mut self, prepared: PreparedCapture, rerun_pane: Option<usize>) {
+        let PreparedCapture {
+            plan,
+            runners,
+            writer,
+            warnings,
+        } = prepared;
+        self.notice(warnings);
         let dir = writer.dir().to_path_buf();
         tracing::info!(snapshot = %dir.display(), streams = plan.streams.len(), "capture started");
         let live = Arc::new(LiveView::new(plan.streams.len(), LIVE_LINES, LIVE_BYTES));
@@ -640,6 +665,29 @@ impl App {
                 errors,
                 captures,
             } => self.incidents.loaded(rows, errors, captures),
+            AppEvent::CapturePrepared { rerun_pane, result } => {
+                self.preparing = false;
+                match *result {
+                    Ok(prepared) => {
+                        self.message = None;
+                        self.launch_capture(prepared, rerun_pane);
+                    }
+                    Err(failed) => {
+                        tracing::error!(error = %failed.error, "capture setup failed");
+                        self.notice(failed.warnings);
+                        self.message = Some(format!("cannot start: {}", failed.error));
+                    }
+                }
+            }
+            AppEvent::SshConfigLoaded(ssh_config) => self.ssh_config = Some(ssh_config),
+            AppEvent::ReplayOpened(result) => match result {
+                Ok(player) => {
+                    self.message = None;
+                    self.replay = Some(ReplayState::new(*player));
+                    self.goto(Screen::Replay);
+                }
+                Err(e) => self.message = Some(format!("error: {e}")),
+            },
             AppEvent::CaptureFinished { capture, result } => {
                 if let Some(handle) = self.forwarders.get(capture) {
                     handle.abort();
@@ -663,7 +711,7 @@ impl App {
                         ));
                     }
                 }
-                if self.quitting && !self.capturing() {
+                if (self.quitting || self.quit_when_captures_end) && !self.capturing() {
                     self.should_quit = true;
                 }
             }
@@ -698,30 +746,33 @@ impl App {
         }
     }
 
-    fn context(&self) -> String {
-        match self.screen {
-            Screen::Incidents => format!("captures in {}", self.config.capture_dir.display()),
-            Screen::Plan => match self.plan.as_ref().and_then(|p| p.incident.as_ref()) {
-                Some(i) => format!("incident {} {}", i.id, i.title.as_deref().unwrap_or("")),
-                None => "no incident (ad hoc)".into(),
-            },
-            Screen::Run => self.run.as_ref().map(RunState::context).unwrap_or_default(),
-            Screen::Export => self
-                .export
-                .as_ref()
-                .map(|e| e.dir.display().to_string())
-                .unwrap_or_default(),
-            Screen::Replay => self
-                .replay
-                .as_ref()
-                .map(ReplayState::context)
-                .unwrap_or_default(),
-            Screen::Editor => self
-                .editor
-                .as_ref()
-                .map(EditorState::context)
-                .unwrap_or_default(),
+    /// The newest setup warnings, one per line (sanitised: they may quote a user's files).
+    fn render_notices(&self, area: Rect, buf: &mut ratatui::buffer::Buffer, theme: &Theme) {
+        if area.height == 0 {
+            return;
         }
+        let hidden = self.notices.len().saturating_sub(NOTICE_LINES);
+        let lines: Vec<Line> = self
+            .notices
+            .iter()
+            .take(NOTICE_LINES)
+            .enumerate()
+            .map(|(i, notice)| {
+                let more = if hidden > 0 && i + 1 == NOTICE_LINES {
+                    format!(" (+{hidden} more in the log)")
+                } else {
+                    String::new()
+                };
+                Line::from(vec![
+                    Span::styled(" ⚠ warning: ", theme.warn),
+                    Span::styled(
+                        format!("{}{more}", crate::sanitize::text(notice)),
+                        theme.base,
+                    ),
+                ])
+            })
+            .collect();
+        Paragraph::new(lines).render(area, buf);
     }
 
     /// Draws the whole screen.
@@ -758,49 +809,32 @@ impl App {
             Constraint::Length(1),
         ])
         .areas(area);
-        let context = self.context();
+        let context = self
+            .active()
+            .map(|s| s.header_context(&self.config))
+            .unwrap_or_default();
         Header {
             screen: self.screen.title(),
             context: &context,
             theme: &theme,
         }
         .render(header, buf);
-        let body = Rect {
-            height: body.height,
-            ..body
-        };
-        match self.screen {
-            Screen::Incidents => self.incidents.render(body, buf, &theme),
-            Screen::Plan => {
-                if let Some(s) = self.plan.as_ref() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Run => {
-                if let Some(s) = self.run.as_mut() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Export => {
-                if let Some(s) = self.export.as_ref() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Replay => {
-                if let Some(s) = self.replay.as_mut() {
-                    s.render(body, buf, &theme)
-                }
-            }
-            Screen::Editor => {
-                if let Some(s) = self.editor.as_ref() {
-                    s.render(body, buf, &theme)
-                }
-            }
+        // Setup warnings get their own lines above the footer (at most NOTICE_LINES).
+        let notice_lines = self.notices.len().min(NOTICE_LINES) as u16;
+        let [body, notices] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(notice_lines)]).areas(body);
+        self.render_notices(notices, buf, &theme);
+        if let Some(screen) = self.active_mut() {
+            screen.draw(body, buf, &theme);
         }
         let scope = self.screen.scope();
+        let (footer_commands, commands) = self
+            .active()
+            .map(|s| (s.footer_commands(), s.commands()))
+            .unwrap_or((&[], &[]));
         Footer {
             scope,
-            commands: self.footer_commands(),
+            commands: footer_commands,
             keymap: &self.keymap,
             message: self.message.as_deref(),
             theme: &theme,
@@ -810,7 +844,7 @@ impl App {
             HelpOverlay {
                 title: self.screen.title(),
                 scope,
-                commands: self.commands(),
+                commands,
                 keymap: &self.keymap,
                 theme: &theme,
             }
@@ -826,31 +860,121 @@ impl App {
     }
 }
 
-/// Runs the app on a real terminal until the operator quits.
+/// One thing the loop hands to [`App::step`].
+#[derive(Debug)]
+pub enum Input {
+    /// A key, mouse or resize event from the terminal.
+    Terminal(Event),
+    /// A result of background work (boxed: some results are large).
+    App(Box<AppEvent>),
+    /// A live view changed (a stream printed something).
+    Wake,
+    /// The tick while something moves.
+    Tick,
+    /// SIGTERM or SIGHUP: stop the capture, finalise the snapshot and quit.
+    Stop,
+}
+
+impl App {
+    /// Handles one input; true when the screen must be redrawn. The real loop
+    /// ([`run_loop`]) and the tests (TestBackend, injected inputs) drive the app through this.
+    pub fn step(&mut self, input: Input) -> bool {
+        match input {
+            Input::Terminal(event) => self.on_event(event),
+            Input::App(event) => self.on_app_event(*event),
+            Input::Wake => {}
+            Input::Tick => {
+                if !self.animating() {
+                    self.last_tick = Instant::now();
+                    return false;
+                }
+                self.tick();
+            }
+            Input::Stop => self.apply(Effect::StopAndQuit),
+        }
+        true
+    }
+
+    /// Draws one frame on any ratatui backend (the terminal, or TestBackend in tests).
+    pub fn draw<B: ratatui::backend::Backend>(
+        &mut self,
+        terminal: &mut ratatui::Terminal<B>,
+    ) -> Result<(), B::Error> {
+        terminal.draw(|frame| self.render(frame))?;
+        Ok(())
+    }
+}
+
+/// Runs the app on a real terminal until the operator quits. Terminal events and the signals
+/// that stop a capture (SIGTERM, SIGHUP) become [`Input`]s for [`drive`].
 pub async fn run_loop(
     terminal: &mut super::term::Tui,
     mut app: App,
     mut rx: mpsc::Receiver<AppEvent>,
 ) -> std::io::Result<()> {
-    let mut events = crossterm::event::EventStream::new();
-    let wake = Arc::clone(&app.wake);
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut last_draw: Option<Instant> = None;
-    let mut dirty = true;
     // A terminal closing (SIGHUP) or a kill (SIGTERM) stops the capture and finalises the
     // snapshot like a confirmed quit, instead of leaving streams and the terminal behind.
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    crate::snapshot::cleanup::app_handles_signals();
+    let signals = async_stream(move |tx| async move {
+        loop {
+            tokio::select! {
+                _ = sigterm.recv() => tracing::info!("SIGTERM: stopping streams and finalising the snapshot"),
+                _ = sighup.recv() => tracing::info!("SIGHUP: stopping streams and finalising the snapshot"),
+            }
+            if tx.send(Ok(Input::Stop)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let terminal_events = crossterm::event::EventStream::new().map(|event| {
+        event
+            .inspect_err(|e| tracing::error!(error = %e, "terminal input failed"))
+            .map(Input::Terminal)
+    });
+    // The terminal going away (input closed) stops like a hang-up.
+    let terminal_events = terminal_events.chain(futures::stream::iter([Ok(Input::Stop)]));
+    let inputs = futures::stream::select(terminal_events, signals);
+    drive(terminal, &mut app, &mut rx, inputs).await.map(|_| ())
+}
+
+/// A stream fed by a task (signals have no stream of their own here).
+fn async_stream<F, Fut>(body: F) -> impl futures::Stream<Item = std::io::Result<Input>> + Unpin
+where
+    F: FnOnce(mpsc::Sender<std::io::Result<Input>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(body(tx));
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) }).boxed()
+}
+
+/// The app's loop on any backend: waits for the next input (from `inputs`, background work on
+/// `rx`, a live view's wake, or the tick), steps the app, and draws when a step made it dirty,
+/// at most one frame per [`FRAME`]. Returns the number of frames drawn once the app quits or
+/// `inputs` ends. The TUI, the whole-app tests and the render benchmark all run this.
+pub async fn drive<B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
+    app: &mut App,
+    rx: &mut mpsc::Receiver<AppEvent>,
+    mut inputs: impl futures::Stream<Item = std::io::Result<Input>> + Unpin,
+) -> std::io::Result<u64> {
+    let wake = Arc::clone(&app.wake);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_draw: Option<Instant> = None;
+    let mut dirty = true;
+    let mut frames = 0;
     loop {
         if app.should_quit {
             break;
         }
         let since = last_draw.map(|t| t.elapsed()).unwrap_or(FRAME);
         if dirty && since >= FRAME {
-            terminal.draw(|frame| app.render(frame))?;
+            app.draw(terminal)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            frames += 1;
             last_draw = Some(Instant::now());
             dirty = false;
         }
@@ -859,43 +983,17 @@ pub async fn run_loop(
         } else {
             Duration::from_secs(3600)
         };
-        tokio::select! {
-            event = events.next() => match event {
-                Some(Ok(event)) => {
-                    app.on_event(event);
-                    dirty = true;
-                }
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "terminal input failed");
-                    return Err(e);
-                }
+        let input = tokio::select! {
+            input = inputs.next() => match input {
+                Some(input) => input?,
                 None => break,
             },
-            _ = wake.notified() => dirty = true,
-            _ = sigterm.recv() => {
-                tracing::info!("SIGTERM: stopping streams and finalising the snapshot");
-                app.apply(Effect::StopAndQuit);
-                dirty = true;
-            }
-            _ = sighup.recv() => {
-                tracing::info!("SIGHUP: stopping streams and finalising the snapshot");
-                app.apply(Effect::StopAndQuit);
-                dirty = true;
-            }
-            Some(event) = rx.recv() => {
-                app.on_app_event(event);
-                dirty = true;
-            }
-            _ = tick.tick() => {
-                if app.animating() {
-                    app.tick();
-                    dirty = true;
-                } else {
-                    app.last_tick = Instant::now();
-                }
-            }
-            _ = tokio::time::sleep(wait), if dirty => {}
-        }
+            _ = wake.notified() => Input::Wake,
+            Some(event) = rx.recv() => Input::App(Box::new(event)),
+            _ = tick.tick() => Input::Tick,
+            _ = tokio::time::sleep(wait), if dirty => continue,
+        };
+        dirty |= app.step(input);
     }
-    Ok(())
+    Ok(frames)
 }

@@ -7,7 +7,6 @@ use super::keymap::Keymap;
 use super::screens::{
     editor::EditorState,
     export::ExportState,
-    incidents::{IncidentRow, RecentCapture, parse_incidents},
     plan::{PlanDefaults, PlanState},
     replay::ReplayState,
     run::{RunCapture, RunState},
@@ -15,6 +14,7 @@ use super::screens::{
 use super::theme::Theme;
 use crate::capture::LiveView;
 use crate::config::Config;
+use crate::incidents::{IncidentRow, RecentCapture, parse_incidents};
 use crate::model::{CapturePlan, Incident, StepAction, StreamSpec, Target};
 use crate::preset::PresetLibrary;
 use crate::redact::Redactor;

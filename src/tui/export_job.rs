@@ -2,8 +2,8 @@
 //! as `casefile export`, with its progress lines and the bytes the store has acknowledged sent to
 //! the app loop, so the screen shows progress and the app never blocks.
 use crate::config::Config;
-use crate::export::{Destination, ExportReport, ExportRequest, cli::ExportArgs, cli::s3_options};
-use crate::pagerduty::{PagerDuty, PagerDutySettings};
+use crate::export::setup::{ExportChoice, ExportSetup, S3Overrides, prepare_export};
+use crate::export::{Destination, ExportReport};
 use crate::s3::{S3Location, S3Uploader};
 use crate::tui::app::AppEvent;
 use crate::tui::screens::export::{ExportJob, ExportOutcome};
@@ -29,46 +29,45 @@ fn failed(message: impl ToString) -> ExportOutcome {
 }
 
 async fn run(config: &Config, job: &ExportJob, tx: &mpsc::Sender<AppEvent>) -> ExportOutcome {
-    let options = match s3_options(config, &ExportArgs::default()) {
-        Ok(o) => o,
-        Err(e) => return failed(e),
-    };
     let mut destinations = Vec::new();
     if let Some(dir) = &job.archive_dir {
         destinations.push(Destination::Dir(dir.clone()));
     }
-    let mut uploader = None;
     if let Some(url) = &job.s3 {
         match S3Location::parse(url) {
             Ok(location) => destinations.push(Destination::S3(location)),
             Err(e) => return failed(format!("destinations.s3: {e}")),
         }
-        match S3Uploader::from_env(options.clone()).await {
-            Ok(u) => uploader = Some(u),
-            Err(e) => return failed(e),
-        }
     }
-    let mut extra_secrets = Vec::new();
-    let mut pagerduty = None;
-    if job.incident.is_some() {
-        let settings = match PagerDutySettings::from_config(config) {
-            Ok(s) => s,
-            Err(e) => return failed(e),
-        };
-        extra_secrets.push(settings.token.expose().to_string());
-        match PagerDuty::new(&settings) {
-            Ok(client) => pagerduty = Some(client),
-            Err(e) => return failed(e),
-        }
-    }
-    let request = ExportRequest {
+    let choice = ExportChoice {
         snapshot: job.snapshot.clone(),
         destinations,
         incident: job.incident.clone(),
         asciicast: None,
-        s3: options,
         gzip_level: 6,
     };
+    // The PagerDuty token may come from a secret command: resolved on a blocking thread.
+    let setup_config = config.clone();
+    let setup = tokio::task::spawn_blocking(move || {
+        prepare_export(&setup_config, choice, &S3Overrides::default())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("preparing the export failed: {e}")));
+    let ExportSetup {
+        request,
+        pagerduty,
+        extra_secrets,
+    } = match setup {
+        Ok(setup) => setup,
+        Err(e) => return failed(e),
+    };
+    let mut uploader = None;
+    if job.s3.is_some() {
+        match S3Uploader::from_env(request.s3.clone()).await {
+            Ok(u) => uploader = Some(u),
+            Err(e) => return failed(e),
+        }
+    }
     let counter = uploader.clone().map(|u| {
         let tx = tx.clone();
         tokio::spawn(async move {

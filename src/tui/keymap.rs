@@ -2,6 +2,7 @@
 //! Overridable in casefile.toml: `[keys.run] zoom = "z"` or `zoom = ["z", "enter"]`
 //! (sections: global, incidents, plan, run, export, replay, editor).
 use super::action::Cmd;
+use crate::source_error::SourceError;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 
@@ -246,31 +247,61 @@ impl Default for Keymap {
     }
 }
 
+/// A `[keys]` entry the keymap cannot use: which screen table and command, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct KeyOverrideError {
+    pub screen: String,
+    pub command: Option<String>,
+    pub message: String,
+}
+
 impl Keymap {
+    /// The keymap from casefile.toml's `[keys]`; errors name the file, line and column.
+    pub fn from_config(config: &crate::config::Config) -> Result<Keymap, SourceError> {
+        Keymap::with_overrides(&config.keys).map_err(|e| {
+            config
+                .key_places
+                .error(&e.screen, e.command.as_deref(), e.to_string())
+        })
+    }
+
     /// Defaults with the config's `[keys.SCOPE] command = "key" | ["key", …]` applied: a command
     /// named there loses its default keys in that scope and gets the given ones.
     pub fn with_overrides(
         overrides: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
-    ) -> Result<Keymap, String> {
+    ) -> Result<Keymap, KeyOverrideError> {
         let mut map = Keymap::default();
         for (scope_name, bindings) in overrides {
+            let error = |command: Option<&String>, message: String| KeyOverrideError {
+                screen: scope_name.clone(),
+                command: command.cloned(),
+                message,
+            };
             let scope = Scope::ALL
                 .into_iter()
                 .find(|s| s.name() == scope_name)
-                .ok_or_else(|| format!("[keys.{scope_name}]: no such screen (use one of global, incidents, plan, run, export, replay, editor)"))?;
+                .ok_or_else(|| error(None, format!("[keys.{scope_name}]: no such screen (use one of global, incidents, plan, run, export, replay, editor)")))?;
             for (cmd_name, keys) in bindings {
                 let cmd = Cmd::from_name(cmd_name).ok_or_else(|| {
                     let names: Vec<&str> = Cmd::ALL.iter().map(|(_, n, _)| *n).collect();
-                    format!(
-                        "[keys.{scope_name}] {cmd_name}: no such command (known: {})",
-                        names.join(", ")
+                    error(
+                        Some(cmd_name),
+                        format!(
+                            "[keys.{scope_name}] {cmd_name}: no such command (known: {})",
+                            names.join(", ")
+                        ),
                     )
                 })?;
                 let table = map.tables.entry(scope).or_default();
                 table.retain(|(_, c)| *c != cmd);
                 for key in keys {
-                    let combo = KeyCombo::parse(key)
-                        .map_err(|e| format!("[keys.{scope_name}] {cmd_name}: {e}"))?;
+                    let combo = KeyCombo::parse(key).map_err(|e| {
+                        error(
+                            Some(cmd_name),
+                            format!("[keys.{scope_name}] {cmd_name}: {e}"),
+                        )
+                    })?;
                     table.retain(|(k, _)| *k != combo);
                     table.insert(0, (combo, cmd));
                 }
@@ -366,9 +397,33 @@ mod tests {
         assert!(
             Keymap::with_overrides(&bad)
                 .expect_err("unknown command")
+                .to_string()
                 .contains("no such command")
         );
         assert!(KeyCombo::parse("hyper-q").is_err());
         assert_eq!(KeyCombo::parse("ctrl-s").expect("parse").label(), "^S");
+    }
+
+    #[test]
+    fn a_bad_key_in_the_config_names_its_line_and_column() {
+        let config = crate::config::Config::parse(
+            "casefile.toml",
+            "[keys.run]\nzoom = \"z\"\nfollow = \"hyper-q\"\n",
+        )
+        .expect("parses");
+        let err = Keymap::from_config(&config).expect_err("bad key");
+        assert!(
+            err.to_string()
+                .starts_with("casefile.toml:3:1: [keys.run] follow:"),
+            "{err}"
+        );
+        let config = crate::config::Config::parse(
+            "casefile.toml",
+            "[keys.run]\nzoom = \"z\"\n\n[keys.plann]\nstart = \"s\"\n",
+        )
+        .expect("parses");
+        let err = Keymap::from_config(&config).expect_err("bad screen");
+        assert_eq!((err.line, err.column), (4, 7), "{err}");
+        assert!(err.to_string().contains("no such screen"), "{err}");
     }
 }

@@ -3,11 +3,13 @@
 //! the headless CLI; nothing under the engine knows about ratatui.
 pub mod action; // Action (input) and Effect (what the app must do)
 pub mod app; // the event loop, screens, capture tasks
-pub mod demo; // demo data for screen snapshots, screenshots and the render benchmark
+#[cfg(any(test, feature = "demo"))]
+pub mod demo; // demo data for screen snapshots and screenshots (not in the shipped binary)
 pub mod export_job; // runs an export from the Export screen in the background
 pub mod inert_backend; // every cell passes the sanitiser before it reaches the terminal
 pub mod keymap; // per-screen key tables, overridable in [keys]
 pub mod screens; // one file per screen
+#[cfg(feature = "demo")]
 pub mod svg; // buffer → SVG, for screenshots generated from the app's own rendering
 pub mod term; // terminal init/restore
 pub mod theme; // themes/*.toml with per-field user overrides
@@ -45,14 +47,14 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
         Ok(t) => t,
         Err(e) => {
             errln!("casefile: {e}");
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
-    let keymap = match Keymap::with_overrides(&config.keys) {
+    let keymap = match Keymap::from_config(&config) {
         Ok(k) => k,
         Err(e) => {
-            errln!("casefile: casefile.toml: {e}");
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            errln!("casefile: {e}");
+            return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
     let log = init_logging();
@@ -64,7 +66,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
             errln!(
                 "casefile: cannot use this terminal: {e} (the headless commands work without one: casefile capture --help)"
             );
-            return ExitCode::from(crate::cli::EXIT_USAGE);
+            return ExitCode::from(crate::exit::EXIT_USAGE);
         }
     };
     let _guard = term::RestoreGuard;
@@ -75,7 +77,7 @@ pub async fn run(config: Config, theme_flag: Option<String>, start: Start) -> Ex
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             errln!("casefile: the terminal failed: {e}");
-            ExitCode::from(crate::cli::EXIT_INCOMPLETE)
+            ExitCode::from(crate::exit::EXIT_INCOMPLETE)
         }
     }
 }

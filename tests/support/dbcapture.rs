@@ -97,6 +97,7 @@ pub async fn capture(target: Target, password: Option<&str>, streams: Vec<Stream
             file: Some(file.path().display().to_string()),
             command: None,
             always_redact: false,
+            timeout: None,
         };
         let value = reference.resolve("db").expect("resolve secret");
         (file, value)

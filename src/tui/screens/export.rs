@@ -3,10 +3,10 @@
 //! progress and resulting links (the work itself is `crate::export`, run by the app).
 use crate::config::Config;
 use crate::export::{ExportReport, NoteOutcome};
+use crate::incidents::pagerduty_configured;
 use crate::model::size::human_bytes;
 use crate::snapshot::{CaptureState, Manifest};
 use crate::tui::action::{Action, Cmd, Effect};
-use crate::tui::screens::incidents::pagerduty_configured;
 use crate::tui::theme::Theme;
 use ratatui::{
     buffer::Buffer,

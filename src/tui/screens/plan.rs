@@ -5,6 +5,7 @@
 use crate::model::{CapturePlan, Incident, Target, TargetKind};
 use crate::planner::{PlanRequest, build_plan};
 use crate::preset::{ParamDef, PresetLibrary};
+use crate::session::SSH_CONFIG_SOURCE;
 use crate::tui::action::{Action, Cmd, Effect};
 use crate::tui::theme::Theme;
 use crossterm::event::KeyCode;
@@ -607,6 +608,10 @@ impl PlanState {
                         format!("#{} ", t.tags.join(" #")),
                         theme.accent,
                     ));
+                }
+                // A Host of ~/.ssh/config says so (the URL alone looks like an inline target).
+                if t.source == SSH_CONFIG_SOURCE {
+                    spans.push(Span::styled(format!("{SSH_CONFIG_SOURCE} "), theme.accent));
                 }
                 spans.push(Span::styled(t.spec.to_url(), theme.muted));
                 (self.selected_targets.contains(&i), spans)

@@ -1,10 +1,10 @@
 //! Replay: a saved snapshot played back in the same pane grid with its original timing, from
 //! the journal's timestamped chunk index. Play/pause, speed 0.5×–16×, seek, jump to the end,
-//! search. Seeking rebuilds each pane from the tail of its files, so it costs the same
-//! whatever the snapshot size.
+//! search. The journal index and seeking live in the snapshot layer (`snapshot::player`); this
+//! screen keeps one ring per pane and draws them.
 use crate::capture::OutputRing;
-use crate::snapshot::journal::{Fd, JournalEvent, read_journal};
-use crate::snapshot::{JOURNAL_FILE, Manifest, StreamStatus};
+use crate::snapshot::StreamStatus;
+use crate::snapshot::player::{Feed, Player};
 use crate::tui::action::{Action, Cmd, Effect};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::pane::{
@@ -16,53 +16,27 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
 };
-use std::{fs::File, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 /// Playback speeds offered.
 pub const SPEEDS: [f64; 6] = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 /// A seek step.
 const SEEK_STEP_US: u64 = 5_000_000;
-/// Per stream and output, how much of the file a seek loads into the pane.
-const TAIL_BYTES: u64 = 256 << 10;
-/// Playing forward more than this in one tick rebuilds from the tail instead.
-const REBUILD_BYTES: u64 = 1 << 20;
 /// Lines kept per pane.
 const RING_LINES: usize = 20_000;
 const RING_BYTES: usize = 4 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ChunkRef {
-    t: u64,
-    stream: usize,
-    fd: Fd,
-    off: u64,
-    len: u64,
-}
-
-/// State of the replay screen.
+/// State of the replay screen: the snapshot layer's [`Player`] plus one ring per pane.
 #[derive(Debug)]
 pub struct ReplayState {
-    /// The folder the stream files are read from.
-    pub dir: PathBuf,
-    /// What the operator opened (the folder, or the archive), as shown in the header.
+    pub player: Player,
+    /// What the header shows (the folder, or the archive opened).
     pub source: PathBuf,
-    pub manifest: Manifest,
-    chunks: Vec<ChunkRef>,
-    starts: Vec<Option<u64>>,
-    ends: Vec<Option<u64>>,
-    /// Microseconds from the first to the last journal event.
-    pub duration: u64,
-    /// Playback position, microseconds.
-    pub pos: u64,
-    applied: usize,
     rings: Vec<OutputRing>,
-    files: Vec<[Option<File>; 2]>,
     pub speed_index: usize,
     pub playing: bool,
     pub grid: PaneGrid,
     timeline_area: Rect,
-    /// The temporary folder an archive was unpacked into; removed with the state.
-    _unpacked: Option<crate::snapshot::reader::UnpackedDir>,
 }
 
 impl ReplayState {
@@ -81,76 +55,30 @@ impl ReplayState {
     ];
 
     /// Opens a snapshot folder (or its manifest.json, or an exported archive) and starts playing
-    /// from the beginning.
+    /// from the beginning. Blocking (an archive is unpacked): the app opens the [`Player`] off
+    /// its loop and calls [`ReplayState::new`].
     pub fn open(path: &std::path::Path) -> Result<ReplayState, String> {
-        let opened = crate::snapshot::open_folder_or_archive(path)
-            .map_err(|e| format!("cannot open the snapshot: {e}"))?;
-        let unpacked = opened.unpacked;
-        let snapshot = opened.snapshot;
-        let journal_path = snapshot.dir.join(JOURNAL_FILE);
-        let events = if journal_path.exists() {
-            read_journal(&journal_path).map_err(|e| format!("cannot read the journal: {e}"))?
-        } else {
-            Vec::new()
-        };
-        let n = snapshot.manifest.streams.len();
-        let mut chunks = Vec::new();
-        let mut starts = vec![None; n];
-        let mut ends = vec![None; n];
-        let mut duration = 0;
-        for event in events {
-            match event {
-                JournalEvent::Chunk { t, s, fd, off, len } if s < n => {
-                    chunks.push(ChunkRef {
-                        t,
-                        stream: s,
-                        fd,
-                        off,
-                        len,
-                    });
-                    duration = duration.max(t);
-                }
-                JournalEvent::Start { t, s } if s < n => {
-                    starts[s] = Some(t);
-                    duration = duration.max(t);
-                }
-                JournalEvent::End { t, s, .. } if s < n => {
-                    ends[s] = Some(t);
-                    duration = duration.max(t);
-                }
-                JournalEvent::Finish { t } => duration = duration.max(t),
-                _ => {}
-            }
-        }
-        // Chunks of different streams are appended by different tasks: keep them in time order.
-        chunks.sort_by_key(|c| c.t);
-        let files = (0..n).map(|_| [None, None]).collect();
+        Player::open(path)
+            .map(ReplayState::new)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Starts playing an opened snapshot from the beginning.
+    pub fn new(player: Player) -> ReplayState {
+        let n = player.manifest.streams.len();
         let mut state = ReplayState {
-            source: if unpacked.is_some() {
-                path.to_path_buf()
-            } else {
-                snapshot.dir.clone()
-            },
-            dir: snapshot.dir,
-            manifest: snapshot.manifest,
-            chunks,
-            starts,
-            ends,
-            duration,
-            pos: 0,
-            applied: 0,
+            source: player.source.clone(),
+            player,
             rings: (0..n)
                 .map(|_| OutputRing::new(RING_LINES, RING_BYTES))
                 .collect(),
-            files,
             speed_index: 1,
             playing: true,
             grid: PaneGrid::new(n),
             timeline_area: Rect::default(),
-            _unpacked: unpacked,
         };
         state.seek(0);
-        Ok(state)
+        state
     }
 
     pub fn speed(&self) -> f64 {
@@ -161,77 +89,40 @@ impl ReplayState {
         self.grid.search.editing
     }
 
-    /// Bytes of chunk `c` from its stream file.
-    fn read_chunk(&mut self, c: ChunkRef, from: u64) -> Vec<u8> {
-        let slot = &mut self.files[c.stream][c.fd as usize];
-        if slot.is_none() {
-            let record = &self.manifest.streams[c.stream].result;
-            let rel = if c.fd == Fd::Out {
-                &record.stdout.path
-            } else {
-                &record.stderr.path
-            };
-            // Confined to the snapshot folder: never a path elsewhere, a link, a FIFO or a device.
-            *slot = crate::snapshot::confined::open_stream_file(&self.dir, rel, rel).ok();
-        }
-        let Some(file) = slot.as_ref() else {
-            return Vec::new();
-        };
-        let start = from.max(c.off);
-        let len = c.off.saturating_add(c.len).saturating_sub(start);
-        crate::snapshot::confined::read_range(file, start, len).unwrap_or_default()
+    fn pos(&self) -> u64 {
+        self.player.pos()
+    }
+
+    fn duration(&self) -> u64 {
+        self.player.duration()
     }
 
     /// Moves playback to `pos`, loading what the panes show at that moment.
     pub fn seek(&mut self, pos: u64) {
-        let pos = pos.min(self.duration);
-        let pending: u64 = self.chunks[self.applied.min(self.chunks.len())..]
-            .iter()
-            .take_while(|c| c.t <= pos)
-            .fold(0u64, |sum, c| sum.saturating_add(c.len));
-        if pos < self.pos || pending > REBUILD_BYTES || (pos == 0 && self.applied == 0) {
-            self.rebuild(pos);
-        } else {
-            while let Some(&c) = self.chunks.get(self.applied).filter(|c| c.t <= pos) {
-                let bytes = self.read_chunk(c, c.off);
-                self.rings[c.stream].push(c.fd, &bytes);
-                self.applied += 1;
+        let rings = &mut self.rings;
+        self.player.seek(pos, &mut |feed| match feed {
+            Feed::Reset => {
+                for ring in rings.iter_mut() {
+                    *ring = OutputRing::new(RING_LINES, RING_BYTES);
+                }
             }
-        }
-        self.pos = pos;
-    }
-
-    fn rebuild(&mut self, pos: u64) {
-        let end = self.chunks.partition_point(|c| c.t <= pos);
-        let n = self.rings.len();
-        let mut last_end = vec![[0u64; 2]; n];
-        for c in &self.chunks[..end] {
-            last_end[c.stream][c.fd as usize] = c.off.saturating_add(c.len);
-        }
-        self.rings = (0..n)
-            .map(|_| OutputRing::new(RING_LINES, RING_BYTES))
-            .collect();
-        for i in 0..end {
-            let c = self.chunks[i];
-            let from = last_end[c.stream][c.fd as usize].saturating_sub(TAIL_BYTES);
-            if c.off.saturating_add(c.len) <= from {
-                continue;
+            Feed::Bytes { stream, fd, bytes } => {
+                if let Some(ring) = rings.get_mut(stream) {
+                    ring.push(fd, bytes);
+                }
             }
-            let bytes = self.read_chunk(c, from);
-            self.rings[c.stream].push(c.fd, &bytes);
-        }
-        self.applied = end;
-        self.pos = pos;
+        });
     }
 
     fn status(&self, stream: usize) -> PaneStatus {
-        let result = &self.manifest.streams[stream].result;
-        match (self.starts[stream], self.ends[stream]) {
-            (_, Some(end)) if end <= self.pos => {
+        let result = &self.player.manifest.streams[stream].result;
+        let pos = self.pos();
+        match self.player.index.times(stream) {
+            (_, Some(end)) if end <= pos => {
                 PaneStatus::from_parts(result.status, None, Some(result))
             }
-            (Some(start), _) if start <= self.pos => PaneStatus::Running {
-                elapsed: Duration::from_micros(self.pos - start),
+            (Some(start), _) if start <= pos => PaneStatus::Running {
+                elapsed: Duration::from_micros(pos - start),
             },
             (None, None) if result.status.is_final() => {
                 PaneStatus::from_parts(result.status, None, Some(result))
@@ -255,8 +146,8 @@ impl ReplayState {
             Action::Tick(dt) => {
                 if self.playing {
                     let step = (dt.as_micros() as f64 * self.speed()) as u64;
-                    let target = self.pos.saturating_add(step.max(1));
-                    if target >= self.duration {
+                    let target = self.pos().saturating_add(step.max(1));
+                    if target >= self.duration() {
                         self.playing = false;
                     }
                     self.seek(target);
@@ -291,7 +182,7 @@ impl ReplayState {
                 let t = self.timeline_area;
                 if t.width > 0 && row == t.y && column >= t.x && column < t.x + t.width {
                     let fraction = (column - t.x) as f64 / t.width.max(1) as f64;
-                    self.seek((self.duration as f64 * fraction) as u64);
+                    self.seek((self.duration() as f64 * fraction) as u64);
                 } else {
                     self.grid.click(column, row);
                 }
@@ -312,17 +203,17 @@ impl ReplayState {
     fn command(&mut self, cmd: Cmd) -> Option<Effect> {
         match cmd {
             Cmd::PlayPause => {
-                if !self.playing && self.pos >= self.duration {
+                if !self.playing && self.pos() >= self.duration() {
                     self.seek(0);
                 }
                 self.playing = !self.playing;
             }
             Cmd::Faster => self.speed_index = (self.speed_index + 1).min(SPEEDS.len() - 1),
             Cmd::Slower => self.speed_index = self.speed_index.saturating_sub(1),
-            Cmd::SeekForward => self.seek(self.pos.saturating_add(SEEK_STEP_US)),
-            Cmd::SeekBack => self.seek(self.pos.saturating_sub(SEEK_STEP_US)),
+            Cmd::SeekForward => self.seek(self.pos().saturating_add(SEEK_STEP_US)),
+            Cmd::SeekBack => self.seek(self.pos().saturating_sub(SEEK_STEP_US)),
             Cmd::JumpEnd => {
-                self.seek(self.duration);
+                self.seek(self.duration());
                 self.playing = false;
             }
             Cmd::Restart => {
@@ -373,7 +264,7 @@ impl ReplayState {
         self.grid.area = grid_area;
         let this = &*self;
         render_grid(&this.grid, grid_area, buf, theme, &mut |index, draw| {
-            let Some(record) = this.manifest.streams.get(index) else {
+            let Some(record) = this.player.manifest.streams.get(index) else {
                 return;
             };
             let title = format!(
@@ -404,7 +295,7 @@ impl ReplayState {
         } else {
             Span::styled(" ⏸ paused ", theme.status_bar.patch(theme.warn))
         };
-        let clock = format!(" {} / {} ", clock(self.pos), clock(self.duration));
+        let clock = format!(" {} / {} ", clock(self.pos()), clock(self.duration()));
         let speed = format!(" {}× ", self.speed());
         let search = if self.grid.search.query.is_empty() || self.grid.search.editing {
             String::new()
@@ -413,10 +304,10 @@ impl ReplayState {
         };
         let used = 11 + clock.chars().count() + speed.chars().count() + search.chars().count() + 1;
         let width = (bar_area.width as usize).saturating_sub(used);
-        let filled = if self.duration == 0 {
+        let filled = if self.duration() == 0 {
             width
         } else {
-            (width as u128 * self.pos as u128 / self.duration as u128) as usize
+            (width as u128 * self.pos() as u128 / self.duration() as u128) as usize
         };
         let line = Line::from(vec![
             state,
@@ -457,8 +348,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let snapshot = crate::tui::demo::write_demo_snapshot(dir.path()).expect("snapshot");
         let mut r = ReplayState::open(&snapshot).expect("open");
-        assert_eq!(r.duration, 6_000_000);
-        assert_eq!(r.pos, 0);
+        assert_eq!(r.duration(), 6_000_000);
+        assert_eq!(r.pos(), 0);
         assert!(
             matches!(r.status(0), PaneStatus::Running { .. }),
             "stream 0 starts at t=0"
@@ -472,7 +363,7 @@ mod tests {
         r.update(Action::Cmd(Cmd::Faster));
         assert_eq!(r.speed(), 4.0);
         r.update(Action::Tick(Duration::from_millis(100)));
-        assert_eq!(r.pos, 750_000, "4× speed");
+        assert_eq!(r.pos(), 750_000, "4× speed");
         r.update(Action::Cmd(Cmd::JumpEnd));
         assert!(!r.playing);
         assert!(matches!(
@@ -491,13 +382,13 @@ mod tests {
         ));
         let at_end = r.rings[0].lines.len();
         r.update(Action::Cmd(Cmd::SeekBack));
-        assert_eq!(r.pos, 1_000_000);
+        assert_eq!(r.pos(), 1_000_000);
         assert!(
             r.rings[0].lines.len() < at_end,
             "seeking back rebuilds the panes"
         );
         r.update(Action::Cmd(Cmd::Restart));
-        assert_eq!((r.pos, r.rings[1].total_bytes), (0, 0));
+        assert_eq!((r.pos(), r.rings[1].total_bytes), (0, 0));
         for _ in 0..10 {
             r.update(Action::Cmd(Cmd::Slower));
         }

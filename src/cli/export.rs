@@ -1,17 +1,15 @@
 //! `casefile export SNAPSHOT --to s3://bucket/prefix/ | --to file:DIR | --incident ID | --asciicast DIR`.
 //! Exit codes: 0 everything asked for was done; 1 the export failed part-way (what succeeded is
 //! printed, and running the same command again finishes the rest); 2 usage or configuration error.
-use super::{Destination, ExportReport, ExportRequest, NoteOutcome, export};
-use crate::cli::{EXIT_INCOMPLETE, EXIT_USAGE};
 use crate::config::Config;
+use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
+use crate::export::setup::{ExportChoice, ExportSetup, S3Overrides, prepare_export};
+use crate::export::{Destination, ExportReport, NoteOutcome, export};
 use crate::model::{ByteSize, HumanDuration};
-use crate::pagerduty::{PagerDuty, PagerDutySettings};
-use crate::s3::{MIN_PART_SIZE, S3Options};
 use clap::Args;
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode};
 
-/// `Default` is "no flags" (what the TUI uses: everything from casefile.toml).
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Snapshot folder (or its manifest.json)
     pub snapshot: PathBuf,
@@ -73,51 +71,24 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// S3 options: flags, then casefile.toml's `[destinations]`, then defaults.
-pub fn s3_options(config: &Config, args: &ExportArgs) -> Result<S3Options, String> {
-    let d = &config.destinations;
-    let defaults = S3Options::default();
-    let expiry = args
-        .expires_in
-        .or(d.presign_expiry)
-        .map_or(defaults.presign_expiry, |h| h.0);
-    if expiry > Duration::from_secs(7 * 24 * 3600) || expiry.is_zero() {
-        return Err(
-            "the presigned link expiry must be between 1s and 7 days (SigV4's limit)".into(),
-        );
+impl ExportArgs {
+    /// The S3 flags given (none: casefile.toml, then defaults).
+    fn s3_overrides(&self) -> S3Overrides {
+        S3Overrides {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            path_style: self.path_style,
+            sse: self.sse.clone(),
+            sse_kms_key_id: self.sse_kms_key_id.clone(),
+            storage_class: self.storage_class.clone(),
+            expires_in: self.expires_in,
+            multipart_threshold: self.multipart_threshold,
+            part_size: self.part_size,
+            upload_concurrency: self.upload_concurrency,
+            max_attempts: self.max_attempts,
+        }
     }
-    let part_size = args.part_size.map_or(defaults.part_size, |b| b.0);
-    if part_size < MIN_PART_SIZE {
-        return Err("--part-size must be at least 5MiB (S3's minimum)".into());
-    }
-    Ok(S3Options {
-        profile: args.profile.clone().or_else(|| d.s3_profile.clone()),
-        region: args.region.clone().or_else(|| d.s3_region.clone()),
-        endpoint_url: args
-            .endpoint_url
-            .clone()
-            .or_else(|| d.s3_endpoint_url.clone()),
-        path_style: args.path_style.or(d.s3_path_style),
-        multipart_threshold: args
-            .multipart_threshold
-            .map_or(defaults.multipart_threshold, |b| b.0),
-        part_size,
-        concurrency: args
-            .upload_concurrency
-            .unwrap_or(defaults.concurrency)
-            .max(1),
-        max_attempts: args.max_attempts.unwrap_or(defaults.max_attempts).max(1),
-        sse: args.sse.clone().or_else(|| d.s3_sse.clone()),
-        sse_kms_key_id: args
-            .sse_kms_key_id
-            .clone()
-            .or_else(|| d.s3_sse_kms_key_id.clone()),
-        storage_class: args
-            .storage_class
-            .clone()
-            .or_else(|| d.s3_storage_class.clone()),
-        presign_expiry: expiry,
-    })
 }
 
 /// Runs `casefile export`.
@@ -146,33 +117,25 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
     if args.gzip_level > 9 {
         return usage_error("--gzip-level must be 0-9");
     }
-    let s3 = match s3_options(config, &args) {
-        Ok(o) => o,
+    let setup = match prepare_export(
+        config,
+        ExportChoice {
+            snapshot: args.snapshot.clone(),
+            destinations,
+            incident: args.incident.as_ref().map(|id| id.to_string()),
+            asciicast: args.asciicast.clone(),
+            gzip_level: args.gzip_level,
+        },
+        &args.s3_overrides(),
+    ) {
+        Ok(setup) => setup,
         Err(e) => return usage_error(e),
     };
-    let mut extra_secrets = Vec::new();
-    let pagerduty = match &args.incident {
-        None => None,
-        Some(_) => {
-            let settings = match PagerDutySettings::from_config(config) {
-                Ok(s) => s,
-                Err(e) => return usage_error(e),
-            };
-            extra_secrets.push(settings.token.expose().to_string());
-            match PagerDuty::new(&settings) {
-                Ok(client) => Some(client),
-                Err(e) => return usage_error(e),
-            }
-        }
-    };
-    let request = ExportRequest {
-        snapshot: args.snapshot.clone(),
-        destinations,
-        incident: args.incident.as_ref().map(|id| id.to_string()),
-        asciicast: args.asciicast.clone(),
-        s3,
-        gzip_level: args.gzip_level,
-    };
+    let ExportSetup {
+        request,
+        pagerduty,
+        extra_secrets,
+    } = setup;
     let progress = |line: &str| errln!("casefile: {line}");
     let result = export(
         config,

@@ -1,0 +1,373 @@
+//! `casefile.toml`: the target inventory, secret references, destinations, directories and TUI
+//! keys, one file per concern; `parse` runs each concern's `validate_*` in turn.
+//! Precedence: command line > file > defaults. No file at all is fine (local target, built-ins).
+mod destinations;
+mod keys;
+mod paths;
+mod secrets;
+mod targets;
+
+pub use destinations::Destinations;
+pub use keys::KeyPlaces;
+pub use paths::default_capture_dir;
+
+use crate::model::{ByteSize, HumanDuration, Target};
+use crate::secret::SecretRef;
+use crate::source_error::SourceError;
+use paths::expand_home;
+use serde::Deserialize;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+use toml::Spanned;
+
+/// Makes a [`SourceError`] at a span of the file being parsed (`None`: its start).
+type AtFn<'a> = dyn Fn(Option<std::ops::Range<usize>>, String) -> SourceError + 'a;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    capture_dir: Option<String>,
+    #[serde(default)]
+    preset_dir: Option<String>,
+    #[serde(default)]
+    concurrency: Option<Spanned<usize>>,
+    #[serde(default)]
+    timeout: Option<HumanDuration>,
+    #[serde(default)]
+    max_bytes: Option<ByteSize>,
+    #[serde(default)]
+    secrets: BTreeMap<Spanned<String>, Spanned<SecretRef>>,
+    #[serde(default)]
+    targets: BTreeMap<Spanned<String>, targets::RawTarget>,
+    #[serde(default)]
+    destinations: Destinations,
+    /// TUI theme: a built-in name (dark, light, high-contrast) or a theme file path.
+    #[serde(default)]
+    theme: Option<String>,
+    /// TUI key overrides: `[keys.SCREEN] command = "key"` or `["key", …]`.
+    #[serde(default)]
+    keys: keys::RawKeys,
+}
+
+/// The loaded configuration, with defaults applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub file: Option<PathBuf>,
+    pub capture_dir: PathBuf,
+    pub preset_dir: Option<PathBuf>,
+    pub concurrency: usize,
+    /// Timeout for ad-hoc steps.
+    pub timeout: std::time::Duration,
+    /// Output cap for ad-hoc steps (`None` = unlimited).
+    pub max_bytes: Option<u64>,
+    pub secrets: BTreeMap<String, SecretRef>,
+    pub targets: Vec<Target>,
+    pub destinations: Destinations,
+    /// TUI theme name or file (`--theme` wins).
+    pub theme: Option<String>,
+    /// TUI key overrides per screen: command name → keys.
+    pub keys: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Where each `[keys]` entry was written, for errors found by the TUI's keymap.
+    pub key_places: KeyPlaces,
+    /// SSH settings of SSH targets by target name (identity file, jump host, secrets).
+    pub ssh: BTreeMap<String, crate::ssh::SshTargetOptions>,
+    /// `via` names that are not SSH targets of this file: fine if `~/.ssh/config` has the Host,
+    /// else the error to report (see [`Config::check_via`]).
+    pub pending_via: Vec<PendingVia>,
+}
+
+/// A `via = "NAME"` to look up in `~/.ssh/config`, with the error (file:line) if it is not there.
+#[derive(Debug, Clone)]
+pub struct PendingVia {
+    pub name: String,
+    pub error: SourceError,
+}
+
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+impl Config {
+    /// Defaults only: what a fresh machine gets.
+    pub fn defaults() -> Config {
+        let config_dir = dirs::config_dir().map(|d| d.join("casefile"));
+        Config {
+            file: None,
+            capture_dir: default_capture_dir(),
+            preset_dir: config_dir.map(|d| d.join("presets")),
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout: crate::preset::DEFAULT_STEP_TIMEOUT,
+            max_bytes: None,
+            secrets: BTreeMap::new(),
+            targets: Vec::new(),
+            destinations: Destinations::default(),
+            theme: None,
+            keys: BTreeMap::new(),
+            key_places: KeyPlaces::default(),
+            ssh: BTreeMap::new(),
+            pending_via: Vec::new(),
+        }
+    }
+
+    /// `--config`, else `CASEFILE_CONFIG`, else `$XDG_CONFIG_HOME/casefile/casefile.toml` if it exists.
+    pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return Some(path.to_path_buf());
+        }
+        if let Some(path) = std::env::var_os("CASEFILE_CONFIG").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(path));
+        }
+        dirs::config_dir()
+            .map(|d| d.join("casefile").join("casefile.toml"))
+            .filter(|p| p.exists())
+    }
+
+    /// Loads the config file if there is one.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, SourceError> {
+        match Config::locate(explicit) {
+            None => Ok(Config::defaults()),
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    SourceError::at(&name, "", None, format!("cannot read the config file: {e}"))
+                })?;
+                Config::parse(&name, &text)
+            }
+        }
+    }
+
+    /// Parses config text; `name` is the file name used in messages.
+    pub fn parse(name: &str, text: &str) -> Result<Config, SourceError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| SourceError::from_toml(name, text, &e))?;
+        let at = |span, msg: String| SourceError::at(name, text, span, msg);
+        let mut config = Config::defaults();
+        config.file = Some(PathBuf::from(name));
+        if let Some(dir) = raw.capture_dir {
+            config.capture_dir = expand_home(&dir);
+        }
+        if let Some(dir) = raw.preset_dir {
+            config.preset_dir = Some(expand_home(&dir));
+        }
+        if let Some(c) = raw.concurrency {
+            config.concurrency = validate_concurrency(c, &at)?;
+        }
+        if let Some(t) = raw.timeout {
+            config.timeout = t.0;
+        }
+        config.max_bytes = raw.max_bytes.map(|b| b.0);
+        config.secrets = secrets::validate_secrets(raw.secrets, &at)?;
+        let inventory = targets::validate_targets(raw.targets, &config.secrets, name, &at)?;
+        config.targets = inventory.targets;
+        config.ssh = inventory.ssh;
+        config.pending_via = inventory.pending_via;
+        destinations::validate_destinations(&raw.destinations, &config.secrets, &at)?;
+        config.destinations = raw.destinations;
+        config.theme = raw.theme;
+        (config.keys, config.key_places) = keys::validate_keys(raw.keys, name, text);
+        Ok(config)
+    }
+}
+
+fn validate_concurrency(c: Spanned<usize>, at: &AtFn<'_>) -> Result<usize, SourceError> {
+    if *c.get_ref() == 0 {
+        return Err(at(Some(c.span()), "concurrency must be at least 1".into())
+            .with_hint("e.g. concurrency = 64"));
+    }
+    Ok(c.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TargetSpec;
+
+    #[test]
+    fn parses_inventory_and_selects_by_tag() {
+        let config = Config::parse(
+            "casefile.toml",
+            r#"
+concurrency = 8
+[secrets.db]
+env = "DB_PW"
+[targets.web1]
+url = "ssh://ops@web1:22"
+tags = ["web"]
+[targets.orders]
+url = "mysql://app@db1/orders"
+password_secret = "db"
+tags = ["db", "web"]
+"#,
+        )
+        .expect("valid config");
+        assert_eq!(config.concurrency, 8);
+        assert_eq!(config.select_targets("tag:web").expect("tag").len(), 2);
+        assert_eq!(
+            config.select_targets("orders").expect("name")[0]
+                .password_secret
+                .as_deref(),
+            Some("db")
+        );
+        assert!(
+            config
+                .select_targets("tag:nope")
+                .expect_err("tag")
+                .contains("known tags: db, web")
+        );
+    }
+
+    #[test]
+    fn database_targets_take_tls_and_socket_settings() {
+        let config = Config::parse(
+            "c.toml",
+            "[secrets.pw]\nenv = \"PW\"\n[targets.pg]\nurl = \"postgres://app@db1/app\"\npassword_secret = \"pw\"\ntls = \"verify-full\"\ntls_ca = \"/etc/ca.pem\"\nsocket = \"/run/postgresql\"\n",
+        )
+        .expect("valid");
+        let TargetSpec::Postgres(address) = &config.targets[0].spec else {
+            panic!("not postgres")
+        };
+        assert_eq!(address.tls, Some(crate::model::TlsMode::VerifyFull));
+        assert_eq!(
+            (address.tls_ca.as_deref(), address.socket.as_deref()),
+            (Some("/etc/ca.pem"), Some("/run/postgresql"))
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\ntls = \"sometimes\"\n",
+        )
+        .expect_err("bad tls");
+        assert_eq!(err.line, 3);
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"ssh://h\"\nsocket = \"/x\"\n",
+        )
+        .expect_err("socket on ssh");
+        assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let config = Config::parse(
+            "c.toml",
+            "[targets.db]\nurl = \"mysql://app@db1\"\ntls_cert = \"/etc/c.crt\"\ntls_key = \"/etc/c.key\"\n",
+        )
+        .expect("valid");
+        let TargetSpec::Mysql(address) = &config.targets[0].spec else {
+            panic!("not mysql")
+        };
+        assert_eq!(
+            (address.tls_cert.as_deref(), address.tls_key.as_deref()),
+            (Some("/etc/c.crt"), Some("/etc/c.key"))
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.db]\nurl = \"mysql://app@db1\"\n\ntls_cert = \"/etc/c.crt\"\n",
+        )
+        .expect_err("cert without key");
+        assert_eq!(err.line, 4);
+        assert!(
+            err.to_string()
+                .contains("needs both `tls_cert` and `tls_key`"),
+            "{err}"
+        );
+        assert!(
+            TargetSpec::parse_url("postgres://u@h/db?sslkey=/k").is_err(),
+            "a key without a certificate in a URL"
+        );
+    }
+
+    #[test]
+    fn via_names_an_ssh_host_of_the_file_or_of_ssh_config() {
+        let text = "[targets.bastion]\nurl = \"ssh://ops@b1\"\n[targets.orders]\nurl = \"mysql://app@db.internal/orders\"\nvia = \"bastion\"\n[targets.pg]\nurl = \"postgres://app@pg.internal/app\"\nvia = \"jumpbox\"\n";
+        let config = Config::parse("c.toml", text).expect("valid");
+        let TargetSpec::Mysql(address) = &config.targets[1].spec else {
+            panic!("not mysql")
+        };
+        assert_eq!(address.via.as_deref(), Some("bastion"));
+        // `jumpbox` is not in the file: fine only if ~/.ssh/config has it.
+        let without =
+            crate::ssh::SshConfig::parse("ssh_config", "Host other\n HostName 10.0.0.1\n");
+        let err = config.check_via(&without).expect_err("unknown via");
+        assert_eq!((err.file.as_str(), err.line), ("c.toml", 8));
+        assert!(err.to_string().contains("via `jumpbox`"), "{err}");
+        assert!(
+            err.to_string().contains("SSH targets here: bastion"),
+            "{err}"
+        );
+        let with = crate::ssh::SshConfig::parse("ssh_config", "Host jumpbox\n HostName 10.0.0.2\n");
+        assert!(config.check_via(&with).is_ok());
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"sqlite:/x.db\"\nvia = \"b\"\n",
+        )
+        .expect_err("via on sqlite");
+        assert!(err.to_string().contains("MySQL and PostgreSQL"), "{err}");
+        assert_eq!(err.line, 3);
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\nvia = \"b\"\n[targets.b]\nurl = \"postgres://h\"\n",
+        )
+        .expect_err("via to a database");
+        assert!(
+            err.to_string()
+                .contains("is a postgres target, not an SSH host"),
+            "{err}"
+        );
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\nvia = \"b\"\nsocket = \"/run/mysqld.sock\"\n",
+        )
+        .expect_err("via and socket");
+        assert!(err.to_string().contains("exclude each other"), "{err}");
+        assert!(
+            TargetSpec::parse_url("mysql://h/?via=b").is_err(),
+            "inline URLs take no via"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_and_a_fix() {
+        let err = Config::parse("c.toml", "[targets.a]\nurl = \"ssh://h\"\ntagz = []\n")
+            .expect_err("unknown key");
+        assert_eq!((err.line, err.file.as_str()), (3, "c.toml"));
+        assert!(err.to_string().contains("unknown field `tagz`"), "{err}");
+        let err = Config::parse(
+            "c.toml",
+            "[targets.a]\nurl = \"mysql://h\"\npassword_secret = \"x\"\n",
+        )
+        .expect_err("undefined secret");
+        assert_eq!(err.line, 3);
+        assert!(err.to_string().contains("[secrets.x]"), "{err}");
+        let err =
+            Config::parse("c.toml", "timeout = \"5 fortnights\"\n").expect_err("bad duration");
+        assert_eq!(err.line, 1);
+        let err = Config::parse("c.toml", "[targets.b]\nurl = \"ftp://x\"\n").expect_err("bad url");
+        assert_eq!((err.line, err.column), (2, 7));
+    }
+
+    #[test]
+    fn key_override_errors_name_file_line_and_column() {
+        let config = Config::parse(
+            "c.toml",
+            "timeout = \"5s\"\n[keys.run]\nzoom = \"z\"\n  follow = [\"f\", \"F\"]\n[keys.nowhere]\nquit = \"q\"\n",
+        )
+        .expect("keys are checked by the keymap");
+        assert_eq!(config.keys["run"]["follow"], vec!["f", "F"]);
+        let err = config
+            .key_places
+            .error("run", Some("follow"), "bad key".into());
+        assert_eq!((err.file.as_str(), err.line, err.column), ("c.toml", 4, 3));
+        let err = config
+            .key_places
+            .error("nowhere", None, "no such screen".into());
+        assert_eq!((err.line, err.column), (5, 7));
+        assert!(
+            err.to_string().starts_with("c.toml:5:7: no such screen"),
+            "{err}"
+        );
+        let err = Config::parse("c.toml", "[keys.run]\nzoom = 3\n").expect_err("not a key");
+        assert_eq!(err.line, 2);
+    }
+}

@@ -1,0 +1,314 @@
+//! Playback of a snapshot with its original timing: the journal's chunk index (which bytes of
+//! which stream file arrived when), seeking, and reading those bytes back. A front end feeds
+//! what [`Player::seek`] hands out into its panes; nothing here draws.
+//!
+//! Seeking backwards (or far forwards) rebuilds from the tail of each file up to the new
+//! position, so a seek costs the same whatever the snapshot size.
+use super::journal::{Fd, JournalEvent, read_journal};
+use super::{JOURNAL_FILE, Manifest};
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+};
+
+/// Per stream and output, how much of the file a rebuild loads.
+pub const TAIL_BYTES: u64 = 256 << 10;
+/// Moving forward by more than this many bytes at once rebuilds from the tail instead.
+pub const REBUILD_BYTES: u64 = 1 << 20;
+
+/// Why a snapshot cannot be played.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayerError {
+    #[error("cannot open the snapshot: {0}")]
+    Open(std::io::Error),
+    #[error("cannot read the journal: {0}")]
+    Journal(std::io::Error),
+}
+
+/// One journal chunk: `len` bytes at `off` of a stream's stdout or stderr, arrived at `t` µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRef {
+    pub t: u64,
+    pub stream: usize,
+    pub fd: Fd,
+    pub off: u64,
+    pub len: u64,
+}
+
+/// The journal as a time-ordered chunk list plus each stream's start and end time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalIndex {
+    chunks: Vec<ChunkRef>,
+    starts: Vec<Option<u64>>,
+    ends: Vec<Option<u64>>,
+    /// Microseconds from the first to the last journal event.
+    pub duration: u64,
+}
+
+impl JournalIndex {
+    /// Indexes `events` of a snapshot with `streams` streams (events of other streams are
+    /// ignored: a damaged journal never indexes out of bounds).
+    pub fn build(events: impl IntoIterator<Item = JournalEvent>, streams: usize) -> JournalIndex {
+        let mut index = JournalIndex {
+            chunks: Vec::new(),
+            starts: vec![None; streams],
+            ends: vec![None; streams],
+            duration: 0,
+        };
+        for event in events {
+            let t = match event {
+                JournalEvent::Chunk { t, s, fd, off, len } if s < streams => {
+                    index.chunks.push(ChunkRef {
+                        t,
+                        stream: s,
+                        fd,
+                        off,
+                        len,
+                    });
+                    t
+                }
+                JournalEvent::Start { t, s } if s < streams => {
+                    index.starts[s] = Some(t);
+                    t
+                }
+                JournalEvent::End { t, s, .. } if s < streams => {
+                    index.ends[s] = Some(t);
+                    t
+                }
+                JournalEvent::Finish { t } => t,
+                _ => continue,
+            };
+            index.duration = index.duration.max(t);
+        }
+        // Chunks of different streams are appended by different tasks: keep them in time order.
+        index.chunks.sort_by_key(|c| c.t);
+        index
+    }
+
+    /// When `stream` started and ended (µs), as far as the journal knows.
+    pub fn times(&self, stream: usize) -> (Option<u64>, Option<u64>) {
+        (
+            self.starts.get(stream).copied().flatten(),
+            self.ends.get(stream).copied().flatten(),
+        )
+    }
+
+    /// Chunks arrived at or before `pos`: `chunks()[..arrived_by(pos)]`.
+    pub fn arrived_by(&self, pos: u64) -> usize {
+        self.chunks.partition_point(|c| c.t <= pos)
+    }
+
+    pub fn chunks(&self) -> &[ChunkRef] {
+        &self.chunks
+    }
+
+    /// Bytes of the chunks after the first `applied` that arrived by `pos`.
+    pub fn pending_bytes(&self, applied: usize, pos: u64) -> u64 {
+        self.chunks[applied.min(self.chunks.len())..]
+            .iter()
+            .take_while(|c| c.t <= pos)
+            .fold(0u64, |sum, c| sum.saturating_add(c.len))
+    }
+
+    /// What a rebuild at `pos` reads: each arrived chunk that overlaps the last `tail` bytes of
+    /// its stream output, with the offset to read from.
+    pub fn tail_reads(&self, pos: u64, tail: u64) -> Vec<(ChunkRef, u64)> {
+        let end = self.arrived_by(pos);
+        let mut last_end: Vec<[u64; 2]> = vec![[0; 2]; self.starts.len()];
+        for c in &self.chunks[..end] {
+            last_end[c.stream][c.fd as usize] = c.off.saturating_add(c.len);
+        }
+        self.chunks[..end]
+            .iter()
+            .filter_map(|c| {
+                let from = last_end[c.stream][c.fd as usize].saturating_sub(tail);
+                (c.off.saturating_add(c.len) > from).then_some((*c, from))
+            })
+            .collect()
+    }
+}
+
+/// What the panes must do to show the new position.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Feed<'a> {
+    /// Forget everything shown: what follows is the state at the new position.
+    Reset,
+    /// Append these bytes to a stream's output.
+    Bytes {
+        stream: usize,
+        fd: Fd,
+        bytes: &'a [u8],
+    },
+}
+
+/// An opened snapshot being played: its folder, manifest, journal index and position.
+#[derive(Debug)]
+pub struct Player {
+    /// The folder the stream files are read from.
+    pub dir: PathBuf,
+    /// What the operator opened (the folder, or the archive).
+    pub source: PathBuf,
+    pub manifest: Manifest,
+    pub index: JournalIndex,
+    pos: u64,
+    applied: usize,
+    files: Vec<[Option<File>; 2]>,
+    /// The temporary folder an archive was unpacked into; removed with the player.
+    _unpacked: Option<super::reader::UnpackedDir>,
+}
+
+impl Player {
+    /// Opens a snapshot folder (or its manifest.json, or an exported archive, which is
+    /// unpacked) and indexes its journal. Blocking: front ends call it off their loop.
+    pub fn open(path: &Path) -> Result<Player, PlayerError> {
+        let opened = super::open_folder_or_archive(path).map_err(PlayerError::Open)?;
+        let unpacked = opened.unpacked;
+        let snapshot = opened.snapshot;
+        let journal_path = snapshot.dir.join(JOURNAL_FILE);
+        let events = if journal_path.exists() {
+            read_journal(&journal_path).map_err(PlayerError::Journal)?
+        } else {
+            Vec::new()
+        };
+        let n = snapshot.manifest.streams.len();
+        Ok(Player {
+            source: if unpacked.is_some() {
+                path.to_path_buf()
+            } else {
+                snapshot.dir.clone()
+            },
+            dir: snapshot.dir,
+            manifest: snapshot.manifest,
+            index: JournalIndex::build(events, n),
+            pos: 0,
+            applied: 0,
+            files: (0..n).map(|_| [None, None]).collect(),
+            _unpacked: unpacked,
+        })
+    }
+
+    /// Playback position, microseconds.
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn duration(&self) -> u64 {
+        self.index.duration
+    }
+
+    /// Moves to `pos` (capped at the end) and hands `feed` what changes: the chunks that
+    /// arrived since, or a [`Feed::Reset`] and the tails up to `pos`.
+    pub fn seek(&mut self, pos: u64, feed: &mut dyn FnMut(Feed<'_>)) {
+        let pos = pos.min(self.index.duration);
+        let pending = self.index.pending_bytes(self.applied, pos);
+        if pos < self.pos || pending > REBUILD_BYTES || (pos == 0 && self.applied == 0) {
+            feed(Feed::Reset);
+            for (c, from) in self.index.tail_reads(pos, TAIL_BYTES) {
+                let bytes = self.read_chunk(c, from);
+                feed(Feed::Bytes {
+                    stream: c.stream,
+                    fd: c.fd,
+                    bytes: &bytes,
+                });
+            }
+            self.applied = self.index.arrived_by(pos);
+        } else {
+            while let Some(&c) = self.index.chunks.get(self.applied).filter(|c| c.t <= pos) {
+                let bytes = self.read_chunk(c, c.off);
+                feed(Feed::Bytes {
+                    stream: c.stream,
+                    fd: c.fd,
+                    bytes: &bytes,
+                });
+                self.applied += 1;
+            }
+        }
+        self.pos = pos;
+    }
+
+    /// Bytes of chunk `c` from `from` on, read from its stream file (empty if unreadable).
+    fn read_chunk(&mut self, c: ChunkRef, from: u64) -> Vec<u8> {
+        let slot = &mut self.files[c.stream][c.fd as usize];
+        if slot.is_none() {
+            let record = &self.manifest.streams[c.stream].result;
+            let rel = if c.fd == Fd::Out {
+                &record.stdout.path
+            } else {
+                &record.stderr.path
+            };
+            // Confined to the snapshot folder: never a path elsewhere, a link, a FIFO or a device.
+            *slot = super::confined::open_stream_file(&self.dir, rel, rel).ok();
+        }
+        let Some(file) = slot.as_ref() else {
+            return Vec::new();
+        };
+        let start = from.max(c.off);
+        let len = c.off.saturating_add(c.len).saturating_sub(start);
+        super::confined::read_range(file, start, len).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(t: u64, s: usize, off: u64, len: u64) -> JournalEvent {
+        JournalEvent::Chunk {
+            t,
+            s,
+            fd: Fd::Out,
+            off,
+            len,
+        }
+    }
+
+    #[test]
+    fn the_index_orders_chunks_by_time_and_ignores_unknown_streams() {
+        let index = JournalIndex::build(
+            [
+                JournalEvent::Start { t: 0, s: 0 },
+                JournalEvent::Start { t: 10, s: 1 },
+                chunk(300, 1, 0, 5),
+                chunk(200, 0, 0, 4),
+                chunk(250, 7, 0, 9),
+                JournalEvent::Finish { t: 900 },
+            ],
+            2,
+        );
+        let times: Vec<u64> = index.chunks().iter().map(|c| c.t).collect();
+        assert_eq!(times, vec![200, 300], "stream 7 does not exist");
+        assert_eq!(index.duration, 900);
+        assert_eq!(index.times(1), (Some(10), None));
+        assert_eq!(index.times(5), (None, None));
+        assert_eq!(index.arrived_by(250), 1);
+        assert_eq!(index.pending_bytes(0, 1000), 9);
+        assert_eq!(index.pending_bytes(1, 1000), 5);
+    }
+
+    #[test]
+    fn a_rebuild_reads_only_the_tail_of_each_output() {
+        // Stream 0: three 100-byte chunks; with a 150-byte tail only the last two are read,
+        // the middle one from its last 50 bytes.
+        let index = JournalIndex::build(
+            [
+                chunk(1, 0, 0, 100),
+                chunk(2, 0, 100, 100),
+                chunk(3, 0, 200, 100),
+            ],
+            1,
+        );
+        let reads: Vec<(u64, u64)> = index
+            .tail_reads(10, 150)
+            .iter()
+            .map(|(c, from)| (c.off, *from))
+            .collect();
+        assert_eq!(reads, vec![(100, 150), (200, 150)]);
+        // At t=2 the output ends at byte 200.
+        let reads: Vec<(u64, u64)> = index
+            .tail_reads(2, 150)
+            .iter()
+            .map(|(c, from)| (c.off, *from))
+            .collect();
+        assert_eq!(reads, vec![(0, 50), (100, 50)]);
+    }
+}
