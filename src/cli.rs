@@ -65,6 +65,10 @@ pub enum Command {
     EditPreset { name: String },
     /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
     Export(crate::export::cli::ExportArgs),
+    /// Print a shell completion script (bash, zsh, fish); see the README for where to put it
+    Completions { shell: crate::completions::Shell },
+    /// Print the man page (roff); `casefile man > casefile.1`
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +179,12 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    // Generated from the clap definition alone: no config needed.
+    match cli.command {
+        Some(Command::Completions { shell }) => return crate::completions::run_completions(shell),
+        Some(Command::Man) => return crate::completions::run_man(),
+        _ => {}
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => return usage_error(e),
@@ -237,6 +247,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             show(&snapshot, json)
         }
         Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
+        Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS, // handled above
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod output; // outln!/errln!: every line to stdout/stderr, sanitised; quiet on a closed pipe
 pub mod capture; // the engine: runs a plan's streams concurrently into a snapshot
 pub mod cli; // headless commands: capture, presets, targets, show
+pub mod completions; // `casefile completions SHELL` and `casefile man`, from the clap definition
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
 pub mod export; // export: archive, S3 upload, incident note, asciicast
 pub mod logging; // one tracing subscriber; every log line is redacted

@@ -63,6 +63,9 @@ pub struct ExportArgs {
     /// gzip level 0-9 (default 6, as gzip)
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub gzip_level: u32,
+    /// Archive format: tar.gz (default, opens anywhere) or tar.zst (faster, smaller)
+    #[arg(long, value_name = "FORMAT", default_value = "tar.gz")]
+    pub format: crate::snapshot::compress::ArchiveFormat,
     /// Print a machine-readable summary on stdout
     #[arg(long)]
     pub json: bool,
@@ -172,6 +175,7 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
         asciicast: args.asciicast.clone(),
         s3,
         gzip_level: args.gzip_level,
+        format: args.format,
     };
     let progress = |line: &str| errln!("casefile: {line}");
     let result = export(

@@ -68,6 +68,7 @@ async fn run(config: &Config, job: &ExportJob, tx: &mpsc::Sender<AppEvent>) -> E
         asciicast: None,
         s3: options,
         gzip_level: 6,
+        format: Default::default(),
     };
     let counter = uploader.clone().map(|u| {
         let tx = tx.clone();
