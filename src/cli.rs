@@ -12,6 +12,7 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
 use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
+pub mod completions; // `casefile completions SHELL` and `casefile man`, from the clap definition
 pub mod export; // `casefile export`: its flags, then export::setup and export::export
 
 #[derive(Debug, Parser)]
@@ -62,6 +63,10 @@ pub enum Command {
     EditPreset { name: String },
     /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
     Export(export::ExportArgs),
+    /// Print a shell completion script (bash, zsh, fish); see the README for where to put it
+    Completions { shell: completions::Shell },
+    /// Print the man page (roff); `casefile man > casefile.1`
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +177,12 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    // Generated from the clap definition alone: no config needed.
+    match cli.command {
+        Some(Command::Completions { shell }) => return completions::run_completions(shell),
+        Some(Command::Man) => return completions::run_man(),
+        _ => {}
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => return usage_error(e),
@@ -229,6 +240,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             show(&snapshot, json)
         }
         Some(Command::Export(args)) => export::run(&config, args).await,
+        Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS, // handled above
     }
 }
 

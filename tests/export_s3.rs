@@ -352,8 +352,11 @@ async fn a_planted_secret_never_reaches_the_store_and_an_unredacted_file_is_refu
         let mut bytes = s3::get_bytes(&client, BUCKET, key).await;
         if key.ends_with(".tar.gz") {
             let mut tar = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut tar)
-                .expect("gunzip");
+            std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+                &mut tar,
+            )
+            .expect("gunzip");
             bytes = tar;
         }
         seen_redaction_mark |= contains(&bytes, b"[REDACTED]");

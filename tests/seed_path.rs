@@ -104,7 +104,7 @@ impl Recorder {
 
 /// Every file in a `.tar.gz`, by name.
 fn unpack(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(archive));
     let mut files = Vec::new();
     for entry in tar.entries().expect("entries") {
         let mut entry = entry.expect("entry");

@@ -6,6 +6,7 @@ use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 use crate::export::setup::{ExportChoice, ExportSetup, S3Overrides, prepare_export};
 use crate::export::{Destination, ExportReport, NoteOutcome, export};
 use crate::model::{ByteSize, HumanDuration};
+use crate::snapshot::compress::ArchiveFormat;
 use clap::Args;
 use std::{path::PathBuf, process::ExitCode};
 
@@ -61,6 +62,9 @@ pub struct ExportArgs {
     /// gzip level 0-9 (default 6, as gzip)
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub gzip_level: u32,
+    /// Archive format: tar.gz (default, opens anywhere) or tar.zst (faster, smaller)
+    #[arg(long, value_name = "FORMAT", default_value = "tar.gz", value_parser = parse_format)]
+    pub format: ArchiveFormat,
     /// Print a machine-readable summary on stdout
     #[arg(long)]
     pub json: bool,
@@ -125,6 +129,7 @@ pub async fn run(config: &Config, args: ExportArgs) -> ExitCode {
             incident: args.incident.as_ref().map(|id| id.to_string()),
             asciicast: args.asciicast.clone(),
             gzip_level: args.gzip_level,
+            format: args.format,
         },
         &args.s3_overrides(),
     ) {
@@ -217,4 +222,13 @@ pub fn report_json(report: &ExportReport, error: Option<String>) -> serde_json::
         "warnings": report.warnings,
         "error": error,
     })
+}
+
+/// `--format tar.gz|tar.zst` (the snapshot layer knows the formats; only the flag lives here).
+fn parse_format(text: &str) -> Result<ArchiveFormat, String> {
+    match text {
+        "tar.gz" | "tgz" => Ok(ArchiveFormat::TarGz),
+        "tar.zst" | "tzst" => Ok(ArchiveFormat::TarZst),
+        _ => Err(format!("`{text}` is not an archive format: use tar.gz or tar.zst")),
+    }
 }

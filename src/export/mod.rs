@@ -13,6 +13,7 @@ use crate::pagerduty::{PagerDuty, PagerDutyError};
 use crate::redact::Redactor;
 use crate::s3::{S3Error, S3Location, S3Options, S3Uploader, UploadedObject};
 use crate::snapshot::archive::{self, ArchiveError, PackedArchive};
+use crate::snapshot::compress::ArchiveFormat;
 use crate::snapshot::{MANIFEST_FILE, Snapshot, asciicast};
 use std::{
     path::{Path, PathBuf},
@@ -57,6 +58,8 @@ pub struct ExportRequest {
     pub s3: S3Options,
     /// gzip level 0–9.
     pub gzip_level: u32,
+    /// `.tar.gz` (default) or `.tar.zst`.
+    pub format: ArchiveFormat,
 }
 
 /// Why an export failed; what succeeded before the failure is in the error's report.
@@ -116,9 +119,18 @@ pub struct ExportReport {
 
 /// Keys of the three objects for a snapshot under a location.
 pub fn s3_keys(location: &S3Location, snapshot_id: &str) -> (String, String, String) {
+    s3_keys_as(location, snapshot_id, ArchiveFormat::TarGz)
+}
+
+/// [`s3_keys`] for an archive in `format`.
+pub fn s3_keys_as(
+    location: &S3Location,
+    snapshot_id: &str,
+    format: ArchiveFormat,
+) -> (String, String, String) {
     let archive = location.key(&format!(
         "{snapshot_id}/{}",
-        archive::archive_name(snapshot_id)
+        archive::archive_name_as(snapshot_id, format)
     ));
     (
         archive.clone(),
@@ -226,13 +238,15 @@ async fn run(
             .or_else(|| temp.as_ref().map(|t| t.path().to_path_buf()))
             .unwrap_or_default();
         progress(&format!("packing {id} (checking redaction on every byte)"));
-        let (snap, rules, level, dir) = (
+        let (snap, rules, level, dir, format) = (
             snapshot.clone(),
             Arc::clone(&redactor),
             request.gzip_level,
             pack_dir.clone(),
+            request.format,
         );
-        let packed = blocking(move || archive::pack(&snap, &dir, &rules, level)).await??;
+        let packed =
+            blocking(move || archive::pack_as(&snap, &dir, &rules, level, format)).await??;
         progress(&format!(
             "packed {} files into {} ({} bytes, sha256 {})",
             packed.files,
@@ -335,7 +349,8 @@ async fn upload(
     id: &str,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<S3Export, ExportError> {
-    let (archive_key, sha256_key, manifest_key) = s3_keys(location, id);
+    let format = ArchiveFormat::from_name(&packed.path.to_string_lossy()).unwrap_or_default();
+    let (archive_key, sha256_key, manifest_key) = s3_keys_as(location, id, format);
     let bucket = &location.bucket;
     uploader.abort_stale(bucket, &archive_key).await;
     progress(&format!(
@@ -348,7 +363,7 @@ async fn upload(
             bucket,
             &archive_key,
             &packed.sha256,
-            "application/gzip",
+            format.content_type(),
         )
         .await?;
     if archive.already_present {

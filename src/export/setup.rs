@@ -2,6 +2,7 @@
 //! front end's overrides and casefile.toml, the PagerDuty client, and the token registered for
 //! the redaction re-check. Resolving the token may run a secret command: the TUI calls
 //! [`prepare_export`] on a blocking thread.
+use crate::snapshot::compress::ArchiveFormat;
 use super::{Destination, ExportRequest};
 use crate::config::Config;
 use crate::model::{ByteSize, HumanDuration};
@@ -35,6 +36,7 @@ pub struct ExportChoice {
     pub incident: Option<String>,
     pub asciicast: Option<PathBuf>,
     pub gzip_level: u32,
+    pub format: ArchiveFormat,
 }
 
 /// Everything `export::export` needs besides the config.
@@ -70,6 +72,7 @@ pub fn prepare_export(
             asciicast: choice.asciicast,
             s3,
             gzip_level: choice.gzip_level,
+            format: choice.format,
         },
         pagerduty,
         extra_secrets,

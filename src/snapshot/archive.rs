@@ -1,14 +1,15 @@
 //! Packs a snapshot folder into one `ID.tar.gz` that GNU tar reads (`tar -xzf`), with a
-//! `ID.tar.gz.sha256` sidecar in `sha256sum -c` format.
+//! `ID.tar.gz.sha256` sidecar in `sha256sum -c` format; or, asked for, `ID.tar.zst`
+//! ([`super::compress`] does the compressing, gzip in parallel).
 //!
 //! Redaction was applied when the bytes reached disk; packing checks it again on every byte
 //! that goes into the archive (the same patterns plus the secrets resolved for the export).
 //! A match that redaction would still change stops the pack and the archive is deleted: nothing
 //! unredacted leaves the machine. The archive is deterministic for a given snapshot (sorted
 //! entries, file mtimes, gzip header time 0), so re-exporting yields the same bytes and hash.
+use super::compress::{self, ArchiveFormat};
 use super::{MANIFEST_FILE, Snapshot};
 use crate::redact::Redactor;
-use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
 use std::{
     fs::{self, File},
@@ -76,9 +77,14 @@ pub struct PackedArchive {
     pub input_bytes: u64,
 }
 
-/// File name of a snapshot's archive.
+/// File name of a snapshot's archive (the default `.tar.gz`).
 pub fn archive_name(snapshot_id: &str) -> String {
-    format!("{snapshot_id}.tar.gz")
+    archive_name_as(snapshot_id, ArchiveFormat::TarGz)
+}
+
+/// File name of a snapshot's archive in `format`.
+pub fn archive_name_as(snapshot_id: &str, format: ArchiveFormat) -> String {
+    format!("{snapshot_id}.{}", format.extension())
 }
 
 /// Packs `snapshot` into `out_dir/ID.tar.gz` (+ `.sha256`), checking every byte with `redactor`.
@@ -89,14 +95,26 @@ pub fn pack(
     redactor: &Redactor,
     level: u32,
 ) -> Result<PackedArchive, ArchiveError> {
+    pack_as(snapshot, out_dir, redactor, level, ArchiveFormat::TarGz)
+}
+
+/// [`pack`] in a chosen format (`level` applies to gzip; zstd uses [`compress::ZSTD_LEVEL`]).
+pub fn pack_as(
+    snapshot: &Snapshot,
+    out_dir: &Path,
+    redactor: &Redactor,
+    level: u32,
+    format: ArchiveFormat,
+) -> Result<PackedArchive, ArchiveError> {
     super::private::create_private_dir_all(out_dir).map_err(at(out_dir))?;
     let id = &snapshot.manifest.id;
-    let name = archive_name(id);
+    let name = archive_name_as(id, format);
     let path = out_dir.join(&name);
     let partial = out_dir.join(format!("{name}.partial"));
     // Removed on any failure, and by the signal cleanup if casefile is stopped mid-pack.
     let guard = super::cleanup::RemoveOnExit::new(partial.clone());
-    let (sha256, bytes, files, input_bytes) = write_archive(snapshot, &partial, redactor, level)?;
+    let (sha256, bytes, files, input_bytes) =
+        write_archive(snapshot, &partial, redactor, level, format)?;
     fs::rename(&partial, &path).map_err(at(&path))?;
     guard.disarm();
     let sha256_path = out_dir.join(format!("{name}.sha256"));
@@ -140,6 +158,7 @@ fn write_archive(
     partial: &Path,
     redactor: &Redactor,
     level: u32,
+    format: ArchiveFormat,
 ) -> Result<(String, u64, usize, u64), ArchiveError> {
     let file = super::private::create_fresh_private_file(partial).map_err(at(partial))?;
     let hashing = HashingWriter {
@@ -147,10 +166,8 @@ fn write_archive(
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let gz = GzBuilder::new()
-        .mtime(0)
-        .write(hashing, Compression::new(level.min(9)));
-    let mut tar = tar::Builder::new(gz);
+    let compressor = compress::compressor(format, hashing, level).map_err(at(partial))?;
+    let mut tar = tar::Builder::new(compressor);
     tar.mode(tar::HeaderMode::Deterministic);
     let files = snapshot_files(&snapshot.dir)?;
     let mut input_bytes = 0;
@@ -194,8 +211,8 @@ fn write_archive(
         appended.map_err(at(&source))?;
         input_bytes += meta.len();
     }
-    let gz = tar.into_inner().map_err(at(partial))?;
-    let hashing = gz.finish().map_err(at(partial))?;
+    let compressor = tar.into_inner().map_err(at(partial))?;
+    let hashing = compressor.finish().map_err(at(partial))?;
     let HashingWriter {
         inner,
         hasher,
@@ -383,13 +400,13 @@ pub fn scan_file(path: &Path, redactor: &Redactor) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-/// True for names `casefile export` gives archives (`*.tar.gz`, `*.tgz`).
+/// True for names `casefile export` gives archives (`*.tar.gz`, `*.tgz`, `*.tar.zst`, `*.tzst`).
 pub fn is_archive(path: &Path) -> bool {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    path.is_file() && (name.ends_with(".tar.gz") || name.ends_with(".tgz"))
+    path.is_file() && ArchiveFormat::from_name(&name).is_some()
 }
 
 /// Unpacks an exported archive into `dest` (0700 folders, 0600 files) within the process-wide
@@ -437,8 +454,9 @@ pub fn unpack_with(
         .max_bytes
         .saturating_add(limits.max_entries.saturating_mul(3 * 512))
         .saturating_add(1 << 20);
+    // gzip (every member, as `gzip -d` reads them) or zstd, told apart by the first bytes.
     let decoded = BoundedRead {
-        inner: flate2::read::GzDecoder::new(io::BufReader::new(file)),
+        inner: compress::decoder(io::BufReader::new(file)).map_err(at(archive))?,
         left: stream_budget,
     };
     let mut tar = tar::Archive::new(decoded);
@@ -743,7 +761,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let archive = dir.path().join("evil.tar.gz");
         let file = File::create(&archive).expect("create");
-        let mut tar = tar::Builder::new(GzBuilder::new().write(file, Compression::fast()));
+        let mut tar =
+            tar::Builder::new(flate2::GzBuilder::new().write(file, flate2::Compression::fast()));
         for name in [&b"../escaped.txt"[..], b"/tmp/absolute-casefile-test.txt"] {
             let mut header = tar::Header::new_old();
             header.as_old_mut().name[..name.len()].copy_from_slice(name);

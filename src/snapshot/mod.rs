@@ -12,6 +12,7 @@ pub mod archive;
 pub mod artifact;
 pub mod asciicast;
 pub mod cleanup;
+pub mod compress;
 pub mod confined;
 pub mod diskfull;
 pub mod journal;

@@ -45,6 +45,7 @@ async fn run(config: &Config, job: &ExportJob, tx: &mpsc::Sender<AppEvent>) -> E
         incident: job.incident.clone(),
         asciicast: None,
         gzip_level: 6,
+        format: Default::default(),
     };
     // The PagerDuty token may come from a secret command: resolved on a blocking thread.
     let setup_config = config.clone();
