@@ -229,6 +229,8 @@ fn parse_format(text: &str) -> Result<ArchiveFormat, String> {
     match text {
         "tar.gz" | "tgz" => Ok(ArchiveFormat::TarGz),
         "tar.zst" | "tzst" => Ok(ArchiveFormat::TarZst),
-        _ => Err(format!("`{text}` is not an archive format: use tar.gz or tar.zst")),
+        _ => Err(format!(
+            "`{text}` is not an archive format: use tar.gz or tar.zst"
+        )),
     }
 }

@@ -2,12 +2,12 @@
 //! front end's overrides and casefile.toml, the PagerDuty client, and the token registered for
 //! the redaction re-check. Resolving the token may run a secret command: the TUI calls
 //! [`prepare_export`] on a blocking thread.
-use crate::snapshot::compress::ArchiveFormat;
 use super::{Destination, ExportRequest};
 use crate::config::Config;
 use crate::model::{ByteSize, HumanDuration};
 use crate::pagerduty::{PagerDuty, PagerDutySettings};
 use crate::s3::{MIN_PART_SIZE, S3Options};
+use crate::snapshot::compress::ArchiveFormat;
 use std::{path::PathBuf, time::Duration};
 
 /// S3 settings a front end sets itself (the CLI's flags); `None` = casefile.toml's
