@@ -390,7 +390,6 @@ mod tests {
         player.seek(end, &mut collect);
         player.seek(end / 2, &mut collect);
         player.seek(end, &mut collect);
-        drop(collect);
         assert_eq!(shown, b"one\ntwo\n");
         assert_eq!(
             resets, 2,
