@@ -167,3 +167,62 @@ async fn incidents_plan_local_capture_and_export_to_a_folder() {
     h.key(KeyCode::Char('q'));
     assert!(h.app.should_quit);
 }
+
+/// The loop the TUI and the render benchmark run (`drive`): a capture started headless runs to
+/// its end through the app's own loop, which draws and then returns.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_loop_runs_a_capture_and_returns_when_it_ends() {
+    use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
+    use casefile::tui::app::drive;
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::defaults();
+    config.capture_dir = home.path().join("captures");
+    let (mut app, mut rx) = App::new(config, Theme::dark(), Keymap::default());
+    app.quit_when_captures_end = true;
+    let plan = CapturePlan {
+        incident: None,
+        targets: vec![Target::local()],
+        streams: (0..4)
+            .map(|i| StreamSpec {
+                id: format!("{:02}-local-loop", i + 1),
+                target: 0,
+                preset: "adhoc".into(),
+                step: format!("s{i}"),
+                action: StepAction::Command(format!(
+                    "for n in 1 2 3; do echo line-$n; done; echo pane-{i}"
+                )),
+                requires: vec![],
+                timeout: Duration::from_secs(10),
+                max_bytes: None,
+                sudo: false,
+                intrusive: false,
+                max_rows: None,
+                repeat: None,
+                fetch: None,
+                skip_reason: None,
+            })
+            .collect(),
+    };
+    app.start_capture(plan, None);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let frames = tokio::time::timeout(
+        WAIT,
+        drive(&mut terminal, &mut app, &mut rx, futures::stream::pending()),
+    )
+    .await
+    .expect("the loop returns once the capture has ended")
+    .expect("loop");
+    assert!(frames >= 1, "it drew");
+    let run = app.run.as_ref().expect("run screen");
+    assert!(!run.running());
+    let manifest = Snapshot::open(&run.captures[0].dir)
+        .expect("snapshot")
+        .manifest;
+    assert_eq!(manifest.streams.len(), 4);
+    assert!(
+        manifest
+            .streams
+            .iter()
+            .all(|s| s.result.exit_code == Some(0))
+    );
+}
