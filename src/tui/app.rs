@@ -116,6 +116,11 @@ pub enum AppEvent {
     },
     /// ~/.ssh/config was read (its Hosts are offered on the Plan screen).
     SshConfigLoaded(Arc<SshConfig>),
+    /// The snapshot to export was read off the loop (`None`: it could not be opened).
+    ExportOpened {
+        dir: PathBuf,
+        manifest: Option<Box<Manifest>>,
+    },
     /// A snapshot to replay was opened (an archive unpacked) off the loop.
     ReplayOpened(Result<Box<Player>, String>),
     PresetSaved(Result<PathBuf, String>),
@@ -464,12 +469,27 @@ impl App {
                 else {
                     return;
                 };
-                let same = self.export.as_ref().is_some_and(|e| e.dir == dir);
-                if !same {
-                    let manifest = Snapshot::open(&dir).ok().map(|s| s.manifest);
-                    self.export = Some(ExportState::new(dir, manifest, &self.config));
+                if self.export.as_ref().is_some_and(|e| e.dir == dir) {
+                    self.goto(Screen::Export);
+                    return;
                 }
-                self.goto(Screen::Export);
+                // Opening the snapshot reads (maybe recovers) it: off the loop.
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let open_dir = dir.clone();
+                    let manifest = tokio::task::spawn_blocking(move || {
+                        Snapshot::open(&open_dir).ok().map(|s| s.manifest)
+                    })
+                    .await
+                    .ok()
+                    .flatten();
+                    let _ = tx
+                        .send(AppEvent::ExportOpened {
+                            dir,
+                            manifest: manifest.map(Box::new),
+                        })
+                        .await;
+                });
             }
             Effect::RunExport(job) => {
                 super::export_job::spawn(self.config.clone(), job, self.tx.clone())
@@ -680,6 +700,10 @@ impl App {
                 }
             }
             AppEvent::SshConfigLoaded(ssh_config) => self.ssh_config = Some(ssh_config),
+            AppEvent::ExportOpened { dir, manifest } => {
+                self.export = Some(ExportState::new(dir, manifest.map(|m| *m), &self.config));
+                self.goto(Screen::Export);
+            }
             AppEvent::ReplayOpened(result) => match result {
                 Ok(player) => {
                     self.message = None;
