@@ -226,3 +226,74 @@ async fn the_real_loop_runs_a_capture_and_returns_when_it_ends() {
             .all(|s| s.result.exit_code == Some(0))
     );
 }
+
+/// Quitting while a capture is being prepared (a slow vault command) asks first, then waits for
+/// the setup and closes the snapshot folder it made as interrupted; nothing runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn quitting_while_a_capture_is_prepared_closes_its_snapshot() {
+    use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
+    let home = tempfile::tempdir().expect("tempdir");
+    let captures = home.path().join("captures");
+    let config = Config::parse(
+        "casefile.toml",
+        &format!(
+            "capture_dir = \"{}\"\n[secrets.vault]\ncommand = \"sleep 1; echo token\"\nalways_redact = true\n",
+            captures.display()
+        ),
+    )
+    .expect("config");
+    let (app, rx) = App::new(config, Theme::dark(), Keymap::default());
+    let mut h = Harness {
+        app,
+        rx,
+        terminal: Terminal::new(TestBackend::new(120, 40)).expect("terminal"),
+    };
+    h.app.start_capture(
+        CapturePlan {
+            incident: None,
+            targets: vec![Target::local()],
+            streams: vec![StreamSpec {
+                id: "01-local-never".into(),
+                target: 0,
+                preset: "adhoc".into(),
+                step: "never".into(),
+                action: StepAction::Command("echo should-not-run".into()),
+                requires: vec![],
+                timeout: Duration::from_secs(10),
+                max_bytes: None,
+                sudo: false,
+                intrusive: false,
+                max_rows: None,
+                repeat: None,
+                fetch: None,
+                skip_reason: None,
+            }],
+        },
+        None,
+    );
+    h.key(KeyCode::Char('q'));
+    assert!(h.app.confirm.is_some(), "quitting during setup asks first");
+    h.key(KeyCode::Char('y'));
+    assert!(!h.app.should_quit, "waits for the setup");
+    let deadline = Instant::now() + WAIT;
+    while !h.app.should_quit {
+        assert!(Instant::now() < deadline, "setup never returned");
+        let event = tokio::time::timeout(WAIT, h.rx.recv())
+            .await
+            .expect("an app event")
+            .expect("channel open");
+        h.step(Input::App(Box::new(event)));
+    }
+    assert!(h.app.run.is_none(), "nothing started");
+    let dirs: Vec<_> = std::fs::read_dir(&captures)
+        .expect("captures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let manifest = Snapshot::open(&dirs[0]).expect("snapshot").manifest;
+    assert_eq!(
+        manifest.state,
+        casefile::snapshot::CaptureState::Interrupted
+    );
+}

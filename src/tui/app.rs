@@ -381,7 +381,7 @@ impl App {
     pub fn apply(&mut self, effect: Effect) {
         tracing::debug!(?effect, "effect");
         match effect {
-            Effect::Quit if self.capturing() => {
+            Effect::Quit if self.capturing() || self.preparing => {
                 self.confirm = Some((
                     "A capture is running. Stop every stream, finalise the snapshot and quit?"
                         .into(),
@@ -400,7 +400,8 @@ impl App {
                 self.quitting = true;
                 self.controls.iter().for_each(CaptureControl::cancel_all);
                 self.message = Some("stopping streams and finalising the snapshot…".into());
-                if !self.capturing() {
+                // A capture being prepared is finalised (as interrupted) when its setup returns.
+                if !self.capturing() && !self.preparing {
                     self.should_quit = true;
                 }
             }
@@ -688,6 +689,16 @@ impl App {
             AppEvent::CapturePrepared { rerun_pane, result } => {
                 self.preparing = false;
                 match *result {
+                    Ok(prepared) if self.quitting => {
+                        // Quit was confirmed while the setup ran: nothing starts, and the
+                        // snapshot folder it made is closed as interrupted.
+                        if let Err(e) = prepared.writer.finish(CaptureState::Interrupted) {
+                            tracing::error!(error = %e, "finishing an unstarted snapshot failed");
+                        }
+                        if !self.capturing() {
+                            self.should_quit = true;
+                        }
+                    }
                     Ok(prepared) => {
                         self.message = None;
                         self.launch_capture(prepared, rerun_pane);
@@ -696,6 +707,9 @@ impl App {
                         tracing::error!(error = %failed.error, "capture setup failed");
                         self.notice(failed.warnings);
                         self.message = Some(format!("cannot start: {}", failed.error));
+                        if self.quitting && !self.capturing() {
+                            self.should_quit = true;
+                        }
                     }
                 }
             }
