@@ -12,6 +12,8 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
 use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
+mod runbooks;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "casefile",
@@ -60,6 +62,9 @@ pub enum Command {
     EditPreset { name: String },
     /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
     Export(crate::export::cli::ExportArgs),
+    /// List and check the runbooks of casefile.toml (incident → targets, presets, export)
+    #[command(subcommand)]
+    Runbooks(runbooks::RunbooksCommand),
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +224,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             show(&snapshot, json)
         }
         Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
+        Some(Command::Runbooks(cmd)) => runbooks::run(&config, cmd),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod pagerduty; // PagerDuty REST client: incidents and notes (export and the
 pub mod planner; // operator's choices → CapturePlan
 pub mod preset; // preset parsing, validation, parameters, library
 pub mod redact; // secret redaction before bytes reach disk
+pub mod runbook; // incident → runbook → plan request: matching and ties
 pub mod s3; // S3 upload (multipart, parallel parts) and presigned links
 pub mod sanitize; // the one sanitiser for every byte that reaches a terminal
 pub mod secret; // secret references resolved at run time
