@@ -12,6 +12,7 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
 use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
+mod runbook_capture;
 mod runbooks;
 
 #[derive(Debug, Parser)]
@@ -108,6 +109,10 @@ pub struct CaptureArgs {
     /// SSH: record the host key of hosts not yet in known_hosts (a changed key is always refused)
     #[arg(long)]
     pub accept_new: bool,
+    /// Run this runbook (instead of targets and presets); with --incident and no targets or
+    /// presets, the incident's runbook is found from PagerDuty
+    #[arg(long, value_name = "NAME")]
+    pub runbook: Option<String>,
 }
 
 /// Limits on unpacking an archive (a hostile one could fill the disk).
@@ -354,6 +359,9 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
+    if runbook_capture::applies(config, &args) {
+        return runbook_capture::run(config, args).await;
+    }
     // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
     let library = if args.presets.is_empty() {
         PresetLibrary::default()

@@ -1,6 +1,7 @@
 //! casefile: capture the debug state of hosts and databases during an incident.
 #[macro_use]
 pub mod output; // outln!/errln!: every line to stdout/stderr, sanitised; quiet on a closed pipe
+pub mod autorun; // a runbook run without a person: plan, session, engine, export
 pub mod capture; // the engine: runs a plan's streams concurrently into a snapshot
 pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
