@@ -95,7 +95,7 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<HumanDuration>,
     /// Streams running at once
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub concurrency: Option<usize>,
     /// Output cap per ad-hoc stream (e.g. 100MiB; default unlimited)
     #[arg(long, value_name = "SIZE")]
@@ -163,6 +163,14 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+/// A count that must be at least 1 (`--concurrency 0` would run nothing and wait for ever).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a whole number of at least 1")),
+    }
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
@@ -446,7 +454,7 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
                             result
                                 .reason
                                 .as_deref()
-                                .map(|r| format!(": {r}"))
+                                .map(|r| format!(": {}", crate::sanitize::line(r)))
                                 .unwrap_or_default()
                         ),
                     };
@@ -598,9 +606,11 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .map(|i| i.id.as_str())
             .unwrap_or("none (ad hoc)")
     );
-    outln!("operator   {}", m.operator);
-    outln!("started    {}", m.started_at);
-    outln!("ended      {}", m.ended_at.as_deref().unwrap_or("-"));
+    // Manifest fields are one line each, whatever the file holds (see sanitize::line).
+    use crate::sanitize::line;
+    outln!("operator   {}", line(&m.operator));
+    outln!("started    {}", line(&m.started_at));
+    outln!("ended      {}", line(m.ended_at.as_deref().unwrap_or("-")));
     let state = format!("{:?}", m.state).to_lowercase();
     outln!(
         "state      {state}{}",
@@ -614,7 +624,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
         "targets    {}",
         m.targets
             .iter()
-            .map(|t| format!("{} ({})", t.name, t.spec.to_url()))
+            .map(|t| format!("{} ({})", line(&t.name), line(&t.spec.to_url())))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -666,7 +676,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
             .unwrap_or_else(|| "-".into());
         outln!(
             "{:<44} {:<16} {:>7} {:>10} {:>10} {:>9}  {}",
-            s.spec.id,
+            line(&s.spec.id),
             s.result.status.label(),
             exit,
             human_bytes(s.result.stdout.bytes),
@@ -679,7 +689,7 @@ fn show(path: &std::path::Path, json: bool) -> ExitCode {
                 !s.result.status.ran_to_end() || s.result.status == StreamStatus::Skipped
             })
         {
-            outln!("    {reason}");
+            outln!("    {}", line(reason));
         }
     }
     let hashed = verify

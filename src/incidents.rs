@@ -227,8 +227,7 @@ pub fn scan_captures(dir: &Path, limit: usize) -> Vec<RecentCapture> {
     dirs.into_iter()
         .take(limit)
         .filter_map(|dir| {
-            let text = std::fs::read(dir.join(MANIFEST_FILE)).ok()?;
-            let m: Manifest = serde_json::from_slice(&text).ok()?;
+            let m: Manifest = crate::snapshot::reader::read_manifest(&dir).ok()?;
             Some(RecentCapture {
                 id: m.id.clone(),
                 incident: m.incident.as_ref().map(|i| i.id.to_string()),

@@ -7,7 +7,7 @@
 //! The log file is private: created 0600 in a 0700 folder, whatever the umask.
 use std::{
     fs::{self, OpenOptions},
-    io::{self, IsTerminal, Write},
+    io::{self, Write},
     os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::PathBuf,
     sync::{Arc, Mutex},
@@ -49,8 +49,10 @@ pub fn init(sink: Sink) -> Option<PathBuf> {
     });
     let stderr_layer = (sink == Sink::Headless).then(|| {
         tracing_subscriber::fmt::layer()
-            .with_writer(Redacting::new(io::stderr()))
-            .with_ansi(io::stderr().is_terminal())
+            // Redacted, then sanitised on its way to the terminal (a message may quote captured
+            // text); no colours, which the sanitiser would show as `\e[…` escapes.
+            .with_writer(Redacting::new(crate::output::stderr_writer()))
+            .with_ansi(false)
             .without_time()
             .with_filter(filter("warn"))
     });

@@ -4,6 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    casefile::output::install_panic_hook();
     let cli = match casefile::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_message(&e),

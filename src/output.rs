@@ -60,6 +60,65 @@ pub fn err_line(args: fmt::Arguments) {
     }
 }
 
+/// An `io::Write` to stderr that sanitises what it is given, for writers that format whole
+/// lines themselves: `tracing_subscriber::fmt().with_writer(output::stderr_writer)` (with
+/// `.with_ansi(false)`: colour codes would be shown as `\e[…`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StderrWriter;
+
+/// Makes a [`StderrWriter`] (the shape `tracing_subscriber`'s `MakeWriter` takes).
+pub fn stderr_writer() -> StderrWriter {
+    StderrWriter
+}
+
+impl Write for StderrWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !STDERR_CLOSED.load(Ordering::Relaxed)
+            && Inert(io::stderr().lock()).write_all(buf).is_err()
+        {
+            STDERR_CLOSED.store(true, Ordering::Relaxed);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An `io::Write` adapter that passes each buffer through [`crate::sanitize::bytes`] (newline
+/// and tab kept) before writing it to the inner writer. Give it whole lines: a character
+/// split across two writes would be shown as `\xNN` escapes.
+#[derive(Debug)]
+pub struct Inert<W>(pub W);
+
+impl<W: Write> Write for Inert<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(crate::sanitize::bytes(buf).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Panic messages go through the sanitiser too (a message may quote data). The TUI's own
+/// hook (restore the terminal first) calls this one after it.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        err_line(format_args!("casefile: internal error: {info}"));
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            err_line(format_args!("{backtrace}"));
+        } else {
+            err_line(format_args!(
+                "note: run with RUST_BACKTRACE=1 to see where; please report this"
+            ));
+        }
+    }));
+}
+
 /// The process status to return: `code`, except that a successful run whose stdout could not
 /// be written (for a reason other than a closed pipe) is reported as 1.
 pub fn exit_code(code: std::process::ExitCode) -> std::process::ExitCode {
@@ -87,4 +146,55 @@ macro_rules! errln {
     ($($arg:tt)*) => {
         $crate::output::err_line(format_args!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The headless log path: a library's warning quoting hostile text is redacted, then
+    /// made inert, as `logging.rs` wires it for stderr.
+    #[test]
+    fn log_lines_are_redacted_then_inert() {
+        let seen = Shared::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(crate::logging::Redacting::new(Inert(seen.clone())))
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                host = "db\u{1b}]52;c;ZXZpbA==\u{7}",
+                "cannot reach \u{1b}[2J\u{9b}31m\r password=hunter22"
+            );
+        });
+        let text = String::from_utf8(seen.0.lock().expect("lock").clone()).expect("utf8");
+        // tracing-subscriber already shows ESC in messages as `\x1b`; C1 and CR are ours.
+        assert!(
+            text.contains(r"[2J\u{9b}31m\r password"),
+            "shown as escapes: {text}"
+        );
+        assert!(!text.contains("hunter22"), "redacted: {text}");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && crate::sanitize::needs_escape(c)),
+            "{text:?}"
+        );
+    }
 }

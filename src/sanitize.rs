@@ -62,6 +62,24 @@ pub fn text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Like [`text`] for a field that is one line by nature (an operator, a reason, a stream id
+/// read from a manifest): newline and tab are escaped too, so a field cannot forge extra lines
+/// of the report around it (a fake `integrity  all files match`).
+pub fn line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if needs_escape(c) {
+            push_escape(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 fn push_text(out: &mut String, s: &str) {
     for c in s.chars() {
         if c == '\n' || c == '\t' || !needs_escape(c) {
@@ -169,6 +187,11 @@ mod tests {
         );
         assert_eq!(text("x\u{9b}2J\u{200b}\r\n"), "x\\u{9b}2J\\u{200b}\\r\n");
         assert!(matches!(text("plain\ttext\n"), Cow::Borrowed(_)));
+        assert_eq!(
+            line("root\nintegrity  all 3 match\t\u{1b}[2J"),
+            "root\\nintegrity  all 3 match\\t\\e[2J"
+        );
+        assert!(matches!(line("root@vm"), Cow::Borrowed(_)));
     }
 
     #[test]
@@ -209,6 +232,24 @@ mod tests {
             assert_inert(&text(&s));
             let c = cells(s.as_bytes());
             prop_assert!(c.chars().all(|c| !needs_escape(c)), "{:?}", c);
+        }
+
+        #[test]
+        fn json_round_trips_and_is_inert(s in "\\PC*|[\\x00-\\x{a0}\\x{200b}-\\x{206f}\\x{feff}]*") {
+            let value = serde_json::json!({ "field": s, "list": [s.clone()] });
+            for text in [value.to_string(), serde_json::to_string_pretty(&value).unwrap_or_default()] {
+                let shown = json(&text).into_owned();
+                assert_inert(&shown);
+                let back: serde_json::Value = serde_json::from_str(&shown).unwrap_or_default();
+                prop_assert_eq!(&back, &value);
+            }
+        }
+
+        #[test]
+        fn a_line_stays_one_line(s in "\\PC*|[\\x00-\\x{a0}\\x{200b}-\\x{206f}\\x{feff}]*") {
+            let shown = line(&s);
+            assert_inert(&shown);
+            prop_assert!(!shown.contains(['\n', '\t']), "{:?}", shown);
         }
 
         #[test]

@@ -101,17 +101,25 @@ fn everything_casefile_writes_is_private_under_umask_000() {
     );
 
     let out = sandbox.path().join("exports");
+    let copy = sandbox.path().join("copies/second");
     let casts = sandbox.path().join("casts");
     let export = sandbox.run(&[
         "export",
         &snapshot.display().to_string(),
         "--to",
         &format!("file:{}", out.display()),
+        "--to",
+        &format!("file:{}", copy.display()),
         "--asciicast",
         &casts.display().to_string(),
     ]);
     assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
     assert_eq!(assert_private(&out), 3, "folder, archive, sidecar");
+    assert_eq!(
+        assert_private(&sandbox.path().join("copies")),
+        4,
+        "folders made for the copy, archive, sidecar"
+    );
     assert_eq!(assert_private(&casts), 3, "folder and two casts");
 
     let archive = files(&out)
@@ -132,11 +140,11 @@ fn everything_casefile_writes_is_private_under_umask_000() {
 
     // Another local user reads none of it: not through the folders, and not even when the
     // folders are opened up (then the files' own 0600 holds).
-    let all: Vec<PathBuf> = [&snapshot, &out, &casts, &unpacked]
+    let all: Vec<PathBuf> = [&snapshot, &out, &copy, &casts, &unpacked]
         .into_iter()
         .flat_map(|d| files(d))
         .collect();
-    assert!(all.len() >= 13);
+    assert!(all.len() >= 15);
     let public = sandbox.path().join("public.txt");
     fs::write(&public, "anyone may read this").expect("write");
     fs::set_permissions(&public, fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -148,7 +156,7 @@ fn everything_casefile_writes_is_private_under_umask_000() {
             file.display()
         );
     }
-    for dir in [&snapshot, &out, &casts, &unpacked] {
+    for dir in [&snapshot, &out, &copy, &casts, &unpacked] {
         for (path, is_dir, _) in modes(dir) {
             if is_dir {
                 fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");

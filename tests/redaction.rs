@@ -347,10 +347,11 @@ proptest! {
             8 => (format!("mysql://app:{value}@db:3306/x"), value.clone()),
             _ => (format!("-----BEGIN PRIVATE KEY-----\n{value}\n{value}\n-----END PRIVATE KEY-----"), value.clone()),
         };
-        let rules = Redactor::patterns_only();
+        static RULES: std::sync::OnceLock<Arc<Redactor>> = std::sync::OnceLock::new();
+        let rules = RULES.get_or_init(Redactor::patterns_only);
         let text = format!("{before}\n{line}\n{after}");
         let chunks = chunked(text.as_bytes(), &cuts);
-        assert_never_appears(&rules, text.as_bytes(), &secret, &chunks);
+        assert_never_appears(rules, text.as_bytes(), &secret, &chunks);
     }
 }
 
@@ -388,5 +389,76 @@ fn leak_forms_in_captured_output_reach_no_file() {
         for secret in ["MIIEowIBAAKCAQEA", "EXAMPLEonly", "Leak-"] {
             assert!(!contains(&bytes, secret), "{secret} in {}", path.display());
         }
+    }
+}
+
+/// The export reads the manifest by field: a secret reference's NAME passes, while a secret
+/// VALUE in any field (a registered one, or a `password`-like key with its value) is refused,
+/// naming the field, and no archive is left.
+#[test]
+fn the_export_refuses_a_secret_value_in_any_manifest_field_but_not_a_reference_name() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config("[secrets.api]\nenv = \"CASEFILE_TEST_API_KEY\"\nalways_redact = true\n");
+    let output = sandbox
+        .command()
+        .env("CASEFILE_TEST_API_KEY", SECRET)
+        .args(["capture", "--json", "--run", "echo ok"])
+        .output()
+        .expect("capture");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let dir = std::path::PathBuf::from(summary["snapshot"].as_str().expect("path"));
+    let manifest_path = dir.join("manifest.json");
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest")).expect("json");
+    let export = |manifest: &serde_json::Value| {
+        std::fs::write(
+            &manifest_path,
+            serde_json::to_vec_pretty(manifest).expect("json"),
+        )
+        .expect("write manifest");
+        let out = sandbox.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let output = sandbox
+            .command()
+            .env("CASEFILE_TEST_API_KEY", SECRET)
+            .args([
+                "export",
+                &dir.display().to_string(),
+                "--to",
+                &format!("file:{}", out.display()),
+            ])
+            .output()
+            .expect("export");
+        let archives = std::fs::read_dir(&out).map_or(0, |d| d.count());
+        (output, archives)
+    };
+    // A reference name: exported.
+    let mut named = original.clone();
+    named["targets"][0]["password_secret"] = "api".into();
+    let (output, archives) = export(&named);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(archives, 2, "archive and sidecar");
+    // The value of a registered secret there, or a password in another field: refused.
+    let mut registered = original.clone();
+    registered["targets"][0]["password_secret"] = SECRET.into();
+    let mut pattern = original.clone();
+    pattern["operator"] = "ops password=hunter22".into();
+    for (manifest, field) in [
+        (registered, "targets[0].password_secret"),
+        (pattern, "operator"),
+    ] {
+        let (output, archives) = export(&manifest);
+        let text = stderr(&output);
+        assert_ne!(output.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("unredacted secret") && text.contains(field),
+            "{text}"
+        );
+        assert!(
+            !text.contains(SECRET) && !text.contains("hunter22"),
+            "{text}"
+        );
+        assert_eq!(archives, 0, "no archive left: {text}");
     }
 }

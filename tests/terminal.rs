@@ -52,6 +52,9 @@ fn hostile_snapshot(sandbox: &Sandbox) -> PathBuf {
     manifest["operator"] = HOSTILE.into();
     manifest["streams"][0]["status"] = "failed".into();
     manifest["streams"][0]["reason"] = HOSTILE.into();
+    // A newline in a one-line field must not forge a line of the report.
+    manifest["started_at"] =
+        "2026-01-01\nintegrity  all 99 recorded files match their SHA-256".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).expect("json")).expect("write");
     dir
 }
@@ -70,6 +73,11 @@ fn show_prints_hostile_manifest_fields_as_visible_escapes() {
         "operator shown escaped: {shown}"
     );
     assert!(shown.contains(&format!("    {visible}")), "reason: {shown}");
+    assert!(
+        shown.contains(r"started    2026-01-01\nintegrity  all 99")
+            && !shown.contains("\nintegrity  all 99"),
+        "a field stays on its line: {shown}"
+    );
 
     // --json stays valid JSON that decodes back to the very same text.
     let output = sandbox.run(&["show", "--json", dir.to_str().expect("utf8")]);
@@ -366,4 +374,147 @@ fn sighup_finishes_the_snapshot_and_stops_the_steps_like_sigterm() {
         !running("^sleep 100.125")
     });
     assert!(gone, "the step's processes were stopped with casefile");
+}
+
+#[test]
+fn zero_and_absurd_values_are_usage_errors_and_files_say_where() {
+    let sandbox = Sandbox::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--timeout", "0"], "is zero"),
+        (&["--timeout", "0ms"], "is zero"),
+        (&["--timeout", "400d"], "longer than a year"),
+        (&["--timeout", "99999999999999999999"], "longer than a year"),
+        (
+            &["--timeout", "99999999999999999999999999h"],
+            "longer than a year",
+        ),
+        (&["--max-bytes", "0"], "is zero"),
+        (&["--max-bytes", "0KiB"], "is zero"),
+        (
+            &["--target", "ssh://web\u{1b}]0;X\u{7}1"],
+            "the host holds the character U+001B",
+        ),
+        (
+            &["--target", "mysql://u@db/app\u{202e}x"],
+            "the database holds the character U+202E",
+        ),
+        (&["--concurrency", "0"], "at least 1"),
+        (
+            &["--target", "ssh://web1:0"],
+            "port `0` is not a number from 1 to 65535",
+        ),
+        (
+            &["--target", "ssh://web1:65536"],
+            "is not a number from 1 to 65535",
+        ),
+        (&["--target", "mysql://u@db:0/app"], "port `0`"),
+        (&["--target", "postgres://u@db:0/app"], "port `0`"),
+    ];
+    for (args, expected) in cases {
+        let output = sandbox
+            .command()
+            .args(["capture", "--run", "true"])
+            .args(*args)
+            .output()
+            .expect("run casefile");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: expected `{expected}` in {}",
+            stderr(&output)
+        );
+    }
+    assert!(!sandbox.captures().exists(), "nothing ran");
+
+    // The same rules in casefile.toml and presets, with file:line:col.
+    let config = sandbox.write_config("concurrency = 4\ntimeout = \"0s\"\n");
+    let output = sandbox.run(&["capture", "--run", "true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let expected = format!("{}:2:11: a duration of `0s` is zero", config.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+    sandbox.write_config("max_bytes = 0\n");
+    let output = sandbox.run(&["capture", "--run", "true"]);
+    assert!(
+        stderr(&output).contains("casefile.toml:1:13: a size of 0 is zero"),
+        "{}",
+        stderr(&output)
+    );
+    sandbox.write_config("[targets.db]\nurl = \"mysql://u@db:0/app\"\n");
+    let output = sandbox.run(&["targets", "list"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("port `0`"), "{}", stderr(&output));
+
+    sandbox.write_config("");
+    let preset = sandbox.path().join("long.toml");
+    std::fs::write(
+        &preset,
+        "name = \"long\"\ndescription = \"d\"\ntarget = \"shell\"\n\n[[steps]]\nname = \"s\"\n\
+         command = \"true\"\ntimeout = \"400d\"\n",
+    )
+    .expect("write preset");
+    let output = sandbox.run(&["presets", "check", preset.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("long.toml:8:11")
+            && stderr(&output).contains("longer than a year"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_full_disk_behind_stdout_is_said_once_and_is_exit_1() {
+    let sandbox = Sandbox::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = sandbox
+        .command()
+        .args(["presets", "list"])
+        .stdout(full)
+        .output()
+        .expect("run casefile");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(
+        err.matches("cannot write to stdout").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+}
+
+/// casefile ignores SIGPIPE for itself (so a closed pipe is an error it can handle), but its
+/// steps get the default back: `yes | head -1` in a step ends at once, with no complaint.
+#[test]
+fn steps_keep_the_default_sigpipe() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.path().join("snaps");
+    let output = sandbox.run(&[
+        "capture",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--timeout",
+        "20s",
+        "--run",
+        "yes | head -1; seq 100000000 | head -2",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let streams = only_snapshot(&out).join("streams");
+    let read = |suffix: &str| {
+        let file = std::fs::read_dir(&streams)
+            .expect("streams")
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .expect("stream file");
+        std::fs::read_to_string(file).expect("read")
+    };
+    assert_eq!(read(".out"), "y\n1\n2\n");
+    assert_eq!(read(".err"), "", "no `Broken pipe` from the step's tools");
 }

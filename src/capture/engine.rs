@@ -86,6 +86,8 @@ impl Engine {
             runners.into_iter().map(Arc::new).collect();
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
+        // Which stream each task runs, so a task that panics still ends its stream.
+        let mut stream_of = std::collections::HashMap::new();
         for (index, spec) in plan.streams.iter().enumerate() {
             if spec.skip_reason.is_some() {
                 live.streams[index].set_status(StreamStatus::Skipped, None);
@@ -100,7 +102,7 @@ impl Engine {
                 Arc::clone(&permits),
             );
             let cancel = control.streams[index].clone();
-            tasks.spawn(async move {
+            let task = tasks.spawn(async move {
                 let result = tokio::select! {
                     permit = permits.acquire_owned() => {
                         let _permit = permit;
@@ -114,6 +116,7 @@ impl Engine {
                     failed
                 });
                 writer.redact_result(&mut result);
+                let _ = writer.settle_result(index, &mut result);
                 if let Err(e) = writer.stream_ended(index, result.clone()) {
                     tracing::error!(stream = %spec.id, "cannot record the end of the stream in the snapshot: {e}");
                 }
@@ -123,10 +126,22 @@ impl Engine {
                     let _ = events.send(StreamEvent::Ended { stream: index, result: Box::new(result) }).await;
                 }
             });
+            stream_of.insert(task.id(), index);
         }
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.join_next_with_id().await {
             if let Err(e) = joined {
                 tracing::error!("a stream task failed: {e}");
+                let Some(&index) = stream_of.get(&e.id()) else {
+                    continue;
+                };
+                // Never leave a stream `running` in a finished manifest.
+                let mut failed = not_run(StreamStatus::Failed, "");
+                failed.reason = Some(format!("casefile failed while running this stream: {e}"));
+                if let Err(e) = writer.stream_ended(index, failed.clone()) {
+                    tracing::error!("cannot record the end of the stream in the snapshot: {e}");
+                }
+                live.streams[index].set_status(failed.status, Some(failed));
+                live.changed.notify_one();
             }
         }
         let state = if control.all.is_cancelled() {
@@ -260,6 +275,12 @@ fn classify(outcome: &RunOutcome) -> (StreamStatus, Option<String>) {
         return (
             StreamStatus::NotAvailable,
             Some("a tool this step needs is not installed (exit 127; see stderr)".into()),
+        );
+    }
+    if outcome.truncated {
+        return (
+            StreamStatus::Exited,
+            Some("the output reached the step's cap (max_bytes or max_rows); the step was stopped there".into()),
         );
     }
     (StreamStatus::Exited, None)

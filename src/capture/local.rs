@@ -1,5 +1,7 @@
 //! The local machine as a target: steps run as `/bin/sh -c` in their own process group, so a
-//! timeout or cancel kills the step and everything it started.
+//! timeout, a cancel or output reaching its cap kills the step and everything it started.
+//! A `fetch` copies a regular file only (never a FIFO or device), within the step's deadline,
+//! cap and cancellation.
 use super::runner::{RunOutcome, StreamIo};
 use crate::model::{StepAction, StreamSpec};
 use crate::snapshot::journal::Fd;
@@ -47,6 +49,7 @@ impl LocalRunner {
                 ..Default::default()
             };
         };
+        let deadline = super::deadline::after(spec.timeout);
         let script = shell_script(command, &spec.requires);
         let mut cmd = if spec.sudo && !self.is_root {
             let mut c = Command::new("sudo");
@@ -74,18 +77,25 @@ impl LocalRunner {
         let pgid = child.id().map(|id| Pid::from_raw(id as i32));
         widen_pipe(child.stdout.as_ref());
         widen_pipe(child.stderr.as_ref());
-        let mut outcome = pump(&mut child, pgid, spec.timeout, io, cancel).await;
+        let mut outcome = pump(&mut child, pgid, deadline, io, cancel).await;
         // Whatever happened, nothing of this step outlives it.
         if let Some(pgid) = pgid {
             let _ = killpg(pgid, Signal::SIGKILL);
         }
-        if let Some(path) = spec
-            .fetch
-            .as_deref()
-            .filter(|_| outcome.error.is_none() && !outcome.timed_out && !outcome.cancelled)
-            && let Err(e) = copy_artifact(path, io).await
-        {
-            outcome.error = Some(format!("fetching {path} failed: {e}"));
+        if let Some(path) = spec.fetch.as_deref().filter(|_| {
+            outcome.error.is_none()
+                && !outcome.timed_out
+                && !outcome.cancelled
+                && !outcome.truncated
+        }) {
+            let cap = spec.max_bytes.unwrap_or(u64::MAX);
+            match copy_artifact(path, cap, deadline, io, cancel).await {
+                Ok(Copied::Whole) => {}
+                Ok(Copied::Capped) => outcome.truncated = true,
+                Ok(Copied::TimedOut) => outcome.timed_out = true,
+                Ok(Copied::Cancelled) => outcome.cancelled = true,
+                Err(e) => outcome.error = Some(format!("fetching {path} failed: {e}")),
+            }
         }
         outcome
     }
@@ -98,16 +108,77 @@ fn widen_pipe<P: std::os::fd::AsFd>(pipe: Option<&P>) {
     }
 }
 
-/// Copies a step's `fetch` file into the snapshot (the artifact caps it).
-async fn copy_artifact(path: &str, io: &mut StreamIo<'_>) -> std::io::Result<()> {
-    let mut file = tokio::fs::File::open(path).await?;
+/// How a fetch ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Copied {
+    Whole,
+    /// More than `max_bytes`: the artifact holds the first `max_bytes` and reading stopped.
+    Capped,
+    TimedOut,
+    Cancelled,
+}
+
+/// Opens `path` for a fetch: without blocking (a FIFO would wait for a writer forever) and only
+/// if it is a regular file (`/dev/zero`, a FIFO or a directory never ends or never starts).
+fn open_regular(path: &str) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::other(format!(
+            "it is not a regular file ({}); fetch copies regular files only",
+            describe_kind(&kind)
+        )));
+    }
+    Ok(file)
+}
+
+fn describe_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a plain file"
+    }
+}
+
+/// Copies a step's `fetch` file into the snapshot: at most `cap` bytes (one more is read to
+/// know it was cut), until `deadline`, or until cancelled.
+async fn copy_artifact(
+    path: &str,
+    cap: u64,
+    deadline: Instant,
+    io: &mut StreamIo<'_>,
+    cancel: &CancellationToken,
+) -> std::io::Result<Copied> {
+    let mut file = tokio::fs::File::from_std(open_regular(path)?);
     let mut buf = vec![0u8; READ_BUFFER];
+    let mut copied = 0u64;
     loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
+        let read = tokio::select! {
+            read = file.read(&mut buf) => read?,
+            _ = sleep_until(deadline) => return Ok(Copied::TimedOut),
+            _ = cancel.cancelled() => return Ok(Copied::Cancelled),
+        };
+        if read == 0 {
+            return Ok(Copied::Whole);
         }
-        io.artifact_chunk(&buf[..n])?;
+        io.artifact_chunk(&buf[..read])?;
+        copied += read as u64;
+        if copied > cap {
+            return Ok(Copied::Capped);
+        }
     }
 }
 
@@ -127,7 +198,7 @@ pub fn shell_script(command: &str, requires: &[String]) -> String {
 async fn pump(
     child: &mut Child,
     pgid: Option<Pid>,
-    timeout: Duration,
+    deadline: Instant,
     io: &mut StreamIo<'_>,
     cancel: &CancellationToken,
 ) -> RunOutcome {
@@ -135,7 +206,6 @@ async fn pump(
     let mut stderr = child.stderr.take();
     let mut out_buf = vec![0u8; READ_BUFFER];
     let mut err_buf = vec![0u8; READ_BUFFER];
-    let deadline = Instant::now() + timeout;
     let mut linger_until: Option<Instant> = None;
     let mut exit: Option<ExitStatus> = None;
     let mut outcome = RunOutcome::default();
@@ -151,10 +221,18 @@ async fn pump(
                     outcome.error = Some(e);
                     break;
                 }
+                if io.output_full() {
+                    outcome.truncated = true;
+                    break;
+                }
             }
             read = read_some(&mut stderr, &mut err_buf) => {
                 if let Err(e) = forward(read, &mut stderr, &err_buf, Fd::Err, io) {
                     outcome.error = Some(e);
+                    break;
+                }
+                if io.output_full() {
+                    outcome.truncated = true;
                     break;
                 }
             }

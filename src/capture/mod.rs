@@ -1,5 +1,6 @@
 //! The capture engine: runs a plan's streams concurrently into a snapshot.
 pub mod db;
+pub mod deadline;
 pub mod engine;
 pub mod live;
 pub mod local;

@@ -25,7 +25,8 @@ pub struct RunOutcome {
     /// What the step reads does not exist on this target (a missing table, view or extension):
     /// the stream is "not available", with this reason.
     pub not_available: Option<String>,
-    /// The runner itself stopped reading early (e.g. a database row cap).
+    /// The runner stopped the step early because its output reached a cap (`max_bytes`,
+    /// a database row cap): the output is cut, nothing went wrong.
     pub truncated: bool,
 }
 
@@ -67,6 +68,12 @@ impl StreamIo<'_> {
     /// True once the text output reached its cap: a runner can stop producing more.
     pub fn stdout_full(&self) -> bool {
         self.stdout.truncated()
+    }
+
+    /// True once stdout or stderr reached its cap: whatever the step prints next is dropped,
+    /// so the runner stops the step instead of letting it burn CPU until its timeout.
+    pub fn output_full(&self) -> bool {
+        self.stdout.truncated() || self.stderr.truncated()
     }
 
     /// Stores bytes of the fetched file; an error if the step has no `fetch`.

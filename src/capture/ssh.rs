@@ -52,7 +52,12 @@ enum Sink {
 enum Stop {
     TimedOut,
     Cancelled,
+    /// The output (or the fetched file) reached its cap: nothing more would be kept.
+    Capped,
 }
+
+/// The exit status of the fetch wrapper when the path is not a regular file.
+const NOT_REGULAR: i32 = 86;
 
 impl SshRunner {
     /// A runner for `endpoint`; `setup_permits` bounds concurrent handshakes, `jumps` shares bastions.
@@ -95,7 +100,8 @@ impl SshRunner {
         let StepAction::Command(command) = &spec.action else {
             return failed("a query cannot run on a shell target");
         };
-        let deadline = Instant::now() + spec.timeout;
+        let deadline = super::deadline::after(spec.timeout);
+        let cap = spec.max_bytes.unwrap_or(u64::MAX);
         let connection = tokio::select! {
             c = self.connection() => match c {
                 Ok(c) => c,
@@ -113,10 +119,13 @@ impl SshRunner {
                 deadline,
                 io,
                 cancel,
-                Sink::Stdout,
+                (Sink::Stdout, cap),
             )
             .await;
-        let ran_to_end = outcome.error.is_none() && !outcome.timed_out && !outcome.cancelled;
+        let ran_to_end = outcome.error.is_none()
+            && !outcome.timed_out
+            && !outcome.cancelled
+            && !outcome.truncated;
         if let (Some(path), true) = (&spec.fetch, ran_to_end) {
             let fetched = self
                 .exec(
@@ -125,13 +134,18 @@ impl SshRunner {
                     deadline,
                     io,
                     cancel,
-                    Sink::Artifact,
+                    (Sink::Artifact, cap),
                 )
                 .await;
             outcome.timed_out = fetched.timed_out;
             outcome.cancelled = fetched.cancelled;
+            outcome.truncated = fetched.truncated;
             outcome.error = fetched.error.or_else(|| match fetched.exit_code {
+                _ if fetched.truncated => None,
                 Some(0) => None,
+                Some(NOT_REGULAR) => Some(format!(
+                    "fetching {path} failed: it is not a regular file on the host; fetch copies regular files only"
+                )),
                 code => Some(format!(
                     "fetching {path} failed (exit {}; see stderr)",
                     code.map(|c| c.to_string())
@@ -142,7 +156,8 @@ impl SshRunner {
         outcome
     }
 
-    /// Runs one remote command on its own channel; stdout goes to `out` (the stream's stdout, or its artifact).
+    /// Runs one remote command on its own channel; stdout goes to `out` (the stream's stdout, or
+    /// its artifact). The step is stopped when its output, or an artifact past `cap` bytes, is full.
     async fn exec(
         &self,
         connection: &Connection,
@@ -150,7 +165,7 @@ impl SshRunner {
         deadline: Instant,
         io: &mut StreamIo<'_>,
         cancel: &CancellationToken,
-        out: Sink,
+        (out, cap): (Sink, u64),
     ) -> RunOutcome {
         let who = self.endpoint.describe();
         let opened = tokio::select! {
@@ -170,14 +185,22 @@ impl SshRunner {
         let mut exited = false;
         let mut linger_until: Option<Instant> = None;
         let mut stop: Option<Stop> = None;
+        let mut artifact_bytes = 0u64;
         loop {
             let stop_at = linger_until.map_or(deadline, |l| l.min(deadline));
             tokio::select! {
                 msg = channel.wait() => match msg {
                     None | Some(ChannelMsg::Close) => break,
                     Some(msg) => {
+                        if let (Sink::Artifact, ChannelMsg::Data { data }) = (out, &msg) {
+                            artifact_bytes += data.len() as u64;
+                        }
                         if let Err(e) = handle_msg(msg, io, out, &mut outcome, &mut exited) {
                             outcome.error = Some(e);
+                            break;
+                        }
+                        if io.output_full() || artifact_bytes > cap {
+                            stop = Some(Stop::Capped);
                             break;
                         }
                         if exited && linger_until.is_none() {
@@ -221,6 +244,7 @@ impl SshRunner {
         match stop {
             Some(Stop::TimedOut) => outcome.timed_out = true,
             Some(Stop::Cancelled) => outcome.cancelled = true,
+            Some(Stop::Capped) => outcome.truncated = true,
             None => {}
         }
         if !exited && stop.is_none() && outcome.error.is_none() {
@@ -339,9 +363,16 @@ exit $st"#
 }
 
 /// Streams a remote file's bytes to stdout, binary-safe (`cat` on the exec channel), under the
-/// same wrapper as steps so a timeout stops it too.
+/// same wrapper as steps so a timeout, cancel or the cap stops it too. Anything but a regular
+/// file (a FIFO, `/dev/zero`, a directory) is refused with [`NOT_REGULAR`].
 fn fetch_command(path: &str) -> String {
-    remote_command(&format!("exec cat -- {}", shell_quote(path)), false)
+    let path = shell_quote(path);
+    remote_command(
+        &format!(
+            "if [ -f {path} ]; then exec cat -- {path}; fi\necho \"casefile: \"{path}\" is not a regular file; fetch copies regular files only\" >&2\nexit {NOT_REGULAR}"
+        ),
+        false,
+    )
 }
 
 #[cfg(test)]

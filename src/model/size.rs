@@ -4,39 +4,54 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::{fmt, str::FromStr};
 
 /// A byte count written as `512`, `64KiB`, `8MiB`, `1GiB` (also `kB`/`MB`/`GB` as powers of ten).
+/// Every size casefile reads (an output cap, an upload part) must be at least one byte: a cap
+/// of zero would truncate everything before it starts. The check lives in the parser, so
+/// flags, casefile.toml and presets all get it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
 
 impl FromStr for ByteSize {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let digits_end = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(digits_end);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a size; write e.g. 4MiB, 512KiB or 1048576"))?;
-        let factor: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KiB" | "K" => 1 << 10,
-            "MiB" | "M" => 1 << 20,
-            "GiB" | "G" => 1 << 30,
-            "kB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            other => {
-                return Err(format!(
-                    "unknown size unit `{other}` in `{text}`; use B, KiB, MiB or GiB"
-                ));
-            }
-        };
-        number
-            .checked_mul(factor)
-            .map(ByteSize)
-            .ok_or_else(|| format!("size `{text}` is too large"))
+        let size = parse_size(text)?;
+        if size.0 == 0 {
+            return Err(format!(
+                "a size of `{}` is zero; write e.g. 4MiB, 512KiB or 1048576",
+                text.trim()
+            ));
+        }
+        Ok(size)
     }
+}
+
+/// `text` as a byte count, zero included.
+fn parse_size(text: &str) -> Result<ByteSize, String> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. 4MiB, 512KiB or 1048576"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`; use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .map(ByteSize)
+        .ok_or_else(|| format!("size `{text}` is too large"))
 }
 
 impl fmt::Display for ByteSize {
@@ -69,6 +84,9 @@ impl Serialize for ByteSize {
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(0) => Err(serde::de::Error::custom(
+                "a size of 0 is zero; write e.g. 4MiB, 512KiB or 1048576",
+            )),
             NumberOrText::Number(n) => Ok(ByteSize(n)),
             NumberOrText::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
@@ -85,6 +103,17 @@ mod tests {
         assert_eq!("512".parse::<ByteSize>(), Ok(ByteSize(512)));
         assert_eq!("2 GiB".parse::<ByteSize>(), Ok(ByteSize(2 << 30)));
         assert!("4 parsecs".parse::<ByteSize>().is_err());
+        for zero in ["0", "0MiB", " 0 B"] {
+            let e = zero.parse::<ByteSize>().expect_err(zero);
+            assert!(e.contains("is zero"), "{zero}: {e}");
+        }
+        #[derive(Deserialize)]
+        struct T {
+            #[allow(dead_code)]
+            max_bytes: ByteSize,
+        }
+        assert!(toml::from_str::<T>("max_bytes = 0").is_err());
+        assert!(toml::from_str::<T>("max_bytes = \"0KiB\"").is_err());
         assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 }

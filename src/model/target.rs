@@ -238,6 +238,23 @@ impl TargetSpec {
     }
 }
 
+/// Refuses a URL part holding whitespace, a control character (an escape sequence), or a
+/// bidi or invisible formatting character: no real user, host or database name has them, and
+/// they would hide or rewrite what the operator reads. Letters and digits of any script and
+/// printable ASCII are accepted.
+fn check_url_part(full: &str, what: &str, part: &str) -> Result<(), String> {
+    match part
+        .chars()
+        .find(|&c| !(c.is_alphanumeric() || c.is_ascii_graphic()))
+    {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "`{full}`: the {what} holds the character U+{:04X}; write the URL without it",
+            c as u32
+        )),
+    }
+}
+
 /// Parses `[user@]host[:port][/database]`; refuses passwords in the URL.
 fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
     let (authority, path) = match rest.split_once('/') {
@@ -269,10 +286,13 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
     if host.is_empty() {
         return Err(format!("`{full}` has no host"));
     }
+    // Port 0 is not a port a server listens on: connecting to it fails in confusing ways.
     let port = match port {
         Some(p) => Some(
             p.parse::<u16>()
-                .map_err(|_| format!("`{full}`: port `{p}` is not a number from 1 to 65535"))?,
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("`{full}`: port `{p}` is not a number from 1 to 65535"))?,
         ),
         None => None,
     };
@@ -284,6 +304,9 @@ fn parse_authority(full: &str, rest: &str) -> Result<DbAddress, String> {
         None => (None, authority_query(rest)),
     };
     let database = database.filter(|p| !p.is_empty());
+    for (what, part) in [("user", user), ("host", Some(host)), ("database", database)] {
+        check_url_part(full, what, part.unwrap_or_default())?;
+    }
     let mut address = DbAddress {
         user: user.filter(|u| !u.is_empty()).map(str::to_string),
         host: host.to_string(),
@@ -428,11 +451,34 @@ mod tests {
                 .expect_err("scheme")
                 .contains("unknown target scheme")
         );
-        assert!(
-            TargetSpec::parse_url("ssh://h:99999")
-                .expect_err("port")
-                .contains("port")
-        );
+        for (url, named) in [
+            (
+                "ssh://a\u{1b}]0;X\u{7}b",
+                "the host holds the character U+001B",
+            ),
+            (
+                "mysql://u\u{9b}2J@db/app",
+                "the user holds the character U+009B",
+            ),
+            (
+                "postgres://u@db/app\u{202e}x",
+                "the database holds the character U+202E",
+            ),
+            ("ssh://web 1", "the host holds the character U+0020"),
+        ] {
+            let e = TargetSpec::parse_url(url).expect_err(url);
+            assert!(e.contains(named), "{url}: {e}");
+        }
+        assert!(TargetSpec::parse_url("postgres://ünï@dbé.example/app_1").is_ok());
+        for url in [
+            "ssh://h:99999",
+            "ssh://h:0",
+            "mysql://u@db:0/app",
+            "postgres://u@[::1]:0/app",
+        ] {
+            let e = TargetSpec::parse_url(url).expect_err(url);
+            assert!(e.contains("is not a number from 1 to 65535"), "{url}: {e}");
+        }
         assert!(
             TargetSpec::parse_url("web1")
                 .expect_err("bare")

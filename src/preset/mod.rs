@@ -1,10 +1,12 @@
 //! Presets: named, reviewed lists of capture steps for one kind of target.
 //!
 //! `parse` turns a TOML file into a validated [`Preset`] (errors carry file:line:col and a hint),
-//! `params` fills `{{name}}` placeholders safely, and `library` merges built-ins with user files.
+//! `params` fills `{{name}}` placeholders with values passed as data (`shell`, `sql`), and `library` merges built-ins with user files.
 mod library;
 mod params;
 mod parse;
+pub mod shell;
+pub mod sql;
 
 pub use library::{PresetLibrary, PresetOrigin, load_file};
 pub use params::{ParamDef, ParamKind, fill_template, placeholders};

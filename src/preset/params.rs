@@ -1,5 +1,5 @@
-//! Preset parameters and safe `{{name}}` substitution: values are quoted for the shell or SQL,
-//! so a parameter can never inject a command.
+//! Preset parameters: their kinds (checked before use) and `{{name}}` substitution, which passes
+//! values as data (shell variables, SQL literals) so a parameter can never inject a command.
 use crate::model::TargetKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ impl ParamKind {
         match self {
             ParamKind::Int => "a whole number",
             ParamKind::Word => "a word of letters, digits, _ . @ : -",
-            ParamKind::Path => "a file path",
+            ParamKind::Path => "a file path (not starting with -)",
             ParamKind::Text => "one line of text",
         }
     }
@@ -38,7 +38,10 @@ impl ParamKind {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"_.@:-".contains(&b))
             }
-            ParamKind::Path => !value.is_empty() && !value.contains(['\n', '\r', '\0']),
+            // A leading `-` would read as an option of the command (write ./-name instead).
+            ParamKind::Path => {
+                !value.is_empty() && !value.starts_with('-') && !value.contains(['\n', '\r', '\0'])
+            }
             ParamKind::Text => !value.contains(['\n', '\r', '\0']),
         };
         if ok {
@@ -77,48 +80,18 @@ pub fn placeholders(template: &str) -> Vec<(usize, &str)> {
     found
 }
 
-/// Replaces each `{{name}}` with its value quoted for `target`: single-quoted for the shell,
-/// a string literal (or bare digits for ints) for SQL.
+/// Fills a step's template for `target`: values go in as data (see [`super::shell`] and
+/// [`super::sql`]); an error if the template puts a placeholder where it would be code.
 pub fn fill_template(
     template: &str,
     values: &BTreeMap<String, String>,
     kinds: &BTreeMap<&str, ParamKind>,
     target: TargetKind,
 ) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len());
-    let mut last = 0;
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let abs = last + start;
-        let Some(len) = template[abs + 2..].find("}}") else {
-            break;
-        };
-        let name = template[abs + 2..abs + 2 + len].trim();
-        let value = values
-            .get(name)
-            .ok_or_else(|| format!("no value for parameter `{name}`"))?;
-        out.push_str(&template[last..abs]);
-        let kind = kinds.get(name).copied().unwrap_or_default();
-        out.push_str(&quote(value, kind, target));
-        last = abs + 2 + len + 2;
-        rest = &template[last..];
-    }
-    out.push_str(&template[last..]);
-    Ok(out)
-}
-
-fn quote(value: &str, kind: ParamKind, target: TargetKind) -> String {
     match target {
-        TargetKind::Shell => shell_quote(value),
-        _ if kind == ParamKind::Int => value.to_string(),
-        TargetKind::Mysql => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")),
-        TargetKind::Postgres | TargetKind::Sqlite => format!("'{}'", value.replace('\'', "''")),
+        TargetKind::Shell => super::shell::render(template, values),
+        _ => super::sql::render(template, values, kinds, target),
     }
-}
-
-/// POSIX single-quoting: the one quoting that no byte inside can escape.
-pub fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
@@ -135,7 +108,13 @@ mod tests {
     fn shell_values_cannot_escape_their_quotes() {
         let evil = "x'; touch /tmp/pwned; echo '";
         let cmd = fill("tail -n 5 {{p}}", evil, ParamKind::Text, TargetKind::Shell);
-        assert_eq!(cmd, r"tail -n 5 'x'\''; touch /tmp/pwned; echo '\'''");
+        assert_eq!(
+            cmd,
+            concat!(
+                r"CF_PARAM_p='x'\''; touch /tmp/pwned; echo '\'''",
+                "\ntail -n 5 \"$CF_PARAM_p\""
+            )
+        );
         let out = std::process::Command::new("sh")
             .args([
                 "-c",
@@ -159,7 +138,7 @@ mod tests {
         );
         assert_eq!(
             fill("SELECT {{p}}", "a'b", ParamKind::Text, TargetKind::Postgres),
-            "SELECT 'a''b'"
+            "SELECT E'a''b'"
         );
         assert_eq!(
             fill("SELECT {{p}}", r"a\'", ParamKind::Text, TargetKind::Mysql),
@@ -174,6 +153,7 @@ mod tests {
         assert!(ParamKind::Word.check("eth0").is_ok());
         assert!(ParamKind::Word.check("a b").is_err());
         assert!(ParamKind::Path.check("/a\nb").is_err());
+        assert!(ParamKind::Path.check("-rf").is_err());
         assert_eq!(placeholders("a {{x}} b {{ y }}"), vec![(2, "x"), (10, "y")]);
     }
 }

@@ -235,23 +235,10 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
                 return Err(err(here, format!("step `{name}` uses `{{{{{placeholder}}}}}`, which is not a parameter of this preset"))
                     .with_hint(if known.is_empty() { format!("declare it: [params.{placeholder}]") } else { format!("declared parameters: {}", known.join(", ")) }));
             }
-            let text = action.text();
-            let end = text[offset..]
-                .find("}}")
-                .map(|e| offset + e + 2)
-                .unwrap_or(text.len());
-            let before = text[..offset].chars().last();
-            let after = text[end..].chars().next();
-            if matches!(
-                (before, after),
-                (Some('\''), Some('\'')) | (Some('"'), Some('"'))
-            ) {
-                return Err(err(
-                    here,
-                    format!("step `{name}`: `{{{{{placeholder}}}}}` is wrapped in quotes"),
-                )
-                .with_hint("remove the quotes: casefile quotes parameter values itself"));
-            }
+        }
+        if let Err(e) = check_template(action.text(), raw.target) {
+            let here = locate_offset(source, &text_span, action.text(), e.0);
+            return Err(err(here, format!("step `{name}`: {}", e.1)).with_hint(e.2));
         }
         let timeout = match step.timeout {
             Some(t) if t.get_ref().0.is_zero() => {
@@ -371,6 +358,49 @@ pub fn parse_preset(file: &str, source: &str, origin: PresetOrigin) -> Result<Pr
         steps,
         origin,
     })
+}
+
+/// Refuses a template that would let a parameter's value be read as code: (offset, message, hint).
+fn check_template(text: &str, target: TargetKind) -> Result<(), (usize, String, String)> {
+    match target {
+        TargetKind::Shell => super::shell::analyze(text)
+            .map(|_| ())
+            .map_err(|e| (e.offset, e.message, e.hint)),
+        _ => super::sql::analyze(text, target)
+            .map(|_| ())
+            .map_err(|e| (e.offset, e.message, e.hint)),
+    }
+}
+
+/// Maps a byte offset inside a string value back to the source. Exact for literal strings
+/// ('…', '''…''') and for basic strings without escapes before the offset; otherwise the
+/// text at the offset is looked up in the value's span, and failing that the string's start.
+fn locate_offset(
+    source: &str,
+    span: &std::ops::Range<usize>,
+    value: &str,
+    offset: usize,
+) -> std::ops::Range<usize> {
+    let Some(raw) = source.get(span.clone()) else {
+        return span.clone();
+    };
+    for opener in ["'''", "\"\"\"", "'", "\""] {
+        if let Some(body) = raw.strip_prefix(opener) {
+            let skip = opener.len() + usize::from(opener.len() == 3 && body.starts_with('\n'));
+            let body = &raw[skip..];
+            if body.get(..offset) == value.get(..offset) && body.is_char_boundary(offset) {
+                return span.start + skip + offset..span.start + skip + offset;
+            }
+            break;
+        }
+    }
+    let needle: String = value.get(offset..).unwrap_or("").chars().take(12).collect();
+    if !needle.is_empty()
+        && let Some(i) = raw.find(&needle)
+    {
+        return span.start + i..span.start + i + needle.len();
+    }
+    span.clone()
 }
 
 /// Maps an offset inside a string value back to the source, by finding the same text in the

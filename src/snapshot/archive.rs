@@ -94,17 +94,14 @@ pub fn pack(
     let name = archive_name(id);
     let path = out_dir.join(&name);
     let partial = out_dir.join(format!("{name}.partial"));
-    let result = write_archive(snapshot, &partial, redactor, level);
-    let (sha256, bytes, files, input_bytes) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
+    // Removed on any failure, and by the signal cleanup if casefile is stopped mid-pack.
+    let guard = super::cleanup::RemoveOnExit::new(partial.clone());
+    let (sha256, bytes, files, input_bytes) = write_archive(snapshot, &partial, redactor, level)?;
     fs::rename(&partial, &path).map_err(at(&path))?;
+    guard.disarm();
     let sha256_path = out_dir.join(format!("{name}.sha256"));
-    super::private::write_private(&sha256_path, format!("{sha256}  {name}\n").as_bytes())
+    super::private::create_fresh_private_file(&sha256_path)
+        .and_then(|mut file| file.write_all(format!("{sha256}  {name}\n").as_bytes()))
         .map_err(at(&sha256_path))?;
     Ok(PackedArchive {
         path,
@@ -144,7 +141,7 @@ fn write_archive(
     redactor: &Redactor,
     level: u32,
 ) -> Result<(String, u64, usize, u64), ArchiveError> {
-    let file = super::private::create_private_file(partial).map_err(at(partial))?;
+    let file = super::private::create_fresh_private_file(partial).map_err(at(partial))?;
     let hashing = HashingWriter {
         inner: BufWriter::with_capacity(BLOCK, file),
         hasher: Sha256::new(),
@@ -413,7 +410,7 @@ pub fn unpack_with(
     limits: &UnpackLimits,
 ) -> Result<PathBuf, ArchiveError> {
     let sidecar = PathBuf::from(format!("{}.sha256", archive.display()));
-    if let Ok(text) = fs::read_to_string(&sidecar) {
+    if let Some(text) = read_sidecar(&sidecar).map_err(at(&sidecar))? {
         let expected = text
             .split_whitespace()
             .next()
@@ -534,6 +531,28 @@ pub fn unpack_with(
                 "no manifest.json inside: not a casefile snapshot archive",
             ),
         })
+}
+
+/// The `.sha256` sidecar's first line, when there is one. It sits beside a downloaded archive,
+/// so it is read like snapshot data: a regular file (a FIFO cannot hang us), at most 4 KiB.
+fn read_sidecar(sidecar: &Path) -> io::Result<Option<String>> {
+    let dir = sidecar
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = sidecar
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match super::confined::open_stream_file(dir, &name, "the archive's .sha256 sidecar") {
+        Ok(file) => {
+            let mut text = String::new();
+            file.take(4096).read_to_string(&mut text)?;
+            Ok(Some(text))
+        }
+        Err(e) if e.is_missing() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// How much an unpack may write. Defaults: 4 GiB in 100 000 entries.

@@ -78,6 +78,38 @@ impl Drop for TempArea {
     }
 }
 
+/// A file being written that must not survive a failure or a signal (an archive's `.partial`):
+/// removed on drop unless [`RemoveOnExit::disarm`]ed, and by the signal cleanup.
+#[derive(Debug)]
+pub struct RemoveOnExit {
+    path: Option<PathBuf>,
+}
+
+impl RemoveOnExit {
+    pub fn new(path: PathBuf) -> RemoveOnExit {
+        install_signal_cleanup();
+        lock().push(path.clone());
+        RemoveOnExit { path: Some(path) }
+    }
+
+    /// The file is finished (renamed into place): keep it.
+    pub fn disarm(mut self) {
+        if let Some(path) = self.path.take() {
+            lock().retain(|p| p != &path);
+        }
+    }
+}
+
+impl Drop for RemoveOnExit {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let mut registry = lock();
+            let _ = std::fs::remove_file(&path);
+            registry.retain(|p| p != &path);
+        }
+    }
+}
+
 /// Paths registered now (for tests and diagnostics).
 pub fn registered() -> Vec<PathBuf> {
     lock().clone()
@@ -104,7 +136,15 @@ fn install_signal_cleanup() {
                     // The lock stays held until exit, so no new folder appears meanwhile.
                     let mut registry = lock();
                     for path in registry.drain(..) {
-                        let _ = std::fs::remove_dir_all(&path);
+                        match std::fs::symlink_metadata(&path) {
+                            Ok(meta) if meta.is_dir() => {
+                                let _ = std::fs::remove_dir_all(&path);
+                            }
+                            Ok(_) => {
+                                let _ = std::fs::remove_file(&path);
+                            }
+                            Err(_) => {}
+                        }
                     }
                     if APP_HANDLES_SIGNALS.load(Ordering::SeqCst) {
                         continue;
@@ -135,5 +175,19 @@ mod tests {
         drop(area);
         assert!(!path.exists());
         assert!(!registered().contains(&path));
+    }
+
+    #[test]
+    fn a_partial_file_is_removed_unless_disarmed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (failed, kept) = (dir.path().join("failed"), dir.path().join("kept"));
+        for path in [&failed, &kept] {
+            std::fs::write(path, b"x").expect("write");
+        }
+        drop(RemoveOnExit::new(failed.clone()));
+        RemoveOnExit::new(kept.clone()).disarm();
+        assert!(!failed.exists());
+        assert!(kept.exists());
+        assert!(!registered().contains(&kept));
     }
 }

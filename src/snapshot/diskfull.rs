@@ -22,12 +22,12 @@ pub struct DiskGuard {
 }
 
 impl DiskGuard {
-    /// Writes a reserve of `bytes` zeros in `dir` (0600). A disk already too full for it is
-    /// not an error: the capture still runs and keeps what fits.
+    /// Reserves `bytes` in `dir` (a 0600 file; allocated without writing where the file system
+    /// can, else written as zeros). A disk already too full for it is not an error: the
+    /// capture still runs and keeps what fits.
     pub fn with_reserve(dir: &Path, bytes: usize) -> DiskGuard {
         let path = dir.join(RESERVE_FILE);
-        let written = super::private::write_private(&path, &vec![0u8; bytes]);
-        let reserve = match written {
+        let reserve = match reserve_file(&path, bytes) {
             Ok(()) => Some(path),
             Err(_) => {
                 let _ = fs::remove_file(&path);
@@ -69,6 +69,16 @@ impl DiskGuard {
     }
 }
 
+fn reserve_file(path: &Path, bytes: usize) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = super::private::create_private_file(path)?;
+    let len = i64::try_from(bytes).map_err(io::Error::other)?;
+    if nix::fcntl::fallocate(&file, nix::fcntl::FallocateFlags::empty(), 0, len).is_ok() {
+        return Ok(());
+    }
+    file.write_all(&vec![0u8; bytes])
+}
+
 /// True for ENOSPC and EDQUOT (a quota is a full disk for this user).
 pub fn is_disk_full(error: &io::Error) -> bool {
     matches!(
@@ -90,5 +100,36 @@ fn disk_full_error(what: &str) -> io::Error {
 impl Drop for DiskGuard {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_full_disk_error_frees_the_reserve_and_stops_stream_writes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let guard = DiskGuard::with_reserve(dir.path(), 64 << 10);
+        let reserve = dir.path().join(RESERVE_FILE);
+        assert_eq!(fs::metadata(&reserve).expect("reserve").len(), 64 << 10);
+
+        let other = guard.on_error(io::Error::other("boom"), "streams/a.out");
+        assert_eq!(other.to_string(), "boom", "other errors pass unchanged");
+        assert!(!guard.is_full() && reserve.exists());
+
+        let full = guard.on_error(
+            io::Error::from_raw_os_error(nix::libc::ENOSPC),
+            "streams/a.out",
+        );
+        assert!(guard.is_full());
+        assert!(!reserve.exists(), "the reserve makes room for the manifest");
+        assert_eq!(full.kind(), io::ErrorKind::StorageFull);
+        assert!(
+            full.to_string().starts_with(
+                "streams/a.out: No space left on device: the disk holding the snapshot is full"
+            ),
+            "{full}"
+        );
     }
 }

@@ -72,6 +72,20 @@ pub fn create_new_private_file(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Replaces whatever is at `path` with a new, empty 0600 file. For folders casefile does not
+/// own (`file:/tmp/exports`): a file someone else put there first is removed, never written
+/// into (in a sticky folder it cannot be removed, and the create fails instead).
+pub fn create_fresh_private_file(path: &Path) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let file = private_options().create_new(true).open(path)?;
+    file.set_permissions(Permissions::from_mode(FILE_MODE))?;
+    Ok(file)
+}
+
 /// Writes `bytes` to `path` as a 0600 file (created or replaced in place).
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;

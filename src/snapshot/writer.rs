@@ -255,21 +255,9 @@ impl SnapshotWriter {
 
     /// Records a stream's final result (also for streams that never started, e.g. cancelled in the queue).
     pub fn stream_ended(&self, stream: usize, mut result: StreamResult) -> io::Result<()> {
-        let previous = self.with_manifest(|m| m.streams[stream].result.clone())?;
-        result.redactions += previous.redactions;
-        if result.started_at.is_none() {
-            result.started_at = previous.started_at;
-        }
-        if result.stdout.path.is_empty() {
-            result.stdout.path = previous.stdout.path;
-        }
-        if result.stderr.path.is_empty() {
-            result.stderr.path = previous.stderr.path;
-        }
-        if result.data.is_none() {
-            result.data = previous.data;
-        }
-        self.count_bytes_on_disk(&mut result);
+        let previous_redactions = self.with_manifest(|m| m.streams[stream].result.redactions)?;
+        result.redactions += previous_redactions;
+        self.settle_result(stream, &mut result)?;
         self.append(&JournalEvent::End {
             t: self.journal.now(),
             s: stream,
@@ -293,8 +281,28 @@ impl SnapshotWriter {
         self.with_manifest(|m| m.clone())
     }
 
-    /// An output that never finished (a write failed, the disk filled) has no hash and its
-    /// byte count was never set: record what is on disk, so `show` tells the truth.
+    /// Completes a result from what the writer knows: the start time and output paths recorded
+    /// when the stream started, and, for an output that never finished (a write failed, the disk
+    /// filled), the bytes that are on disk. Idempotent; the engine calls it before reporting the
+    /// result, so progress lines and `show` agree with the disk.
+    pub fn settle_result(&self, stream: usize, result: &mut StreamResult) -> io::Result<()> {
+        let previous = self.with_manifest(|m| m.streams[stream].result.clone())?;
+        if result.started_at.is_none() {
+            result.started_at = previous.started_at;
+        }
+        if result.stdout.path.is_empty() {
+            result.stdout.path = previous.stdout.path;
+        }
+        if result.stderr.path.is_empty() {
+            result.stderr.path = previous.stderr.path;
+        }
+        if result.data.is_none() {
+            result.data = previous.data;
+        }
+        self.count_bytes_on_disk(result);
+        Ok(())
+    }
+
     fn count_bytes_on_disk(&self, result: &mut StreamResult) {
         for output in [
             Some(&mut result.stdout),

@@ -145,6 +145,17 @@ impl SshConfig {
                         *current = saved;
                     }
                 }
+                // A port that is not 1-65535 is dropped (the default, 22, applies): say so.
+                "port"
+                    if !args
+                        .first()
+                        .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p != 0)) =>
+                {
+                    self.warnings.push(format!(
+                        "{name}:{line_no}: Port `{}` is not a number from 1 to 65535 and is ignored",
+                        args.first().map(String::as_str).unwrap_or_default()
+                    ));
+                }
                 _ if !SUPPORTED.contains(&keyword.as_str()) => {
                     self.warnings.push(format!(
                         "{name}:{line_no}: `{}` is not supported by casefile and is ignored",
@@ -403,6 +414,18 @@ Host *
 Match host x
     User nobody
 "#;
+
+    #[test]
+    fn a_port_that_is_not_1_to_65535_is_ignored_with_a_warning() {
+        let config = SshConfig::parse(
+            "cfg",
+            "Host a\n    Port 0\nHost b\n    Port 70000\nHost *\n    Port 2200\n",
+        );
+        assert_eq!(config.settings_for("a").port, Some(2200));
+        assert_eq!(config.settings_for("b").port, Some(2200));
+        assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+        assert!(config.warnings[0].starts_with("cfg:2: Port `0` is not a number from 1 to 65535"));
+    }
 
     #[test]
     fn first_value_wins_identity_files_accumulate() {

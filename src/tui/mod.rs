@@ -3,12 +3,15 @@
 //! the headless CLI; nothing under the engine knows about ratatui.
 pub mod action; // Action (input) and Effect (what the app must do)
 pub mod app; // the event loop, screens, capture tasks
-pub mod demo; // demo data for screen snapshots, screenshots and the render benchmark
+#[cfg(any(test, feature = "demo"))]
+pub mod demo; // demo data for screen snapshots and screenshots (not in the shipped binary)
 pub mod export_job; // runs an export from the Export screen in the background
+pub mod inert_backend; // every cell passes the sanitiser before it reaches the terminal
 pub mod keymap; // per-screen key tables, overridable in [keys]
 pub mod screens; // one file per screen
+#[cfg(feature = "demo")]
 pub mod svg; // buffer → SVG, for screenshots generated from the app's own rendering
-pub mod term; // terminal init/restore, sanitising captured bytes
+pub mod term; // terminal init/restore
 pub mod theme; // themes/*.toml with per-field user overrides
 pub mod widgets; // pane grid, header/footer, help overlay, confirm dialog
 

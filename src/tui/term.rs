@@ -9,7 +9,8 @@ use crossterm::{
 use ratatui::{Terminal, backend::CrosstermBackend};
 use std::io::{self, Stdout};
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+/// Every cell passes the one sanitiser on its way out (see `inert_backend`).
+pub type Tui = Terminal<super::inert_backend::InertBackend<CrosstermBackend<Stdout>>>;
 
 /// Raw mode, alternate screen, mouse; installs a panic hook that restores first.
 pub fn init() -> io::Result<Tui> {
@@ -29,7 +30,10 @@ pub fn init() -> io::Result<Tui> {
         restore();
         return Err(e);
     }
-    Terminal::new(CrosstermBackend::new(stdout)).inspect_err(|_| restore())
+    Terminal::new(super::inert_backend::InertBackend(CrosstermBackend::new(
+        stdout,
+    )))
+    .inspect_err(|_| restore())
 }
 
 /// Leaves raw mode and the alternate screen; safe to call more than once.

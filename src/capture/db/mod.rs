@@ -37,11 +37,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// Rows read per query when the step sets no `max_rows`.
 pub const DEFAULT_MAX_ROWS: u64 = 1_000_000;
-/// After the client deadline and a server-side cancel, how long the session gets to settle.
-pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// After a server-side cancel, how long the session gets to settle (within [`STOP_BUDGET`]).
+pub const CANCEL_GRACE: Duration = Duration::from_secs(1);
 /// The client deadline is this much later than the server-side statement timeout, so the
 /// server normally stops the statement itself.
-pub const CLIENT_SLACK: Duration = Duration::from_millis(1500);
+pub const CLIENT_SLACK: Duration = Duration::from_millis(400);
+/// Everything after the client deadline (cancel on the server from a second connection, read
+/// what the statement still sends, check the session): a frozen server cannot stretch it.
+/// Past it the session is dropped and the next step reconnects.
+pub const STOP_BUDGET: Duration = Duration::from_millis(1200);
+/// The last resort: a step's sample (connect included) ends by its timeout plus this, whatever
+/// the server does. Slightly more than the two above, so their clearer messages win normally.
+pub const HARD_GRACE: Duration = Duration::from_millis(1900);
 
 /// Why a query ended.
 #[derive(Debug)]
@@ -242,31 +249,56 @@ impl DbRunner {
         let mut outcome = RunOutcome::default();
         for sample in 1..=samples {
             let started = Instant::now();
+            let sample_deadline = crate::capture::deadline::after(spec.timeout);
             let at = crate::snapshot::writer::timestamp(SystemTime::now());
             if samples > 1 {
                 sink.text(&format!("-- sample {sample}/{samples} at {at}\n"));
                 sink.set_meta(vec![("_sample", sample.into()), ("_at", at.into())]);
             }
-            let session = match self.session(&mut slot, cancel).await {
-                Ok(Some(session)) => session,
-                Ok(None) => {
+            // Connecting and the query share the step's timeout; the hard limit holds even when
+            // a frozen server stops answering in a place nothing else bounds.
+            let bounded = tokio::time::timeout_at(
+                crate::capture::deadline::after(spec.timeout.saturating_add(HARD_GRACE)),
+                async {
+                    let session = match self.session(&mut slot, cancel).await {
+                        Ok(Some(session)) => session,
+                        Ok(None) => return Err(None),
+                        Err(message) => return Err(Some(message)),
+                    };
+                    if let Some(note) = session.visibility_note(sql) {
+                        sink.stderr(&format!("casefile: {note}\n"));
+                    }
+                    let limit = sample_deadline
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1));
+                    Ok(session.run_query(sql, limit, &mut sink, cancel).await)
+                },
+            )
+            .await;
+            let end = match bounded {
+                Ok(Ok(end)) => end,
+                Ok(Err(None)) => {
                     outcome.cancelled = true;
                     break;
                 }
-                Err(message) => {
+                Ok(Err(Some(message))) => {
                     sink.stderr(&format!("casefile: {message}\n"));
                     outcome.error = Some(message);
                     break;
                 }
+                Err(_) => {
+                    // Dropping the session closes its socket; the next step reconnects.
+                    *slot = Slot::NotConnected;
+                    QueryEnd::TimedOut(format!(
+                        "{}: the server did not answer within the step's timeout of {}s (plus {}s to stop); the session was closed",
+                        self.target,
+                        seconds(spec.timeout),
+                        seconds(HARD_GRACE)
+                    ))
+                }
             };
-            if let Some(note) = session.visibility_note(sql) {
-                sink.stderr(&format!("casefile: {note}\n"));
-            }
-            let end = session
-                .run_query(sql, spec.timeout, &mut sink, cancel)
-                .await;
             let stop = apply_end(end, &mut sink, &mut outcome);
-            if session.is_broken() {
+            if matches!(&*slot, Slot::Open(session) if session.is_broken()) {
                 // Reopened by the next step or sample.
                 if let Slot::Open(session) = std::mem::replace(&mut *slot, Slot::NotConnected) {
                     session.close().await;

@@ -358,6 +358,8 @@ impl MysqlSession {
             return QueryEnd::Broken("the session is closed".into());
         };
         let set_timeout = if self.mariadb {
+            // MariaDB's ceiling for the variable is a year.
+            let limit = limit.min(Duration::from_secs(31_536_000));
             format!("SET SESSION max_statement_time = {}", seconds(limit))
         } else {
             format!(

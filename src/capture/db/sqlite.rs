@@ -11,7 +11,7 @@ use sqlx::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 /// SQLite virtual-machine steps between checks of the deadline.
@@ -169,14 +169,14 @@ impl SqliteSession {
         };
         self.stop.store(false, Ordering::SeqCst);
         let stop = Arc::clone(&self.stop);
-        let engine_deadline = std::time::Instant::now() + limit;
+        let engine_deadline = crate::capture::deadline::std_after(limit);
         match conn.lock_handle().await {
             Ok(mut handle) => handle.set_progress_handler(PROGRESS_STEPS, move || {
                 !stop.load(Ordering::Relaxed) && std::time::Instant::now() < engine_deadline
             }),
             Err(e) => return QueryEnd::Broken(format!("the SQLite worker failed: {e}")),
         }
-        let deadline = Instant::now() + limit + CLIENT_SLACK;
+        let deadline = crate::capture::deadline::after(limit.saturating_add(CLIENT_SLACK));
         let mut stream = raw_sql(AssertSqlSafe(sql.to_string())).fetch_many(&mut *conn);
         let end = pump(&mut stream, sink, deadline, cancel, columns_of, cells_of).await;
         drop(stream);

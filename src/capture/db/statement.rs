@@ -5,11 +5,10 @@
 use super::reader::{Item, Reading, read_on_own_thread};
 use super::sink::Sink;
 use super::table::{Cell, Column};
-use super::{CLIENT_SLACK, PumpEnd, QueryEnd, pump, seconds};
+use super::{CLIENT_SLACK, PumpEnd, QueryEnd, STOP_BUDGET, pump, seconds};
 use futures::stream::BoxStream;
 use std::future::Future;
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What a driver's session provides to [`run`].
@@ -50,7 +49,7 @@ pub(crate) async fn run<S: ServerSession>(
     sink: &mut Sink<'_, '_>,
     cancel: &CancellationToken,
 ) -> QueryEnd {
-    let deadline = Instant::now() + limit + CLIENT_SLACK;
+    let deadline = crate::capture::deadline::after(limit.saturating_add(CLIENT_SLACK));
     let Some(conn) = session.conn().take() else {
         return QueryEnd::Broken("the session is closed".into());
     };
@@ -66,8 +65,16 @@ pub(crate) async fn run<S: ServerSession>(
     .await;
     // A panic on the reading thread loses the session (`None`: the next step reconnects).
     let stopped = match end {
+        // Bounded: a frozen server answers neither the cancel nor the check. Past the budget
+        // the reading (and with it the connection) is dropped; the next step reconnects.
         PumpEnd::Capped | PumpEnd::Cancelled | PumpEnd::Deadline => {
-            session.stop_on_server(reading).await
+            match tokio::time::timeout(STOP_BUDGET, session.stop_on_server(reading)).await {
+                Ok(stopped) => stopped,
+                Err(_) => format!(
+                    "the server did not answer the stop within {}s; the session was closed",
+                    seconds(STOP_BUDGET)
+                ),
+            }
         }
         _ => {
             *session.conn() = reading.finish().await;
