@@ -14,6 +14,7 @@ use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
 mod runbook_capture;
 mod runbooks;
+mod watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +67,8 @@ pub enum Command {
     /// List and check the runbooks of casefile.toml (incident → targets, presets, export)
     #[command(subcommand)]
     Runbooks(runbooks::RunbooksCommand),
+    /// Capture when PagerDuty's webhooks (or polling) report an incident, by its runbook
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +241,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
         Some(Command::Runbooks(cmd)) => runbooks::run(&config, cmd),
+        Some(Command::Watch(args)) => watch::run(config, args).await,
     }
 }
 

@@ -22,4 +22,5 @@ pub mod session; // prepare a capture for any front end: secrets, SSH, runners, 
 pub mod snapshot; // the on-disk snapshot: writer, reader, manifest, journal
 pub mod source_error; // file:line:col errors for user-written files
 pub mod ssh;
-pub mod tui; // the interactive TUI: incidents → plan → live panes → export, replay, preset editor // SSH hosts: ~/.ssh/config, known_hosts, authentication, connections
+pub mod tui;
+pub mod watch; // casefile watch: PagerDuty webhooks (signature, de-dup, queue) and poll mode // the interactive TUI: incidents → plan → live panes → export, replay, preset editor // SSH hosts: ~/.ssh/config, known_hosts, authentication, connections

@@ -13,7 +13,7 @@ use crate::ssh::SshConfig;
 use std::collections::BTreeMap;
 
 /// What runbooks match on, from a webhook payload or the REST API.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IncidentFacts {
     pub id: String,
     pub title: Option<String>,
