@@ -142,3 +142,29 @@ fn runbook_by_name_runs_without_pagerduty_and_refuses_extra_targets() {
         stderr(&output)
     );
 }
+
+#[test]
+fn the_shipped_example_runbooks_pass_the_check() {
+    let sandbox = Sandbox::new();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/runbooks.toml");
+    let output = sandbox
+        .command()
+        .arg("--config")
+        .arg(&example)
+        .args(["runbooks", "check"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("3 runbook(s) ok"));
+    let output = sandbox
+        .command()
+        .arg("--config")
+        .arg(&example)
+        .args(["runbooks", "list"])
+        .output()
+        .expect("run");
+    let text = stdout(&output);
+    for name in ["orders-db", "api-python-hang", "web"] {
+        assert!(text.contains(name), "{text}");
+    }
+}
