@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 use support::cli::Sandbox;
+use support::prism::Prism;
+use support::s3::{self as s3, ACCESS_KEY, S3sFs, SECRET_KEY};
 
 const SECRET: &str = "whsec-casefile-test";
 
@@ -42,12 +44,37 @@ struct Watcher {
 
 impl Watcher {
     fn start(sandbox: &Sandbox, port: u16, tag: &str) -> Watcher {
+        let listen = format!("127.0.0.1:{port}");
+        Watcher::start_with(
+            sandbox,
+            port,
+            tag,
+            &["--listen", &listen],
+            &[],
+            "\"listening\"",
+        )
+    }
+
+    /// `casefile watch ARGS` with `env`, ready once its log shows `ready`.
+    fn start_with(
+        sandbox: &Sandbox,
+        port: u16,
+        tag: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+        ready: &str,
+    ) -> Watcher {
         let log = sandbox.path().join(format!("watch-{tag}.log"));
         let file = std::fs::File::create(&log).expect("log");
-        let child = sandbox
-            .command()
+        let mut command = sandbox.command();
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .env("CASEFILE_WEBHOOK_SECRET", SECRET)
-            .args(["watch", "--listen", &format!("127.0.0.1:{port}"), "--out"])
+            .arg("watch")
+            .args(args)
+            .arg("--out")
             .arg(sandbox.captures())
             .arg("--state-dir")
             .arg(sandbox.path().join("state"))
@@ -58,7 +85,7 @@ impl Watcher {
             .expect("start casefile watch");
         let watcher = Watcher { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !watcher.log().contains("\"listening\"") {
+        while !watcher.log().contains(ready) {
             assert!(
                 Instant::now() < deadline,
                 "not listening: {}",
@@ -298,4 +325,112 @@ async fn sigterm_drains_the_running_capture_and_a_restart_runs_what_was_accepted
     );
     assert_eq!(snapshots(&captures, "PSLOW01").len(), 1, "{log}");
     assert_eq!(snapshots(&captures, "PSLOW02").len(), 1, "{log}");
+}
+
+/// PagerDuty token, S3 credentials and endpoint for the export, as a user would set them.
+fn export_env(prism: &Prism, s3_endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PAGERDUTY_TOKEN", "y_NbAkKc66ryYTWUXYEu".into()),
+        ("PAGERDUTY_API_URL", prism.url()),
+        ("PAGERDUTY_FROM", "responder@example.com".into()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL", s3_endpoint.into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+fn exporting_config(sandbox: &Sandbox) {
+    sandbox.write_config(
+        r#"
+[secrets.hook]
+env = "CASEFILE_WEBHOOK_SECRET"
+[destinations]
+s3 = "s3://evidence/casefile/"
+[watch]
+webhook_secret = "hook"
+[[runbooks]]
+name = "mail"
+service = "My Mail Service"
+runs = ["echo watched", "uname -a"]
+export = ["s3", "incident"]
+"#,
+    );
+}
+
+fn wait_for_log(watcher: &Watcher, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = watcher.log();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "{needle} never logged: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_triggered_webhook_ends_in_s3_and_a_note_on_the_incident() {
+    let prism = Prism::start();
+    let server = S3sFs::start();
+    server.create_bucket("evidence");
+    let sandbox = Sandbox::new();
+    exporting_config(&sandbox);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let watcher = Watcher::start_with(
+        &sandbox,
+        port,
+        "e2e",
+        &["--listen", &listen],
+        &export_env(&prism, &server.endpoint()),
+        "\"listening\"",
+    );
+    let body = payload("incident.triggered", "PT4KHLK");
+    let started = Instant::now();
+    assert_eq!(
+        watcher
+            .post(body.clone(), Some(sign(SECRET, &body)), "e2e-1")
+            .await,
+        202
+    );
+    let log = wait_for_log(&watcher, "\"kind\":\"capture\"");
+    eprintln!(
+        "webhook accepted → snapshot in S3 and note posted: {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(log.contains("\"note\":true"), "{log}");
+    assert!(log.contains("\"outcome\":\"ok\""), "{log}");
+    let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
+    let keys = s3::list_keys(&client, "evidence").await;
+    assert!(keys.iter().any(|k| k.ends_with(".tar.gz")), "{keys:?}");
+    assert!(!prism.log().contains("Violation"), "{}", prism.log());
+    watcher.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poll_mode_feeds_triggered_incidents_into_the_same_pipeline_once() {
+    let prism = Prism::start();
+    let server = S3sFs::start();
+    server.create_bucket("evidence");
+    let sandbox = Sandbox::new();
+    exporting_config(&sandbox);
+    let watcher = Watcher::start_with(
+        &sandbox,
+        0,
+        "poll",
+        &["--poll", "1s"],
+        &export_env(&prism, &server.endpoint()),
+        "\"kind\":\"poll\"",
+    );
+    wait_for_snapshots(&sandbox.captures(), "PT4KHLK", 1, &|| watcher.log());
+    // Later polls still list the incident: the cooldown keeps it to one capture.
+    let log = wait_for_log(&watcher, "\"outcome\":\"duplicate-incident\"");
+    assert!(!log.contains("\"outcome\":\"failed\""), "{log}");
+    let log = watcher.stop();
+    assert_eq!(log.matches("\"kind\":\"capture\"").count(), 1, "{log}");
+    assert_eq!(snapshots(&sandbox.captures(), "PT4KHLK").len(), 1);
+    assert!(!prism.log().contains("Violation"), "{}", prism.log());
 }

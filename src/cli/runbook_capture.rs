@@ -63,6 +63,8 @@ pub(super) async fn run(config: &Config, args: CaptureArgs) -> ExitCode {
         accept_new: args.accept_new,
     };
     let cancel = tokio_util::sync::CancellationToken::new();
+    // A signal stops the streams, then the snapshot is finished and exported: not a kill.
+    crate::snapshot::cleanup::app_handles_signals();
     let interrupt = wait_for_interrupt();
     let stop = cancel.clone();
     let ctrl_c = tokio::spawn(async move {

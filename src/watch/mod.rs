@@ -145,6 +145,8 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
             )
         }
     };
+    // SIGTERM drains (below): the temp-folder cleanup must not terminate the process itself.
+    crate::snapshot::cleanup::app_handles_signals();
     let state = State::open(&options.state_dir, config.watch.cooldown)?;
     let unfinished = state.unfinished();
     let (queue, mut jobs) = mpsc::channel(config.watch.queue.max(unfinished.len()));
