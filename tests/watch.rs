@@ -434,3 +434,56 @@ async fn poll_mode_feeds_triggered_incidents_into_the_same_pipeline_once() {
     assert_eq!(snapshots(&sandbox.captures(), "PT4KHLK").len(), 1);
     assert!(!prism.log().contains("Violation"), "{}", prism.log());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_watchers_sharing_the_store_capture_an_incident_once() {
+    let prism = Prism::start();
+    let server = S3sFs::start();
+    server.create_bucket("evidence");
+    let env = export_env(&prism, &server.endpoint());
+    let (first, second) = (Sandbox::new(), Sandbox::new());
+    let mut watchers = Vec::new();
+    for (sandbox, tag) in [(&first, "one"), (&second, "two")] {
+        exporting_config(sandbox);
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        watchers.push(Watcher::start_with(
+            sandbox,
+            port,
+            tag,
+            &["--listen", &listen],
+            &env,
+            "\"listening\"",
+        ));
+    }
+    // Each watcher gets its own delivery (own subscription, own webhook id), at the same time.
+    let body = payload("incident.triggered", "PT4KHLK");
+    let signature = sign(SECRET, &body);
+    let (a, b) = tokio::join!(
+        watchers[0].post(body.clone(), Some(signature.clone()), "sub-a"),
+        watchers[1].post(body.clone(), Some(signature.clone()), "sub-b"),
+    );
+    assert_eq!((a, b), (202, 202));
+    let logs: Vec<String> = watchers
+        .iter()
+        .map(|w| wait_for_log(w, "\"kind\":\"capture\""))
+        .collect();
+    let all = logs.join("\n");
+    assert_eq!(all.matches("\"outcome\":\"ok\"").count(), 1, "{all}");
+    assert_eq!(
+        all.matches("\"outcome\":\"locked-elsewhere\"").count(),
+        1,
+        "{all}"
+    );
+    let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
+    let keys = s3::list_keys(&client, "evidence").await;
+    assert!(
+        keys.contains(&"casefile/locks/PT4KHLK".to_string()),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.iter().filter(|k| k.ends_with(".tar.gz")).count(),
+        1,
+        "{keys:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! SIGTERM stops accepting, lets running captures finish; queued ones stay pending in the state
 //! file and run at the next start. One JSON log line per delivery and per capture on stderr.
 pub mod event;
+pub mod lock;
 mod poll;
 mod server;
 pub mod signature;
@@ -229,7 +230,18 @@ async fn capture(shared: &Shared, incident: IncidentFacts, out_dir: PathBuf) {
             shared.set(&incident.id, JobStatus::Done, Some(outcome.clone()));
             serde_json::json!({"kind": "capture", "incident": incident.id, "outcome": outcome})
         }
-        Some(runbook) => {
+        Some(runbook) => 'run: {
+            match lock::claim(config, &incident.id, &crate::session::operator()).await {
+                lock::Claim::Won => {}
+                lock::Claim::HeldElsewhere => {
+                    let outcome = "captured by another watcher (S3 lock)".to_string();
+                    shared.set(&incident.id, JobStatus::Done, Some(outcome));
+                    break 'run serde_json::json!({"kind": "capture", "incident": incident.id, "runbook": runbook.name, "outcome": "locked-elsewhere"});
+                }
+                lock::Claim::Unknown(error) => log(serde_json::json!({
+                    "kind": "lock", "incident": incident.id, "outcome": "unknown", "error": error,
+                })),
+            }
             let options = crate::session::CaptureOptions {
                 out_dir,
                 accept_new: false,
