@@ -12,6 +12,7 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 
 use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
+pub mod export; // `casefile export`: its flags, then export::setup and export::export
 mod runbook_capture;
 mod runbooks;
 mod watch;
@@ -63,7 +64,7 @@ pub enum Command {
     /// Edit a preset in the TUI (a new one from a template if NAME does not exist)
     EditPreset { name: String },
     /// Export a snapshot: archive to S3 or a folder, a note on the PagerDuty incident, asciinema casts
-    Export(crate::export::cli::ExportArgs),
+    Export(export::ExportArgs),
     /// List and check the runbooks of casefile.toml (incident → targets, presets, export)
     #[command(subcommand)]
     Runbooks(runbooks::RunbooksCommand),
@@ -239,7 +240,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             unpack.apply();
             show(&snapshot, json)
         }
-        Some(Command::Export(args)) => crate::export::cli::run(&config, args).await,
+        Some(Command::Export(args)) => export::run(&config, args).await,
         Some(Command::Runbooks(cmd)) => runbooks::run(&config, cmd),
         Some(Command::Watch(args)) => watch::run(config, args).await,
     }

@@ -249,11 +249,10 @@ mod tests {
             ..Default::default()
         };
         let plan = build_plan(&request, &library).expect("plan");
-        assert!(
-            plan.streams
-                .iter()
-                .any(|s| s.action.text().contains("'4242'"))
-        );
+        // The value is data: a single-quoted assignment, then a quoted variable reference.
+        assert!(plan.streams.iter().any(|s| {
+            s.action.text() == "CF_PARAM_pid='4242'\njcmd \"$CF_PARAM_pid\" Thread.print -l"
+        }));
         assert!(
             plan.streams
                 .iter()

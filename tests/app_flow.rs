@@ -167,3 +167,133 @@ async fn incidents_plan_local_capture_and_export_to_a_folder() {
     h.key(KeyCode::Char('q'));
     assert!(h.app.should_quit);
 }
+
+/// The loop the TUI and the render benchmark run (`drive`): a capture started headless runs to
+/// its end through the app's own loop, which draws and then returns.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_loop_runs_a_capture_and_returns_when_it_ends() {
+    use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
+    use casefile::tui::app::drive;
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::defaults();
+    config.capture_dir = home.path().join("captures");
+    let (mut app, mut rx) = App::new(config, Theme::dark(), Keymap::default());
+    app.quit_when_captures_end = true;
+    let plan = CapturePlan {
+        incident: None,
+        targets: vec![Target::local()],
+        streams: (0..4)
+            .map(|i| StreamSpec {
+                id: format!("{:02}-local-loop", i + 1),
+                target: 0,
+                preset: "adhoc".into(),
+                step: format!("s{i}"),
+                action: StepAction::Command(format!(
+                    "for n in 1 2 3; do echo line-$n; done; echo pane-{i}"
+                )),
+                requires: vec![],
+                timeout: Duration::from_secs(10),
+                max_bytes: None,
+                sudo: false,
+                intrusive: false,
+                max_rows: None,
+                repeat: None,
+                fetch: None,
+                skip_reason: None,
+            })
+            .collect(),
+    };
+    app.start_capture(plan, None);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let frames = tokio::time::timeout(
+        WAIT,
+        drive(&mut terminal, &mut app, &mut rx, futures::stream::pending()),
+    )
+    .await
+    .expect("the loop returns once the capture has ended")
+    .expect("loop");
+    assert!(frames >= 1, "it drew");
+    let run = app.run.as_ref().expect("run screen");
+    assert!(!run.running());
+    let manifest = Snapshot::open(&run.captures[0].dir)
+        .expect("snapshot")
+        .manifest;
+    assert_eq!(manifest.streams.len(), 4);
+    assert!(
+        manifest
+            .streams
+            .iter()
+            .all(|s| s.result.exit_code == Some(0))
+    );
+}
+
+/// Quitting while a capture is being prepared (a slow vault command) asks first, then waits for
+/// the setup and closes the snapshot folder it made as interrupted; nothing runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn quitting_while_a_capture_is_prepared_closes_its_snapshot() {
+    use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
+    let home = tempfile::tempdir().expect("tempdir");
+    let captures = home.path().join("captures");
+    let config = Config::parse(
+        "casefile.toml",
+        &format!(
+            "capture_dir = \"{}\"\n[secrets.vault]\ncommand = \"sleep 1; echo token\"\nalways_redact = true\n",
+            captures.display()
+        ),
+    )
+    .expect("config");
+    let (app, rx) = App::new(config, Theme::dark(), Keymap::default());
+    let mut h = Harness {
+        app,
+        rx,
+        terminal: Terminal::new(TestBackend::new(120, 40)).expect("terminal"),
+    };
+    h.app.start_capture(
+        CapturePlan {
+            incident: None,
+            targets: vec![Target::local()],
+            streams: vec![StreamSpec {
+                id: "01-local-never".into(),
+                target: 0,
+                preset: "adhoc".into(),
+                step: "never".into(),
+                action: StepAction::Command("echo should-not-run".into()),
+                requires: vec![],
+                timeout: Duration::from_secs(10),
+                max_bytes: None,
+                sudo: false,
+                intrusive: false,
+                max_rows: None,
+                repeat: None,
+                fetch: None,
+                skip_reason: None,
+            }],
+        },
+        None,
+    );
+    h.key(KeyCode::Char('q'));
+    assert!(h.app.confirm.is_some(), "quitting during setup asks first");
+    h.key(KeyCode::Char('y'));
+    assert!(!h.app.should_quit, "waits for the setup");
+    let deadline = Instant::now() + WAIT;
+    while !h.app.should_quit {
+        assert!(Instant::now() < deadline, "setup never returned");
+        let event = tokio::time::timeout(WAIT, h.rx.recv())
+            .await
+            .expect("an app event")
+            .expect("channel open");
+        h.step(Input::App(Box::new(event)));
+    }
+    assert!(h.app.run.is_none(), "nothing started");
+    let dirs: Vec<_> = std::fs::read_dir(&captures)
+        .expect("captures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let manifest = Snapshot::open(&dirs[0]).expect("snapshot").manifest;
+    assert_eq!(
+        manifest.state,
+        casefile::snapshot::CaptureState::Interrupted
+    );
+}

@@ -214,6 +214,49 @@ fn hostile_values_stay_data_on_the_local_target() {
 }
 
 #[test]
+fn rendered_steps_are_inert_under_bash_posix_bash_and_dash() {
+    // Remote hosts' /bin/sh is often bash (RHEL), whose arithmetic and subscripts evaluate more.
+    let preset = load_file(
+        &Path::new(INERT).join("inert-shell.toml"),
+        PresetOrigin::Builtin,
+    )
+    .expect("inert preset");
+    let markers = marker_dir();
+    for shell in [
+        &["/bin/bash", "-c"][..],
+        &["/bin/bash", "--posix", "-c"],
+        &["/bin/dash", "-c"],
+    ] {
+        for (n, value) in SHELL_VALUES.iter().enumerate() {
+            let marker = markers.path().join(format!("m{n}"));
+            let value = value.replace("{m}", &marker.display().to_string());
+            let values = preset
+                .resolve_params(&BTreeMap::from([("p".to_string(), value.clone())]))
+                .expect("params");
+            for step in &preset.steps {
+                let script = preset
+                    .render_step(step, &values, TargetKind::Shell)
+                    .expect("render")
+                    .text()
+                    .to_string();
+                let out = std::process::Command::new(shell[0])
+                    .args(&shell[1..])
+                    .arg(&script)
+                    .output()
+                    .expect("shell");
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    format!("x {value} y\n"),
+                    "{shell:?} step {} value {value}",
+                    step.name
+                );
+                no_markers(markers.path(), &format!("{shell:?} {script}"));
+            }
+        }
+    }
+}
+
+#[test]
 fn hostile_values_stay_data_over_ssh() {
     use support::sshd::{SshKeys, Sshd};
     let keys = SshKeys::generate();

@@ -91,7 +91,7 @@ fn report(outcome: &AutoCapture, json: bool) -> ExitCode {
         let export = outcome
             .export
             .as_ref()
-            .map(|r| crate::export::cli::report_json(r, outcome.export_error.clone()));
+            .map(|r| super::export::report_json(r, outcome.export_error.clone()));
         let summary = serde_json::json!({
             "snapshot": outcome.snapshot.display().to_string(),
             "runbook": outcome.runbook,

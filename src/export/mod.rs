@@ -5,7 +5,6 @@
 //! Idempotent: the S3 keys derive from the snapshot id (`PREFIX/ID/ID.tar.gz`), an identical
 //! object already there is not sent again, and an existing note naming the snapshot id is not
 //! repeated. A re-run after a partial failure finishes what is missing.
-pub mod cli;
 pub mod note;
 pub mod setup; // S3 options, PagerDuty client, token registration: one setup for every front end
 

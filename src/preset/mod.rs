@@ -83,10 +83,23 @@ impl Preset {
         step: &PresetStep,
         values: &BTreeMap<String, String>,
     ) -> Option<String> {
+        // One pass, so a value that looks like `{{other}}` stays as it is.
         step.fetch.as_ref().map(|path| {
-            values.iter().fold(path.clone(), |acc, (name, value)| {
-                acc.replace(&format!("{{{{{name}}}}}"), value)
-            })
+            let mut out = String::with_capacity(path.len());
+            let mut last = 0;
+            for (offset, name) in placeholders(path) {
+                let Some(len) = path[offset..].find("}}") else {
+                    break;
+                };
+                out.push_str(&path[last..offset]);
+                match values.get(name) {
+                    Some(value) => out.push_str(value),
+                    None => out.push_str(&path[offset..offset + len + 2]),
+                }
+                last = offset + len + 2;
+            }
+            out.push_str(&path[last..]);
+            out
         })
     }
 

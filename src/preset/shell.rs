@@ -9,9 +9,10 @@
 //!
 //! What the shell itself would evaluate again is refused by [`analyze`], so `presets check`
 //! catches it: a placeholder inside single quotes (not expanded, and usually a program for
-//! another interpreter), backticks, `$(( ))`/`(( ))`, `${…}`, `[[ ]]`, a quoted heredoc, the
-//! command word itself, and any line that hands text to an interpreter (`sh -c`, `eval`, `awk`,
-//! `sed`, `python`, SQL clients, … see [`EVALUATORS`]).
+//! another interpreter), backticks, `$(( ))`/`(( ))`/`$[ ]`, `${…}`, `[[ ]]`, a quoted heredoc,
+//! after a `$'…'` string, the command word itself, a line whose command is named by an expansion,
+//! and any line that hands text to an interpreter (`sh -c`, `eval`, `awk`, `sed`, `python`, SQL
+//! clients, … see [`EVALUATORS`]). Words are compared by their unquoted text, so `"s"h` is `sh`.
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -22,74 +23,21 @@ pub fn var_name(name: &str) -> String {
 
 /// Programs that read their arguments or input as code: a line running one may not hold a
 /// parameter. The list cannot be complete; it covers what a preset plausibly calls.
+#[rustfmt::skip]
 pub const EVALUATORS: &[&str] = &[
-    "sh",
-    "bash",
-    "dash",
-    "zsh",
-    "ksh",
-    "mksh",
-    "ash",
-    "csh",
-    "tcsh",
-    "fish",
-    "busybox",
-    "su",
-    "runuser",
-    "ssh",
-    "script",
-    "flock",
-    "watch",
-    "parallel",
-    "tmux",
-    "screen",
-    "awk",
-    "gawk",
-    "mawk",
-    "nawk",
-    "sed",
-    "perl",
-    "python",
-    "python2",
-    "python3",
-    "ruby",
-    "node",
-    "nodejs",
-    "php",
-    "lua",
-    "tclsh",
-    "expect",
-    "gdb",
-    "mysql",
-    "mariadb",
-    "psql",
-    "sqlite3",
-    "redis-cli",
-    "mongo",
-    "mongosh",
-    "cqlsh",
-    "clickhouse-client",
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "csh", "tcsh", "fish", "busybox", "su",
+    "runuser", "ssh", "script", "flock", "watch", "parallel", "tmux", "screen", "awk", "gawk",
+    "mawk", "nawk", "sed", "perl", "python", "python2", "python3", "ruby", "node", "nodejs",
+    "php", "lua", "tclsh", "expect", "gdb", "mysql", "mariadb", "psql", "sqlite3", "redis-cli",
+    "mongo", "mongosh", "cqlsh", "clickhouse-client",
 ];
 
 /// Shell builtins that evaluate an argument as code (or as a bash arithmetic subscript) when
 /// they are the command word.
+#[rustfmt::skip]
 const EVALUATING_BUILTINS: &[&str] = &[
-    ".",
-    "source",
-    "eval",
-    "trap",
-    "let",
-    "declare",
-    "typeset",
-    "local",
-    "readonly",
-    "read",
-    "unset",
-    "mapfile",
-    "readarray",
-    "alias",
-    "exec",
-    "command",
+    ".", "source", "eval", "trap", "let", "declare", "typeset", "local", "readonly", "read",
+    "unset", "mapfile", "readarray", "alias", "exec", "command",
 ];
 
 const AWK_FAMILY: &[&str] = &["awk", "gawk", "mawk", "nawk"];
@@ -97,7 +45,9 @@ const AWK_FAMILY: &[&str] = &["awk", "gawk", "mawk", "nawk"];
 /// Evaluators that take their program from arguments only: text piped into them is data, so
 /// only their own command counts (`tcpdump -r {{path}} | awk '…'` is fine). The others (shells,
 /// interpreters, SQL clients) may read a script from stdin, so their whole line counts.
+#[rustfmt::skip]
 const PROGRAM_IN_ARGUMENTS: &[&str] = &[
+
     "awk", "gawk", "mawk", "nawk", "sed", "watch", "script", "flock", "parallel", "tmux", "screen",
 ];
 
@@ -120,7 +70,8 @@ pub struct Site {
 }
 
 /// A placeholder the shell would evaluate as code, with where it is and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({hint})")]
 pub struct TemplateError {
     /// Byte offset in the template.
     pub offset: usize,
@@ -162,6 +113,20 @@ pub fn analyze(template: &str) -> Result<Vec<Site>, TemplateError> {
                 hint: "a parameter can only be an argument of a command named in the preset".into(),
             });
         }
+        let dynamic = words.iter().find(|w| {
+            w.command_word
+                && w.text.contains(EXPANSION)
+                && (f.cmd == Some(w.cmd) || w.line == f.line)
+        });
+        if dynamic.is_some() {
+            return Err(TemplateError {
+                offset: f.range.start,
+                message: format!(
+                    "`{{{{{name}}}}}` is on a line whose command is named by an expansion ($…, `…`): it could be an interpreter that runs the value"
+                ),
+                hint: "name the program literally (e.g. ps, not $PS)".into(),
+            });
+        }
         let evaluator = words.iter().find_map(|w| {
             let base = w.text.rsplit('/').next().unwrap_or(&w.text);
             let same_command = f.cmd == Some(w.cmd);
@@ -196,7 +161,7 @@ pub fn analyze(template: &str) -> Result<Vec<Site>, TemplateError> {
 /// The script to run: a prologue assigning each used parameter from a single-quoted literal,
 /// then the template with placeholders replaced by references to those variables.
 pub fn render(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
-    let sites = analyze(template).map_err(|e| format!("{} ({})", e.message, e.hint))?;
+    let sites = analyze(template).map_err(|e| e.to_string())?;
     let mut prologue = String::new();
     let mut used = std::collections::BTreeSet::new();
     for site in &sites {
@@ -254,6 +219,10 @@ const IN_DOUBLE_BRACKETS: Refusal = (
     "is inside [[ ]], where bash evaluates operands of -eq, -lt … as arithmetic",
     "use [ … ] (test) instead of [[ … ]]",
 );
+const AFTER_ANSI_C_QUOTES: Refusal = (
+    "follows a $'…' string, which bash and dash end at different quotes, so where the value lands is unclear",
+    "use '…' or \"…\" instead of $'…'",
+);
 const IN_QUOTED_HEREDOC: Refusal = (
     "is in a heredoc with a quoted delimiter, where the shell does not substitute it",
     "use an unquoted delimiter (<<EOF) so the value is expanded as data",
@@ -299,6 +268,16 @@ struct Cmd {
     word_is_command: bool,
     redirect_next: bool,
     last_word: Option<String>,
+    /// Kept across the commands of one frame: `case … in pattern) …;; esac`.
+    case: CaseState,
+}
+
+/// Where a frame is in `case` statements: a pattern's `)` must not read as the end of `$(`.
+#[derive(Default, Clone, Copy)]
+struct CaseState {
+    open: usize,
+    awaiting_in: bool,
+    patterns: bool,
 }
 
 struct Lexer<'a> {
@@ -317,7 +296,23 @@ struct Lexer<'a> {
     heredoc_cmd: Option<usize>,
 }
 
+/// Stands for a placeholder in a word's text.
 const MARK: &str = "\u{0}";
+/// Stands for an expansion (`$x`, `${…}`, `$(…)`, backticks) in a word's text: a command named
+/// by one could be anything, an interpreter included.
+const EXPANSION: &str = "\u{1}";
+
+/// Length of a parameter name after `$` at `rest` (`$x`, `$1`, `$@`, `$?` …), 0 if none.
+fn parameter_len(rest: &[u8]) -> usize {
+    match rest.first() {
+        Some(b) if b.is_ascii_alphabetic() || *b == b'_' => rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count(),
+        Some(b) if b.is_ascii_digit() || b"@*#?$!-".contains(b) => 1,
+        _ => 0,
+    }
+}
 
 fn is_assignment(word: &str) -> bool {
     let Some(eq) = word.find('=') else {
@@ -330,6 +325,7 @@ fn is_assignment(word: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+#[rustfmt::skip]
 const RESERVED_RESET: &[&str] = &[
     "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time",
     "esac",
@@ -403,6 +399,22 @@ impl Lexer<'_> {
 
     fn end_word(&mut self, cmd: &mut Cmd) {
         let Some(word) = cmd.word.take() else { return };
+        let command_position = cmd.count == 0 && !cmd.redirect_next;
+        match word.as_str() {
+            "case" if command_position => {
+                cmd.case.open += 1;
+                cmd.case.awaiting_in = true;
+            }
+            "in" if cmd.case.awaiting_in => {
+                cmd.case.awaiting_in = false;
+                cmd.case.patterns = true;
+            }
+            "esac" if command_position && cmd.case.open > 0 => {
+                cmd.case.open -= 1;
+                cmd.case.patterns = false;
+            }
+            _ => {}
+        }
         let counts = if cmd.redirect_next {
             cmd.redirect_next = false;
             false
@@ -424,7 +436,9 @@ impl Lexer<'_> {
 
     fn end_command(&mut self, cmd: &mut Cmd) {
         self.end_word(cmd);
+        let case = cmd.case;
         *cmd = self.new_cmd();
+        cmd.case = case;
     }
 
     fn new_cmd(&mut self) -> Cmd {
@@ -465,7 +479,6 @@ impl Lexer<'_> {
                         self.end_word(&mut cmd);
                         self.i += 2;
                     } else {
-                        self.push_char(&mut cmd, "\\");
                         self.i += 1;
                         self.take_char(&mut cmd);
                     }
@@ -473,36 +486,54 @@ impl Lexer<'_> {
                 b'\'' => {
                     self.start_word(&mut cmd);
                     self.i += 1;
+                    let start = self.i;
                     self.refuse_until(|l| l.s[l.i] == b'\'', IN_SINGLE_QUOTES);
+                    let content = self.text.get(start..self.i).unwrap_or("").to_string();
+                    self.push_char(&mut cmd, &content);
                     self.i += 1;
-                    self.push_char(&mut cmd, "'");
                 }
                 b'"' => {
                     self.start_word(&mut cmd);
                     self.i += 1;
                     self.double_quoted(&mut cmd);
-                    self.push_char(&mut cmd, "\"");
                 }
                 b'`' => {
                     self.start_word(&mut cmd);
                     self.backticks();
-                    self.push_char(&mut cmd, "`");
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'$' if self.starts("$((") => {
                     self.start_word(&mut cmd);
                     self.arithmetic(3);
-                    self.push_char(&mut cmd, "$");
+                    self.push_char(&mut cmd, EXPANSION);
+                }
+                b'$' if self.starts("$'") => {
+                    // Everything after it is ambiguous: refuse the rest of the template.
+                    self.refuse_until(|_| false, AFTER_ANSI_C_QUOTES);
+                }
+                b'$' if self.starts("$[") => {
+                    // bash's old arithmetic form.
+                    self.start_word(&mut cmd);
+                    self.i += 2;
+                    self.refuse_until(|l| l.s[l.i] == b']', IN_ARITHMETIC);
+                    self.i += 1;
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'$' if self.starts("$(") => {
                     self.start_word(&mut cmd);
                     self.i += 2;
                     self.code(true);
-                    self.push_char(&mut cmd, "$");
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'$' if self.starts("${") => {
                     self.start_word(&mut cmd);
                     self.braces();
-                    self.push_char(&mut cmd, "$");
+                    self.push_char(&mut cmd, EXPANSION);
+                }
+                b'$' if parameter_len(&self.s[self.i + 1..]) > 0 => {
+                    self.start_word(&mut cmd);
+                    self.i += 1 + parameter_len(&self.s[self.i + 1..]);
+                    self.push_char(&mut cmd, EXPANSION);
                 }
                 b'#' if cmd.word.is_none() => {
                     // A comment: its placeholders are substituted as words (harmless there).
@@ -514,13 +545,25 @@ impl Lexer<'_> {
                         }
                     }
                 }
-                b'(' if cmd.word.is_none() && cmd.count == 0 && self.starts("((") => {
+                // `(( … ))` and bash's `for (( … ))`.
+                b'(' if cmd.word.is_none()
+                    && (cmd.count == 0 || cmd.last_word.as_deref() == Some("for"))
+                    && self.starts("((") =>
+                {
                     self.arithmetic(2);
                 }
                 b'[' if cmd.word.is_none() && cmd.count == 0 && self.starts("[[") => {
                     self.i += 2;
                     self.refuse_until(|l| l.starts("]]"), IN_DOUBLE_BRACKETS);
                     self.i += 2;
+                }
+                b'(' if cmd.case.patterns && cmd.word.is_none() && cmd.count == 0 => {
+                    self.i += 1;
+                }
+                b')' if cmd.case.patterns && cmd.word.as_deref() != Some("esac") => {
+                    self.end_command(&mut cmd);
+                    cmd.case.patterns = false;
+                    self.i += 1;
                 }
                 b'(' => {
                     self.end_command(&mut cmd);
@@ -537,6 +580,9 @@ impl Lexer<'_> {
                 }
                 b';' | b'&' | b'|' => {
                     self.end_command(&mut cmd);
+                    if c == b';' && cmd.case.open > 0 && matches!(self.peek(1), Some(b';' | b'&')) {
+                        cmd.case.patterns = true;
+                    }
                     let two = self.peek(1) == Some(c);
                     self.i += if two { 2 } else { 1 };
                     self.continued = c == b'|' || (c == b'&' && two);
@@ -646,17 +692,39 @@ impl Lexer<'_> {
                     self.i += 1;
                     return;
                 }
-                b'\\' => self.i += 2,
-                b'`' => self.backticks(),
-                b'$' if self.starts("$((") => self.arithmetic(3),
+                b'\\' => {
+                    self.i += 1;
+                    self.take_char(cmd);
+                }
+                b'`' => {
+                    self.backticks();
+                    self.push_char(cmd, EXPANSION);
+                }
+                b'$' if self.starts("$((") => {
+                    self.arithmetic(3);
+                    self.push_char(cmd, EXPANSION);
+                }
+                b'$' if self.starts("$[") => {
+                    self.i += 2;
+                    self.refuse_until(|l| l.s[l.i] == b']', IN_ARITHMETIC);
+                    self.i += 1;
+                }
                 b'$' if self.starts("$(") => {
                     self.i += 2;
                     let saved = self.line;
                     self.code(true);
                     self.line = saved;
+                    self.push_char(cmd, EXPANSION);
                 }
-                b'$' if self.starts("${") => self.braces(),
-                _ => self.i += 1,
+                b'$' if self.starts("${") => {
+                    self.braces();
+                    self.push_char(cmd, EXPANSION);
+                }
+                b'$' if parameter_len(&self.s[self.i + 1..]) > 0 => {
+                    self.i += 1 + parameter_len(&self.s[self.i + 1..]);
+                    self.push_char(cmd, EXPANSION);
+                }
+                _ => self.take_char(cmd),
             }
         }
     }
@@ -743,6 +811,11 @@ impl Lexer<'_> {
                 b'\\' => self.i += 2,
                 b'`' => self.backticks(),
                 b'$' if self.starts("$((") => self.arithmetic(3),
+                b'$' if self.starts("$[") => {
+                    self.i += 2;
+                    self.refuse_until(|l| l.i >= line_end || l.s[l.i] == b']', IN_ARITHMETIC);
+                    self.i += 1;
+                }
                 b'$' if self.starts("$(") => {
                     self.i += 2;
                     let saved = self.line;
@@ -797,6 +870,12 @@ mod tests {
         assert!(refused("echo `echo {{p}}`").contains("backticks"));
         assert!(refused("echo $(( {{p}} + 1 ))").contains("$(( ))"));
         assert!(refused("(( {{p}} > 1 ))").contains("$(( ))"));
+        assert!(refused("for (( i = 0; i < {{p}}; i++ )); do :; done").contains("$(( ))"));
+        assert!(refused("echo $[ {{p}} + 1 ]").contains("$(( ))"));
+        assert!(refused("echo $'\\'' eval {{p}}").contains("$'…'"));
+        assert!(refused("echo \"$[ {{p}} + 1 ]\"").contains("$(( ))"));
+        assert!(refused("cat <<EOF\n$[ {{p}} ]\nEOF\n").contains("$(( ))"));
+        assert!(refused("a[{{p}}]=1").contains("command to run"));
         assert!(refused("echo ${x:-{{p}}}").contains("${…}"));
         assert!(refused("[[ {{p}} -gt 1 ]]").contains("[[ ]]"));
         assert!(refused("cat <<'EOF'\n{{p}}\nEOF\n").contains("quoted delimiter"));
@@ -808,6 +887,18 @@ mod tests {
         assert!(refused("sh <<EOF\necho {{p}}\nEOF\n").contains("`sh`"));
         assert!(refused("awk \"{print {{p}}}\" f").contains("`awk`"));
         assert!(refused(". {{p}}").contains("`.`"));
+        // Quoting or escaping a program's name does not hide it; nor does naming it by a variable.
+        assert!(refused("\"sh\" -c \"{{p}}\"").contains("`sh`"));
+        assert!(refused("s'h' -c \"{{p}}\"").contains("`sh`"));
+        assert!(refused("\\eval \"{{p}}\"").contains("`eval`"));
+        assert!(refused("$SHELL -c \"{{p}}\"").contains("expansion"));
+        assert!(refused("echo {{p}} | `which sh`").contains("expansion"));
+        // A case pattern's `)` does not end the `$(`: the eval inside is still seen.
+        assert!(refused("echo \"$(case x in a) eval {{p}};; esac)\"").contains("`eval`"));
+        assert_eq!(
+            spots("echo \"$(case x in a) echo {{p}};; (b) echo;; esac) {{p}}\""),
+            vec![Spot::Word, Spot::Quoted]
+        );
     }
 
     #[test]

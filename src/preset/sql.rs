@@ -24,7 +24,8 @@ pub struct Site {
 }
 
 /// A template the server could read so that a value becomes SQL text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({hint})")]
 pub struct TemplateError {
     pub offset: usize,
     pub message: String,
@@ -75,12 +76,14 @@ pub fn analyze(template: &str, target: TargetKind) -> Result<Vec<Site>, Template
         let quote = match c {
             b'\'' | b'"' => Some(c),
             b'`' if !postgres => Some(c),
+            // SQLite also quotes identifiers in brackets (no escapes inside).
+            b'[' if target == TargetKind::Sqlite => Some(b']'),
             _ => None,
         };
         if let Some(q) = quote {
             // Backslash escapes: MySQL strings, and PostgreSQL escape strings (which might be
             // any string under standard_conforming_strings = off); SQLite has none.
-            let backslashes = q != b'`' && target != TargetKind::Sqlite;
+            let backslashes = !matches!(q, b'`' | b']') && target != TargetKind::Sqlite;
             let what = match (q, target) {
                 (b'\'', _) | (b'"', TargetKind::Mysql) => "a quoted string",
                 _ => "a quoted identifier",
@@ -106,7 +109,7 @@ pub fn analyze(template: &str, target: TargetKind) -> Result<Vec<Site>, Template
                     continue;
                 }
                 if b == q {
-                    if s.get(i + 1) == Some(&q) {
+                    if q != b']' && s.get(i + 1) == Some(&q) {
                         i += 2;
                         continue;
                     }
@@ -217,7 +220,7 @@ pub fn render(
     kinds: &BTreeMap<&str, ParamKind>,
     target: TargetKind,
 ) -> Result<String, String> {
-    let sites = analyze(template, target).map_err(|e| format!("{} ({})", e.message, e.hint))?;
+    let sites = analyze(template, target).map_err(|e| e.to_string())?;
     let mut out = String::with_capacity(template.len());
     let mut last = 0;
     for site in sites {
@@ -272,6 +275,7 @@ mod tests {
         assert!(refused("SELECT 'a\\'' , {{p}}", my).contains("backslash"));
         assert!(refused("SELECT /*! {{p}} */ 1", my).contains("/*!"));
         assert!(refused("SELECT x{{p}}", my).contains("touches"));
+        assert!(refused("SELECT [ {{p}} ]", TargetKind::Sqlite).contains("identifier"));
         // MySQL: `--'` is not a comment, so the quote opens a string spanning the newline.
         assert!(refused("SELECT 1 --'\n{{p}} '", my).contains("quoted string"));
     }

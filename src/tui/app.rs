@@ -116,6 +116,11 @@ pub enum AppEvent {
     },
     /// ~/.ssh/config was read (its Hosts are offered on the Plan screen).
     SshConfigLoaded(Arc<SshConfig>),
+    /// The snapshot to export was read off the loop (`None`: it could not be opened).
+    ExportOpened {
+        dir: PathBuf,
+        manifest: Option<Box<Manifest>>,
+    },
     /// A snapshot to replay was opened (an archive unpacked) off the loop.
     ReplayOpened(Result<Box<Player>, String>),
     PresetSaved(Result<PathBuf, String>),
@@ -376,7 +381,7 @@ impl App {
     pub fn apply(&mut self, effect: Effect) {
         tracing::debug!(?effect, "effect");
         match effect {
-            Effect::Quit if self.capturing() => {
+            Effect::Quit if self.capturing() || self.preparing => {
                 self.confirm = Some((
                     "A capture is running. Stop every stream, finalise the snapshot and quit?"
                         .into(),
@@ -395,7 +400,8 @@ impl App {
                 self.quitting = true;
                 self.controls.iter().for_each(CaptureControl::cancel_all);
                 self.message = Some("stopping streams and finalising the snapshot…".into());
-                if !self.capturing() {
+                // A capture being prepared is finalised (as interrupted) when its setup returns.
+                if !self.capturing() && !self.preparing {
                     self.should_quit = true;
                 }
             }
@@ -464,12 +470,27 @@ impl App {
                 else {
                     return;
                 };
-                let same = self.export.as_ref().is_some_and(|e| e.dir == dir);
-                if !same {
-                    let manifest = Snapshot::open(&dir).ok().map(|s| s.manifest);
-                    self.export = Some(ExportState::new(dir, manifest, &self.config));
+                if self.export.as_ref().is_some_and(|e| e.dir == dir) {
+                    self.goto(Screen::Export);
+                    return;
                 }
-                self.goto(Screen::Export);
+                // Opening the snapshot reads (maybe recovers) it: off the loop.
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let open_dir = dir.clone();
+                    let manifest = tokio::task::spawn_blocking(move || {
+                        Snapshot::open(&open_dir).ok().map(|s| s.manifest)
+                    })
+                    .await
+                    .ok()
+                    .flatten();
+                    let _ = tx
+                        .send(AppEvent::ExportOpened {
+                            dir,
+                            manifest: manifest.map(Box::new),
+                        })
+                        .await;
+                });
             }
             Effect::RunExport(job) => {
                 super::export_job::spawn(self.config.clone(), job, self.tx.clone())
@@ -668,6 +689,16 @@ impl App {
             AppEvent::CapturePrepared { rerun_pane, result } => {
                 self.preparing = false;
                 match *result {
+                    Ok(prepared) if self.quitting => {
+                        // Quit was confirmed while the setup ran: nothing starts, and the
+                        // snapshot folder it made is closed as interrupted.
+                        if let Err(e) = prepared.writer.finish(CaptureState::Interrupted) {
+                            tracing::error!(error = %e, "finishing an unstarted snapshot failed");
+                        }
+                        if !self.capturing() {
+                            self.should_quit = true;
+                        }
+                    }
                     Ok(prepared) => {
                         self.message = None;
                         self.launch_capture(prepared, rerun_pane);
@@ -676,10 +707,17 @@ impl App {
                         tracing::error!(error = %failed.error, "capture setup failed");
                         self.notice(failed.warnings);
                         self.message = Some(format!("cannot start: {}", failed.error));
+                        if self.quitting && !self.capturing() {
+                            self.should_quit = true;
+                        }
                     }
                 }
             }
             AppEvent::SshConfigLoaded(ssh_config) => self.ssh_config = Some(ssh_config),
+            AppEvent::ExportOpened { dir, manifest } => {
+                self.export = Some(ExportState::new(dir, manifest.map(|m| *m), &self.config));
+                self.goto(Screen::Export);
+            }
             AppEvent::ReplayOpened(result) => match result {
                 Ok(player) => {
                     self.message = None;

@@ -1,10 +1,10 @@
 //! `casefile export SNAPSHOT --to s3://bucket/prefix/ | --to file:DIR | --incident ID | --asciicast DIR`.
 //! Exit codes: 0 everything asked for was done; 1 the export failed part-way (what succeeded is
 //! printed, and running the same command again finishes the rest); 2 usage or configuration error.
-use super::setup::{ExportChoice, ExportSetup, S3Overrides, prepare_export};
-use super::{Destination, ExportReport, NoteOutcome, export};
 use crate::config::Config;
 use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
+use crate::export::setup::{ExportChoice, ExportSetup, S3Overrides, prepare_export};
+use crate::export::{Destination, ExportReport, NoteOutcome, export};
 use crate::model::{ByteSize, HumanDuration};
 use clap::Args;
 use std::{path::PathBuf, process::ExitCode};
