@@ -14,6 +14,9 @@ use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
 pub mod completions; // `casefile completions SHELL` and `casefile man`, from the clap definition
 pub mod export; // `casefile export`: its flags, then export::setup and export::export
+mod runbook_capture;
+mod runbooks;
+mod watch;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,6 +70,11 @@ pub enum Command {
     Completions { shell: completions::Shell },
     /// Print the man page (roff); `casefile man > casefile.1`
     Man,
+    /// List and check the runbooks of casefile.toml (incident → targets, presets, export)
+    #[command(subcommand)]
+    Runbooks(runbooks::RunbooksCommand),
+    /// Capture when PagerDuty's webhooks (or polling) report an incident, by its runbook
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +118,10 @@ pub struct CaptureArgs {
     /// SSH: record the host key of hosts not yet in known_hosts (a changed key is always refused)
     #[arg(long)]
     pub accept_new: bool,
+    /// Run this runbook (instead of targets and presets); with --incident and no targets or
+    /// presets, the incident's runbook is found from PagerDuty
+    #[arg(long, value_name = "NAME")]
+    pub runbook: Option<String>,
 }
 
 /// Limits on unpacking an archive (a hostile one could fill the disk).
@@ -241,6 +253,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Export(args)) => export::run(&config, args).await,
         Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS, // handled above
+        Some(Command::Runbooks(cmd)) => runbooks::run(&config, cmd),
+        Some(Command::Watch(args)) => watch::run(config, args).await,
     }
 }
 
@@ -370,6 +384,9 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
+    if runbook_capture::applies(config, &args) {
+        return runbook_capture::run(config, args).await;
+    }
     // Parsing every preset is a noticeable part of a one-query capture; only presets need it.
     let library = if args.presets.is_empty() {
         PresetLibrary::default()

@@ -151,6 +151,9 @@ pub struct PdIncident {
     pub service: Option<Reference>,
     #[serde(default)]
     pub teams: Vec<Reference>,
+    /// `summary` is the priority's name, e.g. "P1" (runbooks match on it).
+    #[serde(default)]
+    pub priority: Option<Reference>,
 }
 
 /// An incident note.

@@ -4,12 +4,16 @@
 mod destinations;
 mod keys;
 mod paths;
+mod runbooks;
 mod secrets;
 mod targets;
+mod watch;
 
 pub use destinations::Destinations;
 pub use keys::KeyPlaces;
 pub use paths::default_capture_dir;
+pub use runbooks::{Place, Runbook, RunbookExport};
+pub use watch::{NEVER_ACT_ON, WatchSettings};
 
 use crate::model::{ByteSize, HumanDuration, Target};
 use crate::secret::SecretRef;
@@ -50,6 +54,12 @@ struct RawConfig {
     /// TUI key overrides: `[keys.SCREEN] command = "key"` or `["key", …]`.
     #[serde(default)]
     keys: keys::RawKeys,
+    /// `[[runbooks]]`: incident → plan (see `crate::runbook`).
+    #[serde(default)]
+    runbooks: Vec<runbooks::RawRunbook>,
+    /// `[watch]`: the webhook receiver.
+    #[serde(default)]
+    watch: watch::RawWatch,
 }
 
 /// The loaded configuration, with defaults applied.
@@ -78,6 +88,9 @@ pub struct Config {
     /// `via` names that are not SSH targets of this file: fine if `~/.ssh/config` has the Host,
     /// else the error to report (see [`Config::check_via`]).
     pub pending_via: Vec<PendingVia>,
+    /// Runbooks in file order.
+    pub runbooks: Vec<Runbook>,
+    pub watch: WatchSettings,
 }
 
 /// A `via = "NAME"` to look up in `~/.ssh/config`, with the error (file:line) if it is not there.
@@ -108,6 +121,8 @@ impl Config {
             key_places: KeyPlaces::default(),
             ssh: BTreeMap::new(),
             pending_via: Vec::new(),
+            runbooks: Vec::new(),
+            watch: WatchSettings::default(),
         }
     }
 
@@ -165,6 +180,9 @@ impl Config {
         config.pending_via = inventory.pending_via;
         destinations::validate_destinations(&raw.destinations, &config.secrets, &at)?;
         config.destinations = raw.destinations;
+        config.runbooks =
+            runbooks::validate_runbooks(raw.runbooks, &config.destinations, name, text, &at)?;
+        config.watch = watch::validate_watch(raw.watch, &config.secrets, &at)?;
         config.theme = raw.theme;
         (config.keys, config.key_places) = keys::validate_keys(raw.keys, name, text);
         Ok(config)

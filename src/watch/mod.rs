@@ -1,0 +1,310 @@
+//! `casefile watch`: PagerDuty v3 webhooks (and/or polling the REST API) start the incident's
+//! runbook headless. Every delivery is checked (signature, size, body), de-duplicated durably
+//! (webhook id, one capture per incident per cooldown: see [`state`]), answered 202 at once and
+//! queued; a bounded queue and a concurrency limit keep a storm from overrunning the host.
+//! SIGTERM stops accepting, lets running captures finish; queued ones stay pending in the state
+//! file and run at the next start. One JSON log line per delivery and per capture on stderr.
+pub mod event;
+pub mod lock;
+mod poll;
+mod server;
+pub mod signature;
+pub mod state;
+
+use crate::config::Config;
+use crate::runbook::IncidentFacts;
+use state::{Admission, JobStatus, State};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Largest body accepted (PagerDuty's best-effort limit); larger gets 413.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// What the front end chose.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub listen: Option<SocketAddr>,
+    pub poll: Option<Duration>,
+    pub out_dir: PathBuf,
+    pub state_dir: PathBuf,
+}
+
+/// Why the watcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What the HTTP handlers and the poller share.
+pub(crate) struct Shared {
+    config: Config,
+    secret: Option<crate::secret::SecretValue>,
+    state: Mutex<State>,
+    queue: mpsc::Sender<IncidentFacts>,
+    queued: AtomicUsize,
+    running: AtomicUsize,
+    draining: CancellationToken,
+}
+
+/// One JSON line on stderr (sanitised like every other line).
+pub(crate) fn log(line: serde_json::Value) {
+    errln!("{}", crate::sanitize::json(&line.to_string()));
+}
+
+impl Shared {
+    /// Admits a delivery: durable record first, then the queue. `Err` = the queue is full
+    /// (the caller answers 429, so PagerDuty retries later; nothing was recorded).
+    pub(crate) fn admit(
+        &self,
+        webhook_id: Option<&str>,
+        incident: &IncidentFacts,
+    ) -> Result<Admission, AdmitError> {
+        let permit = self
+            .queue
+            .try_reserve()
+            .map_err(|_| AdmitError::QueueFull)?;
+        let admission = {
+            let mut state = self.state.lock().map_err(|_| AdmitError::Poisoned)?;
+            state
+                .admit(webhook_id, incident, state::now())
+                .map_err(AdmitError::State)?
+        };
+        if admission == Admission::Queued {
+            self.queued.fetch_add(1, Ordering::SeqCst);
+            permit.send(incident.clone());
+        }
+        Ok(admission)
+    }
+
+    fn set(&self, incident: &str, status: JobStatus, outcome: Option<String>) {
+        let result = match self.state.lock() {
+            Ok(mut state) => state.set(incident, status, outcome),
+            Err(_) => return,
+        };
+        if let Err(e) = result {
+            log(serde_json::json!({"kind": "error", "incident": incident, "error": e.to_string()}));
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AdmitError {
+    #[error("the queue is full")]
+    QueueFull,
+    #[error("the state lock is poisoned")]
+    Poisoned,
+    #[error(transparent)]
+    State(state::StateError),
+}
+
+/// Runs until SIGTERM/SIGINT, then drains the captures in progress.
+pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError> {
+    if options.listen.is_none() && options.poll.is_none() {
+        return Err(WatchError::Config(
+            "nothing to watch: give --listen ADDR:PORT (webhooks) and/or --poll 30s".into(),
+        ));
+    }
+    if config.runbooks.is_empty() {
+        return Err(WatchError::Config(
+            "casefile.toml has no [[runbooks]]: the watcher would have nothing to run".into(),
+        ));
+    }
+    let secret = match (&options.listen, &config.watch.webhook_secret) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(WatchError::Config(
+                "--listen needs the webhook signing secret: set [watch] webhook_secret = \"NAME\" and [secrets.NAME]".into(),
+            ));
+        }
+        (Some(_), Some(name)) => {
+            let reference = config.secrets.get(name).ok_or_else(|| {
+                WatchError::Config(format!(
+                    "watch.webhook_secret names `{name}`, which is not defined"
+                ))
+            })?;
+            Some(
+                reference
+                    .resolve(name)
+                    .map_err(|e| WatchError::Config(e.to_string()))?,
+            )
+        }
+    };
+    // SIGTERM drains (below): the temp-folder cleanup must not terminate the process itself.
+    crate::snapshot::cleanup::app_handles_signals();
+    let state = State::open(&options.state_dir, config.watch.cooldown)?;
+    let unfinished = state.unfinished();
+    let (queue, mut jobs) = mpsc::channel(config.watch.queue.max(unfinished.len()));
+    let shared = Arc::new(Shared {
+        secret,
+        state: Mutex::new(state),
+        queue,
+        queued: AtomicUsize::new(0),
+        running: AtomicUsize::new(0),
+        draining: CancellationToken::new(),
+        config,
+    });
+    // Accepted before a restart: they run now (their state says pending or running).
+    for incident in unfinished {
+        log(serde_json::json!({"kind": "resume", "incident": incident.id}));
+        shared.queued.fetch_add(1, Ordering::SeqCst);
+        let _ = shared.queue.try_send(incident);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(addr) = options.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| WatchError::Listen { addr, source })?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        log(serde_json::json!({"kind": "listening", "addr": bound.to_string()}));
+        tasks.spawn(server::serve(listener, Arc::clone(&shared)));
+    }
+    if let Some(every) = options.poll {
+        tasks.spawn(poll::poll(every, Arc::clone(&shared)));
+    }
+    let stop = Arc::clone(&shared);
+    tokio::spawn(async move {
+        wait_for_stop().await;
+        log(
+            serde_json::json!({"kind": "draining", "running": stop.running.load(Ordering::SeqCst)}),
+        );
+        stop.draining.cancel();
+    });
+    // The dispatcher: at most `concurrency` captures at once; stops taking jobs on SIGTERM.
+    let limit = Arc::new(tokio::sync::Semaphore::new(shared.config.watch.concurrency));
+    let mut captures = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shared.draining.cancelled() => break,
+            permit = Arc::clone(&limit).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let incident = tokio::select! {
+            _ = shared.draining.cancelled() => break,
+            job = jobs.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        shared.queued.fetch_sub(1, Ordering::SeqCst);
+        let shared = Arc::clone(&shared);
+        let out_dir = options.out_dir.clone();
+        captures.spawn(async move {
+            capture(&shared, incident, out_dir).await;
+            drop(permit);
+        });
+    }
+    tasks.abort_all();
+    while captures.join_next().await.is_some() {}
+    log(serde_json::json!({"kind": "stopped"}));
+    Ok(())
+}
+
+/// Runs the incident's runbook and records the outcome.
+async fn capture(shared: &Shared, incident: IncidentFacts, out_dir: PathBuf) {
+    shared.running.fetch_add(1, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    shared.set(&incident.id, JobStatus::Running, None);
+    let config = &shared.config;
+    let line = match crate::runbook::select(&config.runbooks, &incident) {
+        None => {
+            let outcome = "no runbook matches".to_string();
+            shared.set(&incident.id, JobStatus::Done, Some(outcome.clone()));
+            serde_json::json!({"kind": "capture", "incident": incident.id, "outcome": outcome})
+        }
+        Some(runbook) => 'run: {
+            match lock::claim(config, &incident.id, &crate::session::operator()).await {
+                lock::Claim::Won => {}
+                lock::Claim::HeldElsewhere => {
+                    let outcome = "captured by another watcher (S3 lock)".to_string();
+                    shared.set(&incident.id, JobStatus::Done, Some(outcome));
+                    break 'run serde_json::json!({"kind": "capture", "incident": incident.id, "runbook": runbook.name, "outcome": "locked-elsewhere"});
+                }
+                lock::Claim::Unknown(error) => log(serde_json::json!({
+                    "kind": "lock", "incident": incident.id, "outcome": "unknown", "error": error,
+                })),
+            }
+            let options = crate::session::CaptureOptions {
+                out_dir,
+                accept_new: false,
+            };
+            let progress = |_: &str| {};
+            let result = crate::autorun::run(
+                config,
+                runbook,
+                Some(&incident),
+                &options,
+                CancellationToken::new(),
+                &progress,
+            )
+            .await;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(done) => {
+                    let snapshot = done.snapshot.display().to_string();
+                    shared.set(&incident.id, JobStatus::Done, Some(snapshot.clone()));
+                    serde_json::json!({
+                        "kind": "capture", "incident": incident.id, "runbook": runbook.name,
+                        "outcome": if done.incomplete == 0 && done.export_error.is_none() { "ok" } else { "incomplete" },
+                        "snapshot": snapshot, "streams": done.streams, "incomplete": done.incomplete,
+                        "s3": done.export.as_ref().map(|r| r.s3.iter().map(|s| s.archive.url()).collect::<Vec<_>>()),
+                        "note": done.export.as_ref().is_some_and(|r| r.note.is_some()),
+                        "export_error": done.export_error, "elapsed_ms": elapsed_ms,
+                    })
+                }
+                Err(e) => {
+                    shared.set(&incident.id, JobStatus::Done, Some(format!("failed: {e}")));
+                    serde_json::json!({
+                        "kind": "capture", "incident": incident.id, "runbook": runbook.name,
+                        "outcome": "failed", "error": e.to_string(), "elapsed_ms": elapsed_ms,
+                    })
+                }
+            }
+        }
+    };
+    log(line);
+    shared.running.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// SIGTERM (systemd stopping the service) or Ctrl-C.
+async fn wait_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// `$XDG_STATE_HOME/casefile` (else the data dir), where the dedupe state lives by default.
+pub fn default_state_dir() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::data_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("casefile")
+}
