@@ -150,7 +150,8 @@ struct Job {
 }
 
 /// Writes gzip as a series of members compressed on worker threads (see the module comment).
-/// Memory is bounded: at most `2 × workers + 1` pieces are in flight.
+/// Memory is bounded: at most `workers + 2` pieces are in flight (each being compressed, or
+/// compressed and waiting for its turn to be written).
 pub struct ParallelGzWriter<W: Write> {
     /// `None` only after `finish` took it.
     out: Option<W>,
@@ -199,7 +200,7 @@ impl<W: Write> ParallelGzWriter<W> {
             chunk,
             jobs: Some(jobs),
             pending: VecDeque::new(),
-            max_pending: 2 * workers + 1,
+            max_pending: workers + 2,
             workers: handles,
             started: false,
         }
@@ -371,6 +372,29 @@ mod tests {
             error.to_string().contains("not a gzip or zstd file"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn zstd_output_does_not_depend_on_the_worker_count() {
+        let mut rng = 1u64;
+        let input: Vec<u8> = (0..3_000_000)
+            .map(|i| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
+                if i % 3 == 0 {
+                    (rng >> 56) as u8
+                } else {
+                    b'a' + (i % 7) as u8
+                }
+            })
+            .collect();
+        let with = |workers: u32| {
+            let mut zst = zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL).expect("zstd");
+            zst.include_checksum(true).expect("checksum");
+            zst.multithread(workers).expect("workers");
+            zst.write_all(&input).expect("write");
+            zst.finish().expect("finish")
+        };
+        assert_eq!(with(1), with(4));
     }
 
     #[test]
