@@ -1,6 +1,6 @@
 //! The only way casefile writes text to stdout and stderr (`outln!`, `errln!`).
 //!
-//! Every line goes through [`crate::sanitize::text`], so a manifest field, URL, preset or
+//! Every line goes through [`crate::sanitize::text`] (stderr lines through the redactor first), so a manifest field, URL, preset or
 //! error message can never drive the operator's terminal. `print!`/`eprintln!` and friends are
 //! denied by clippy (`print_stdout`, `print_stderr` in Cargo.toml) so no print site bypasses it.
 //!
@@ -48,12 +48,17 @@ pub fn out_line(args: fmt::Arguments) {
     }
 }
 
-/// Writes one sanitised line to stderr; a failure silences stderr (there is nowhere to say it).
+/// Writes one line to stderr, redacted (like every log line: an error message may quote a
+/// server's answer or a command's output) and then sanitised; a failure silences stderr
+/// (there is nowhere to say it). Stdout is left unredacted: it carries data the operator asked
+/// for (paths, JSON summaries), read from snapshots that were redacted when written.
 pub fn err_line(args: fmt::Arguments) {
     if STDERR_CLOSED.load(Ordering::Relaxed) {
         return;
     }
-    let text = line(args);
+    let formatted = fmt::format(args);
+    let (redacted, _) = crate::redact::for_logs().redact_text(&formatted);
+    let text = line(format_args!("{redacted}"));
     let mut stderr = io::stderr().lock();
     if stderr.write_all(text.as_bytes()).is_err() {
         STDERR_CLOSED.store(true, Ordering::Relaxed);

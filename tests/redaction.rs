@@ -462,3 +462,16 @@ fn the_export_refuses_a_secret_value_in_any_manifest_field_but_not_a_reference_n
         assert_eq!(archives, 0, "no archive left: {text}");
     }
 }
+
+/// Error lines on stderr pass the redactor like log lines: an error that quotes what the
+/// operator typed (here a path holding a token) never prints the secret form.
+#[test]
+fn error_lines_on_stderr_are_redacted() {
+    let sandbox = Sandbox::new();
+    let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let out = sandbox.run(&["show", &format!("/nonexistent/{token}")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("[REDACTED]"), "{err}");
+    assert!(!err.contains(token), "{err}");
+}
