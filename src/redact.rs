@@ -47,8 +47,9 @@ const PATTERNS: &[&str] = &[
     // Slack tokens.
     r"\bxox[abposre]-[A-Za-z0-9-]{10,250}",
     // curl's `-u user:password` / `--user user:password` (a numeric `uid:gid`, as docker's `-u`
-    // takes, is not a password).
-    r#"(?:^|[ \t\r\n])(?:-u[ \t]*|--user[ \t=][ \t]*)["']?(?:[^\s:"']{0,100}[^\s:"'0-9][^\s:"']{0,100}:([^\s"']{1,200})|[0-9]{1,40}:([^\s"']{0,100}[^\s"'0-9][^\s"']{0,100}))"#,
+    // takes, is not a password). User and password are printable ASCII: binary output holding
+    // `\n-u` would otherwise match through random bytes.
+    r#"(?:^|[ \t\r\n])(?:-u[ \t]*|--user[ \t=][ \t]*)["']?(?:[!-~&&[^:"']]{0,100}[!-~&&[^:"'0-9]][!-~&&[^:"']]{0,100}:([!-~&&[^"']]{1,200})|[0-9]{1,40}:([!-~&&[^"']]{0,100}[!-~&&[^"'0-9]][!-~&&[^"']]{0,100}))"#,
 ];
 
 /// Text that looks like a pattern match but says nothing secret: MySQL's access-denied message.

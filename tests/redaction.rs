@@ -175,6 +175,20 @@ fn curl_user_and_password() {
     );
 }
 
+/// Binary output (a core file, a pcap, random bytes) that happens to hold `\n-u` is no
+/// `curl -u`: user and password are printable ASCII, so the bytes are kept whole and the
+/// export's re-check does not refuse them.
+#[test]
+fn binary_bytes_after_dash_u_are_not_a_curl_password() {
+    let rules = Redactor::new(&[]);
+    let mut input = b"\x00\n-u{&B\x81\xfe\x90:\xc3\x28\x9f\x01z\xff".to_vec();
+    input.extend((0u8..=255).cycle().take(4096));
+    let mut out = Vec::new();
+    assert_eq!(rules.redact_into(&input, &mut out), 0);
+    assert_eq!(out, input);
+    assert!(rules.find_unredacted(&input).is_none());
+}
+
 const PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\n\
 MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n\
 aFDrBz9vFqU4yRKbKJjuC5dIq2NDl2dO3JL3ZQzAhx8Q9i+XYZpEXAMPLEonly==\n\
