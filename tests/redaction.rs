@@ -489,3 +489,32 @@ fn error_lines_on_stderr_are_redacted() {
     assert!(err.contains("[REDACTED]"), "{err}");
     assert!(!err.contains(token), "{err}");
 }
+
+/// An incident title is free text written into the manifest: one that reads like a secret
+/// ("DB password: …") is redacted when the snapshot is created, so the manifest never holds it
+/// and the export's re-check packs the snapshot instead of refusing it.
+#[test]
+fn an_incident_title_that_looks_like_a_secret_is_redacted_and_the_snapshot_exports() {
+    use casefile::model::{CapturePlan, Incident, IncidentId, Target};
+    use casefile::snapshot::{Snapshot, SnapshotWriter, archive};
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut incident = Incident::with_id(IncidentId::new("PT4KHLK").expect("id"));
+    incident.title = Some("DB password: Title-pw-77 rejected on orders".into());
+    let plan = CapturePlan {
+        incident: Some(incident),
+        targets: vec![Target::local()],
+        streams: vec![],
+    };
+    let rules = Redactor::patterns_only();
+    let writer = SnapshotWriter::create(tmp.path(), &plan, Arc::clone(&rules), "ops".into())
+        .expect("writer");
+    writer
+        .finish(casefile::snapshot::CaptureState::Complete)
+        .expect("finish");
+    let manifest = std::fs::read(writer.dir().join("manifest.json")).expect("manifest");
+    assert!(!contains(&manifest, "Title-pw-77"));
+    assert!(contains(&manifest, "[REDACTED]"));
+    let snapshot = Snapshot::open(writer.dir()).expect("open");
+    let out = tempfile::tempdir().expect("out");
+    archive::pack(&snapshot, out.path(), &rules, 6).expect("the export packs the snapshot");
+}

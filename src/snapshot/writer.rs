@@ -122,11 +122,23 @@ impl SnapshotWriter {
                 }
             })
             .collect();
+        // Free text in the manifest (an incident title such as "DB password: …", an operator
+        // name) is redacted like the output, so the export's re-check never refuses it.
+        let incident = plan.incident.clone().map(|mut incident| {
+            for text in [&mut incident.title, &mut incident.source]
+                .into_iter()
+                .flatten()
+            {
+                *text = redactor.redact_text(text).0;
+            }
+            incident
+        });
+        let operator = redactor.redact_text(&operator).0;
         let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
             casefile_version: env!("CARGO_PKG_VERSION").to_string(),
             id,
-            incident: plan.incident.clone(),
+            incident,
             operator,
             started_at: timestamp(started),
             ended_at: None,
