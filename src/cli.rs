@@ -203,8 +203,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     if matches!(
         cli.command,
         None | Some(Command::Capture(_)) | Some(Command::Targets(_))
-    ) && let Err(e) = config.check_via(&crate::ssh::SshConfig::load_default())
-    {
+    ) && let Err(e) = {
+        let ssh_config = crate::ssh::SshConfig::load_default();
+        config.check_via(|name| ssh_config.knows_host(name))
+    } {
         return usage_error(e);
     }
     match cli.command {

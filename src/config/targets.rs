@@ -50,7 +50,7 @@ pub(super) struct RawTarget {
 #[derive(Debug, Default)]
 pub(super) struct Inventory {
     pub targets: Vec<Target>,
-    pub ssh: BTreeMap<String, crate::ssh::SshTargetOptions>,
+    pub ssh: BTreeMap<String, crate::model::SshTargetOptions>,
     pub pending_via: Vec<PendingVia>,
 }
 
@@ -85,7 +85,7 @@ pub(super) fn validate_targets(
         if is_ssh {
             inventory.ssh.insert(
                 target_name_text.clone(),
-                crate::ssh::SshTargetOptions {
+                crate::model::SshTargetOptions {
                     identity_file: raw_target.identity_file.map(Spanned::into_inner),
                     jump: raw_target.jump.map(Spanned::into_inner),
                     password_secret: password_secret.clone(),
@@ -204,12 +204,14 @@ fn validate_ssh_keys(
 
 impl Config {
     /// Fails on the first `via` that names neither an SSH target of the file nor a Host of
-    /// `ssh_config` (a concrete `Host`, or a pattern that gives it a HostName).
-    pub fn check_via(&self, ssh_config: &crate::ssh::SshConfig) -> Result<(), SourceError> {
-        match self.pending_via.iter().find(|p| {
-            !ssh_config.hosts.iter().any(|h| h == &p.name)
-                && ssh_config.settings_for(&p.name).hostname.is_none()
-        }) {
+    /// `~/.ssh/config`, as `is_ssh_config_host` answers (the config layer does not read
+    /// ssh_config itself: the caller asks the SSH layer, see `ssh::SshConfig::knows_host`).
+    pub fn check_via(&self, is_ssh_config_host: impl Fn(&str) -> bool) -> Result<(), SourceError> {
+        match self
+            .pending_via
+            .iter()
+            .find(|p| !is_ssh_config_host(&p.name))
+        {
             Some(p) => Err(p.error.clone()),
             None => Ok(()),
         }

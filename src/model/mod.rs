@@ -9,7 +9,7 @@ pub use duration::HumanDuration;
 pub use incident::{Incident, IncidentId};
 pub use plan::{CapturePlan, Repeat, StepAction, StreamSpec};
 pub use size::ByteSize;
-pub use target::{DbAddress, Target, TargetKind, TargetSpec, TlsMode};
+pub use target::{DbAddress, SshTargetOptions, Target, TargetKind, TargetSpec, TlsMode};
 
 /// A value written either as a bare number or as text with a unit (`512` or `"4MiB"`, `30` or `"30s"`).
 #[derive(serde::Deserialize)]

@@ -486,3 +486,14 @@ mod tests {
         );
     }
 }
+
+/// SSH settings of a `[targets.NAME]` in casefile.toml beyond its URL (plain data: the config
+/// reads it, the SSH layer uses it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SshTargetOptions {
+    pub identity_file: Option<String>,
+    /// Another target's name, a `~/.ssh/config` Host, or `[user@]host[:port]` (commas chain hops).
+    pub jump: Option<String>,
+    pub password_secret: Option<String>,
+    pub passphrase_secret: Option<String>,
+}

@@ -19,15 +19,7 @@ pub const DEFAULT_SETUP_CONCURRENCY: usize = 32;
 /// How many `ProxyJump` hops a chain may have (guards against loops in ssh_config).
 pub const MAX_JUMPS: usize = 8;
 
-/// SSH settings of a `[targets.NAME]` in casefile.toml beyond its URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SshTargetOptions {
-    pub identity_file: Option<String>,
-    /// Another target's name, a `~/.ssh/config` Host, or `[user@]host[:port]` (commas chain hops).
-    pub jump: Option<String>,
-    pub password_secret: Option<String>,
-    pub passphrase_secret: Option<String>,
-}
+pub use crate::model::SshTargetOptions;
 
 /// What every SSH runner of a capture shares.
 #[derive(Debug, Clone)]

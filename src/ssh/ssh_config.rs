@@ -171,6 +171,12 @@ impl SshConfig {
         }
     }
 
+    /// True when `alias` is a usable Host here: a concrete `Host`, or a pattern that gives it a
+    /// HostName (what a database's `via` may name).
+    pub fn knows_host(&self, alias: &str) -> bool {
+        self.hosts.iter().any(|h| h == alias) || self.settings_for(alias).hostname.is_some()
+    }
+
     /// The settings for `alias` (the name given on the command line or in casefile.toml).
     pub fn settings_for(&self, alias: &str) -> HostSettings {
         let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
@@ -395,6 +401,17 @@ pub fn local_user() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_known_by_name_or_by_a_pattern_that_gives_it_a_hostname() {
+        let config = SshConfig::parse(
+            "ssh_config",
+            "Host jumpbox\n HostName 10.0.0.2\nHost *.corp\n HostName gw.corp\nHost *\n User ops\n",
+        );
+        assert!(config.knows_host("jumpbox"));
+        assert!(config.knows_host("db.corp"));
+        assert!(!config.knows_host("other"));
+    }
 
     const SAMPLE: &str = r#"
 # global
