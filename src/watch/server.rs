@@ -141,7 +141,7 @@ async fn webhook(request: Request<Incoming>, shared: &Shared) -> (StatusCode, St
         return fail(StatusCode::SERVICE_UNAVAILABLE, "draining", detail);
     }
     let key = webhook_id.or(delivery.event_id);
-    match shared.admit(key.as_deref(), &incident) {
+    match shared.admit(key.as_deref(), &incident).await {
         Ok(admission) => (StatusCode::ACCEPTED, admission.label().into(), detail),
         Err(AdmitError::QueueFull) => fail(StatusCode::TOO_MANY_REQUESTS, "queue-full", detail),
         Err(e) => {
