@@ -191,7 +191,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     // A `via` may name a Host of ~/.ssh/config, so it is checked once that is read.
     if matches!(
         cli.command,
-        None | Some(Command::Capture(_)) | Some(Command::Targets(_))
+        None | Some(Command::Capture(_)) | Some(Command::Targets(_)) | Some(Command::Watch(_))
     ) && let Err(e) = config.check_via(&crate::ssh::SshConfig::load_default())
     {
         return usage_error(e);

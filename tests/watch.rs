@@ -487,3 +487,26 @@ async fn two_watchers_sharing_the_store_capture_an_incident_once() {
         "{keys:?}"
     );
 }
+
+#[test]
+fn the_watcher_refuses_to_start_on_runbooks_that_do_not_check_or_without_a_secret() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(
+        "[secrets.hook]\nenv = \"CASEFILE_WEBHOOK_SECRET\"\n[watch]\nwebhook_secret = \"hook\"\n[[runbooks]]\nname = \"a\"\npresets = [\"no-such-preset\"]\n",
+    );
+    let output = sandbox.run(&["watch", "--listen", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = support::cli::stderr(&output);
+    assert!(
+        errors.contains("casefile.toml:7:12: runbook `a`") && errors.contains("no-such-preset"),
+        "{errors}"
+    );
+    sandbox.write_config("[[runbooks]]\nname = \"a\"\nruns = [\"true\"]\n");
+    let output = sandbox.run(&["watch", "--listen", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        support::cli::stderr(&output).contains("[watch] webhook_secret"),
+        "{}",
+        support::cli::stderr(&output)
+    );
+}

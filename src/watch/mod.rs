@@ -178,6 +178,19 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
             "casefile.toml has no [[runbooks]]: the watcher would have nothing to run".into(),
         ));
     }
+    // Found now, not when the first page arrives at night: unknown presets or targets.
+    let problems = crate::runbook::check(
+        &config,
+        &crate::ssh::SshConfig::load_default(),
+        &crate::preset::PresetLibrary::load(config.preset_dir.as_deref()),
+    );
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(WatchError::Config(format!(
+            "the runbooks do not check (see `casefile runbooks check`):\n{}",
+            listed.join("\n")
+        )));
+    }
     let secret = match (&options.listen, &config.watch.webhook_secret) {
         (None, _) => None,
         (Some(_), None) => {
