@@ -456,25 +456,32 @@ async fn two_watchers_sharing_the_store_capture_an_incident_once() {
             "\"listening\"",
         ));
     }
-    // Each watcher gets its own delivery (own subscription, own webhook id), at the same time.
+    // Each watcher gets its own delivery (own subscription, own webhook id). One after the
+    // other: s3s-fs checks If-None-Match before writing but not atomically, so two PUTs in the
+    // same instant can both succeed there (AWS S3 decides atomically); the lock's semantics,
+    // not the store's atomicity, are what this test can prove.
     let body = payload("incident.triggered", "PT4KHLK");
     let signature = sign(SECRET, &body);
-    let (a, b) = tokio::join!(
-        watchers[0].post(body.clone(), Some(signature.clone()), "sub-a"),
-        watchers[1].post(body.clone(), Some(signature.clone()), "sub-b"),
-    );
-    assert_eq!((a, b), (202, 202));
-    let logs: Vec<String> = watchers
-        .iter()
-        .map(|w| wait_for_log(w, "\"kind\":\"capture\""))
-        .collect();
-    let all = logs.join("\n");
-    assert_eq!(all.matches("\"outcome\":\"ok\"").count(), 1, "{all}");
     assert_eq!(
-        all.matches("\"outcome\":\"locked-elsewhere\"").count(),
-        1,
-        "{all}"
+        watchers[0]
+            .post(body.clone(), Some(signature.clone()), "sub-a")
+            .await,
+        202
     );
+    let first_log = wait_for_log(&watchers[0], "\"kind\":\"capture\"");
+    assert!(first_log.contains("\"outcome\":\"ok\""), "{first_log}");
+    assert_eq!(
+        watchers[1]
+            .post(body.clone(), Some(signature), "sub-b")
+            .await,
+        202
+    );
+    let second_log = wait_for_log(&watchers[1], "\"kind\":\"capture\"");
+    assert!(
+        second_log.contains("\"outcome\":\"locked-elsewhere\""),
+        "{second_log}"
+    );
+    assert!(snapshots(&second.captures(), "PT4KHLK").is_empty());
     let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
     let keys = s3::list_keys(&client, "evidence").await;
     assert!(
