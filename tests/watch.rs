@@ -517,3 +517,30 @@ fn the_watcher_refuses_to_start_on_runbooks_that_do_not_check_or_without_a_secre
         support::cli::stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_never_arrives_is_cut_off_and_runs_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sandbox = Sandbox::new();
+    config(&sandbox, "echo watched", 1);
+    let watcher = Watcher::start(&sandbox, free_port(), "slow");
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", watcher.port))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"event\":")
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(15), stream.read(&mut answer))
+        .await
+        .expect("answered before 15 s")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let log = watcher.stop();
+    assert!(log.contains("\"outcome\":\"body-timeout\""), "{log}");
+    assert!(!log.contains("\"kind\":\"capture\""), "{log}");
+}
