@@ -202,7 +202,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     // A `via` may name a Host of ~/.ssh/config, so it is checked once that is read.
     if matches!(
         cli.command,
-        None | Some(Command::Capture(_)) | Some(Command::Targets(_))
+        None | Some(Command::Capture(_)) | Some(Command::Targets(_)) | Some(Command::Watch(_))
     ) && let Err(e) = {
         let ssh_config = crate::ssh::SshConfig::load_default();
         config.check_via(|name| ssh_config.knows_host(name))

@@ -57,6 +57,10 @@ pub(crate) struct Shared {
     config: Config,
     secret: Option<crate::secret::SecretValue>,
     state: Mutex<State>,
+    /// Poked after each change of `state`; the flusher writes it (one fsync for many changes).
+    dirty: tokio::sync::Notify,
+    /// The state version on disk.
+    durable: tokio::sync::watch::Sender<u64>,
     queue: mpsc::Sender<IncidentFacts>,
     queued: AtomicUsize,
     running: AtomicUsize,
@@ -70,8 +74,10 @@ pub(crate) fn log(line: serde_json::Value) {
 
 impl Shared {
     /// Admits a delivery: durable record first, then the queue. `Err` = the queue is full
-    /// (the caller answers 429, so PagerDuty retries later; nothing was recorded).
-    pub(crate) fn admit(
+    /// (the caller answers 429, so PagerDuty retries later; nothing was recorded), or the state
+    /// could not be written in time (503; the capture is queued anyway and a retry of the same
+    /// webhook is a duplicate, so nothing is lost or run twice while casefile keeps running).
+    pub(crate) async fn admit(
         &self,
         webhook_id: Option<&str>,
         incident: &IncidentFacts,
@@ -80,26 +86,72 @@ impl Shared {
             .queue
             .try_reserve()
             .map_err(|_| AdmitError::QueueFull)?;
-        let admission = {
+        let (admission, changed, version) = {
             let mut state = self.state.lock().map_err(|_| AdmitError::Poisoned)?;
-            state
-                .admit(webhook_id, incident, state::now())
-                .map_err(AdmitError::State)?
+            let (admission, changed) = state.admit_unsaved(webhook_id, incident, state::now());
+            (admission, changed, state.version())
+        };
+        let durable = if changed {
+            self.wait_durable(version).await
+        } else {
+            Ok(())
         };
         if admission == Admission::Queued {
             self.queued.fetch_add(1, Ordering::SeqCst);
             permit.send(incident.clone());
         }
-        Ok(admission)
+        durable.map(|()| admission)
     }
 
-    fn set(&self, incident: &str, status: JobStatus, outcome: Option<String>) {
-        let result = match self.state.lock() {
-            Ok(mut state) => state.set(incident, status, outcome),
+    /// Waits until the flusher has written `version` (at most 3 s).
+    async fn wait_durable(&self, version: u64) -> Result<(), AdmitError> {
+        self.dirty.notify_one();
+        let mut on_disk = self.durable.subscribe();
+        tokio::time::timeout(Duration::from_secs(3), on_disk.wait_for(|v| *v >= version))
+            .await
+            .map(|_| ())
+            .map_err(|_| AdmitError::NotDurable)
+    }
+
+    async fn set(&self, incident: &str, status: JobStatus, outcome: Option<String>) {
+        let version = match self.state.lock() {
+            Ok(mut state) => state.set_unsaved(incident, status, outcome),
             Err(_) => return,
         };
-        if let Err(e) = result {
-            log(serde_json::json!({"kind": "error", "incident": incident, "error": e.to_string()}));
+        if self.wait_durable(version).await.is_err() {
+            log(
+                serde_json::json!({"kind": "error", "incident": incident, "error": "the state file was not written"}),
+            );
+        }
+    }
+}
+
+/// Writes the state whenever it changed: admissions that arrive together share one fsync.
+async fn flusher(shared: Arc<Shared>) {
+    loop {
+        shared.dirty.notified().await;
+        let encoded = match shared.state.lock() {
+            Ok(state) => state.encode(),
+            Err(_) => return,
+        };
+        let result = match encoded {
+            Ok((version, path, bytes)) => tokio::task::spawn_blocking(move || {
+                state::write_file(&path, &bytes).map(|()| version)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(state::StateError {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other(e),
+                })
+            }),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(version) => {
+                shared.durable.send_replace(version);
+            }
+            Err(e) => log(serde_json::json!({"kind": "error", "error": e.to_string()})),
         }
     }
 }
@@ -110,8 +162,8 @@ pub(crate) enum AdmitError {
     QueueFull,
     #[error("the state lock is poisoned")]
     Poisoned,
-    #[error(transparent)]
-    State(state::StateError),
+    #[error("the state file was not written in time")]
+    NotDurable,
 }
 
 /// Runs until SIGTERM/SIGINT, then drains the captures in progress.
@@ -125,6 +177,19 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
         return Err(WatchError::Config(
             "casefile.toml has no [[runbooks]]: the watcher would have nothing to run".into(),
         ));
+    }
+    // Found now, not when the first page arrives at night: unknown presets or targets.
+    let problems = crate::runbook::check(
+        &config,
+        &crate::ssh::SshConfig::load_default(),
+        &crate::preset::PresetLibrary::load(config.preset_dir.as_deref()),
+    );
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(WatchError::Config(format!(
+            "the runbooks do not check (see `casefile runbooks check`):\n{}",
+            listed.join("\n")
+        )));
     }
     let secret = match (&options.listen, &config.watch.webhook_secret) {
         (None, _) => None,
@@ -154,6 +219,8 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
     let shared = Arc::new(Shared {
         secret,
         state: Mutex::new(state),
+        dirty: tokio::sync::Notify::new(),
+        durable: tokio::sync::watch::Sender::new(0),
         queue,
         queued: AtomicUsize::new(0),
         running: AtomicUsize::new(0),
@@ -167,6 +234,8 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
         let _ = shared.queue.try_send(incident);
     }
     let mut tasks = tokio::task::JoinSet::new();
+    // Not in `tasks`: it must outlive the drain (each capture's end is written by it).
+    let flush = tokio::spawn(flusher(Arc::clone(&shared)));
     if let Some(addr) = options.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -214,6 +283,7 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
     }
     tasks.abort_all();
     while captures.join_next().await.is_some() {}
+    flush.abort();
     log(serde_json::json!({"kind": "stopped"}));
     Ok(())
 }
@@ -222,12 +292,14 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
 async fn capture(shared: &Shared, incident: IncidentFacts, out_dir: PathBuf) {
     shared.running.fetch_add(1, Ordering::SeqCst);
     let started = std::time::Instant::now();
-    shared.set(&incident.id, JobStatus::Running, None);
+    shared.set(&incident.id, JobStatus::Running, None).await;
     let config = &shared.config;
     let line = match crate::runbook::select(&config.runbooks, &incident) {
         None => {
             let outcome = "no runbook matches".to_string();
-            shared.set(&incident.id, JobStatus::Done, Some(outcome.clone()));
+            shared
+                .set(&incident.id, JobStatus::Done, Some(outcome.clone()))
+                .await;
             serde_json::json!({"kind": "capture", "incident": incident.id, "outcome": outcome})
         }
         Some(runbook) => 'run: {
@@ -235,7 +307,9 @@ async fn capture(shared: &Shared, incident: IncidentFacts, out_dir: PathBuf) {
                 lock::Claim::Won => {}
                 lock::Claim::HeldElsewhere => {
                     let outcome = "captured by another watcher (S3 lock)".to_string();
-                    shared.set(&incident.id, JobStatus::Done, Some(outcome));
+                    shared
+                        .set(&incident.id, JobStatus::Done, Some(outcome))
+                        .await;
                     break 'run serde_json::json!({"kind": "capture", "incident": incident.id, "runbook": runbook.name, "outcome": "locked-elsewhere"});
                 }
                 lock::Claim::Unknown(error) => log(serde_json::json!({
@@ -260,7 +334,9 @@ async fn capture(shared: &Shared, incident: IncidentFacts, out_dir: PathBuf) {
             match result {
                 Ok(done) => {
                     let snapshot = done.snapshot.display().to_string();
-                    shared.set(&incident.id, JobStatus::Done, Some(snapshot.clone()));
+                    shared
+                        .set(&incident.id, JobStatus::Done, Some(snapshot.clone()))
+                        .await;
                     serde_json::json!({
                         "kind": "capture", "incident": incident.id, "runbook": runbook.name,
                         "outcome": if done.incomplete == 0 && done.export_error.is_none() { "ok" } else { "incomplete" },
@@ -271,7 +347,9 @@ async fn capture(shared: &Shared, incident: IncidentFacts, out_dir: PathBuf) {
                     })
                 }
                 Err(e) => {
-                    shared.set(&incident.id, JobStatus::Done, Some(format!("failed: {e}")));
+                    shared
+                        .set(&incident.id, JobStatus::Done, Some(format!("failed: {e}")))
+                        .await;
                     serde_json::json!({
                         "kind": "capture", "incident": incident.id, "runbook": runbook.name,
                         "outcome": "failed", "error": e.to_string(), "elapsed_ms": elapsed_ms,

@@ -39,7 +39,7 @@ pub(super) async fn poll(every: Duration, shared: Arc<Shared>) {
                 continue;
             }
             let facts = IncidentFacts::from_pagerduty(incident);
-            let outcome = match shared.admit(None, &facts) {
+            let outcome = match shared.admit(None, &facts).await {
                 Ok(admission) => admission.label().to_string(),
                 Err(e) => e.to_string(),
             };

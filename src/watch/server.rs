@@ -10,6 +10,9 @@ use std::{
     time::Duration,
 };
 
+/// Longest time a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Accepts connections until the task is aborted (on SIGTERM).
 pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
@@ -112,12 +115,16 @@ async fn webhook(request: Request<Incoming>, shared: &Shared) -> (StatusCode, St
         .filter_map(|v| v.to_str().ok().map(str::to_string))
         .collect();
     let webhook_id = header_text(&request, "x-webhook-id");
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    // A sender that trickles its body (or never finishes it) is cut off: PagerDuty sends a
+    // body in one go and waits at most 5 s for the answer.
+    let read = Limited::new(request.into_body(), MAX_BODY).collect();
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Err(_) => return fail(StatusCode::REQUEST_TIMEOUT, "body-timeout", detail),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return fail(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail);
         }
-        Err(_) => return fail(StatusCode::BAD_REQUEST, "unreadable-body", detail),
+        Ok(Err(_)) => return fail(StatusCode::BAD_REQUEST, "unreadable-body", detail),
     };
     let Some(secret) = &shared.secret else {
         return fail(StatusCode::UNAUTHORIZED, "no-secret", detail);
@@ -141,7 +148,7 @@ async fn webhook(request: Request<Incoming>, shared: &Shared) -> (StatusCode, St
         return fail(StatusCode::SERVICE_UNAVAILABLE, "draining", detail);
     }
     let key = webhook_id.or(delivery.event_id);
-    match shared.admit(key.as_deref(), &incident) {
+    match shared.admit(key.as_deref(), &incident).await {
         Ok(admission) => (StatusCode::ACCEPTED, admission.label().into(), detail),
         Err(AdmitError::QueueFull) => fail(StatusCode::TOO_MANY_REQUESTS, "queue-full", detail),
         Err(e) => {

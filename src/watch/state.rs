@@ -76,6 +76,8 @@ pub struct State {
     path: PathBuf,
     file: StateFile,
     cooldown: Duration,
+    /// Bumped on every change; the watcher's flusher writes and reports the version on disk.
+    version: u64,
 }
 
 pub fn now() -> u64 {
@@ -104,6 +106,7 @@ impl State {
             path,
             file,
             cooldown,
+            version: 0,
         })
     }
 
@@ -126,9 +129,24 @@ impl State {
         incident: &IncidentFacts,
         at: u64,
     ) -> Result<Admission, StateError> {
+        let (admission, changed) = self.admit_unsaved(webhook_id, incident, at);
+        if changed {
+            self.save()?;
+        }
+        Ok(admission)
+    }
+
+    /// [`State::admit`] in memory only, and whether anything changed (then the caller makes it
+    /// durable, e.g. by the watcher's flusher, which writes many admissions with one fsync).
+    pub fn admit_unsaved(
+        &mut self,
+        webhook_id: Option<&str>,
+        incident: &IncidentFacts,
+        at: u64,
+    ) -> (Admission, bool) {
         if let Some(id) = webhook_id {
             if self.file.webhooks.contains_key(id) {
-                return Ok(Admission::DuplicateWebhook);
+                return (Admission::DuplicateWebhook, false);
             }
             self.file.webhooks.insert(id.to_string(), at);
         }
@@ -153,17 +171,44 @@ impl State {
         };
         let keep_after = at.saturating_sub(KEEP_WEBHOOK_IDS.as_secs());
         self.file.webhooks.retain(|_, seen| *seen >= keep_after);
-        self.save()?;
-        Ok(admission)
+        let changed = webhook_id.is_some() || admission == Admission::Queued;
+        if changed {
+            self.version += 1;
+        }
+        (admission, changed)
     }
 
-    /// Marks a job running or done.
+    /// The current version and its bytes, to write with [`write_file`].
+    pub fn encode(&self) -> Result<(u64, PathBuf, Vec<u8>), StateError> {
+        let bytes = serde_json::to_vec(&self.file).map_err(|e| StateError {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        Ok((self.version, self.path.clone(), bytes))
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Marks a job running or done, durably.
     pub fn set(
         &mut self,
         incident: &str,
         status: JobStatus,
         outcome: Option<String>,
     ) -> Result<(), StateError> {
+        self.set_unsaved(incident, status, outcome);
+        self.save()
+    }
+
+    /// [`State::set`] in memory only (returns the new version).
+    pub fn set_unsaved(
+        &mut self,
+        incident: &str,
+        status: JobStatus,
+        outcome: Option<String>,
+    ) -> u64 {
         if let Some(job) = self.file.incidents.get_mut(incident) {
             job.status = status;
             if status == JobStatus::Done {
@@ -171,29 +216,33 @@ impl State {
                 job.outcome = outcome;
             }
         }
-        self.save()
+        self.version += 1;
+        self.version
     }
 
-    /// Temp file (0600) in the same folder, fsync, rename over: never a half-written state.
     fn save(&self) -> Result<(), StateError> {
-        let error = |source| StateError {
-            path: self.path.clone(),
-            source,
-        };
-        let bytes =
-            serde_json::to_vec_pretty(&self.file).map_err(|e| error(std::io::Error::other(e)))?;
-        let temp = self.path.with_extension("json.tmp");
-        let mut file = crate::snapshot::private::create_private_file(&temp).map_err(error)?;
-        file.write_all(&bytes).map_err(error)?;
-        file.sync_all().map_err(error)?;
-        std::fs::rename(&temp, &self.path).map_err(error)?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(dir) = std::fs::File::open(dir)
-        {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        let (_, path, bytes) = self.encode()?;
+        write_file(&path, &bytes)
     }
+}
+
+/// Temp file (0600) in the same folder, fsync, rename over: never a half-written state.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let error = |source| StateError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let temp = path.with_extension("json.tmp");
+    let mut file = crate::snapshot::private::create_private_file(&temp).map_err(error)?;
+    file.write_all(bytes).map_err(error)?;
+    file.sync_all().map_err(error)?;
+    std::fs::rename(&temp, path).map_err(error)?;
+    if let Some(dir) = path.parent()
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
