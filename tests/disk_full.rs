@@ -115,30 +115,7 @@ fn a_capture_that_fills_the_disk_ends_cleanly_and_keeps_what_fits() {
 #[test]
 fn unpacking_into_a_full_temp_folder_says_no_space_left() {
     let sandbox = Sandbox::new();
-    let captured = sandbox.run(&[
-        "capture",
-        "--json",
-        "--out",
-        &sandbox.captures().display().to_string(),
-        "--run",
-        "head -c 3M /dev/urandom",
-    ]);
-    assert_eq!(captured.status.code(), Some(0), "{}", stderr(&captured));
-    let summary: Value = serde_json::from_slice(&captured.stdout).expect("json");
-    let snapshot = summary["snapshot"].as_str().expect("snapshot").to_string();
-    let out = sandbox.path().join("out");
-    let export = sandbox.run(&[
-        "export",
-        &snapshot,
-        "--to",
-        &format!("file:{}", out.display()),
-    ]);
-    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
-    let archive = fs::read_dir(&out)
-        .expect("out")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .expect("archive");
+    let archive = sandbox.exported_archive("head -c 3M /dev/urandom");
 
     let disk = SmallDisk::mount(&sandbox.path().join("tmp"), "1m");
     let show = sandbox

@@ -3,42 +3,14 @@
 //! symlink to /etc/passwd) is refused naming the manifest entry and nothing of /etc/passwd shows.
 mod support;
 
-use serde_json::Value;
 use std::{fs, path::PathBuf, time::Duration};
-use support::cli::{Sandbox, stderr};
+use support::cli::Sandbox;
 use support::tmux::Tmux;
-
-fn exported_archive(sandbox: &Sandbox) -> PathBuf {
-    let output = sandbox.run(&[
-        "capture",
-        "--json",
-        "--out",
-        &sandbox.captures().display().to_string(),
-        "--run",
-        "seq 1 50000",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let summary: Value = serde_json::from_slice(&output.stdout).expect("json");
-    let snapshot = summary["snapshot"].as_str().expect("snapshot").to_string();
-    let out = sandbox.path().join("out");
-    let export = sandbox.run(&[
-        "export",
-        &snapshot,
-        "--to",
-        &format!("file:{}", out.display()),
-    ]);
-    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
-    fs::read_dir(&out)
-        .expect("out")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .expect("archive")
-}
 
 #[test]
 fn replay_refuses_an_archive_over_the_unpack_limit() {
     let sandbox = Sandbox::new();
-    let archive = exported_archive(&sandbox);
+    let archive = sandbox.exported_archive("seq 1 50000");
     let tmp = sandbox.path().join("tmp");
     fs::create_dir_all(&tmp).expect("tmp");
     let tmux = Tmux::start_with_env(

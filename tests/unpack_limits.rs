@@ -7,7 +7,6 @@ mod support;
 use casefile::snapshot::archive::{UnpackLimits, unpack_with};
 use flate2::{Compression, GzBuilder};
 use proptest::prelude::*;
-use serde_json::Value;
 use std::{
     fs::{self, File},
     os::unix::fs::PermissionsExt,
@@ -16,34 +15,6 @@ use std::{
     time::{Duration, Instant},
 };
 use support::cli::{Sandbox, stderr};
-
-/// A real archive of a real capture (about 590 KB of `seq` output).
-fn exported_archive(sandbox: &Sandbox) -> PathBuf {
-    let output = sandbox.run(&[
-        "capture",
-        "--json",
-        "--out",
-        &sandbox.captures().display().to_string(),
-        "--run",
-        "seq 1 100000",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let summary: Value = serde_json::from_slice(&output.stdout).expect("json");
-    let snapshot = summary["snapshot"].as_str().expect("snapshot").to_string();
-    let out = sandbox.path().join("out");
-    let export = sandbox.run(&[
-        "export",
-        &snapshot,
-        "--to",
-        &format!("file:{}", out.display()),
-    ]);
-    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
-    fs::read_dir(&out)
-        .expect("out")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .expect("archive")
-}
 
 fn show(sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
     sandbox
@@ -65,7 +36,7 @@ fn leftovers(sandbox: &Sandbox) -> Vec<PathBuf> {
 fn the_limits_are_printed_and_the_flags_raise_them() {
     let sandbox = Sandbox::new();
     fs::create_dir_all(sandbox.path().join("tmp")).expect("tmp");
-    let archive = exported_archive(&sandbox);
+    let archive = sandbox.exported_archive("seq 1 100000");
     let path = archive.display().to_string();
 
     let small = show(&sandbox, &[&path, "--max-unpack", "100KiB"]);

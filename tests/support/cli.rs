@@ -38,6 +38,35 @@ impl Sandbox {
         self.command().args(args).output().expect("run casefile")
     }
 
+    /// Captures `command` on the local target and exports the snapshot to `file:<sandbox>/out`
+    /// with the real binary; returns the `.tar.gz` archive's path.
+    pub fn exported_archive(&self, command: &str) -> PathBuf {
+        let output = self.run(&[
+            "capture",
+            "--json",
+            "--out",
+            &self.captures().display().to_string(),
+            "--run",
+            command,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        let snapshot = summary["snapshot"].as_str().expect("snapshot").to_string();
+        let out = self.path().join("out");
+        let export = self.run(&[
+            "export",
+            &snapshot,
+            "--to",
+            &format!("file:{}", out.display()),
+        ]);
+        assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+        std::fs::read_dir(&out)
+            .expect("out")
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+            .expect("archive")
+    }
+
     /// Writes `casefile.toml` where casefile looks for it by default.
     pub fn write_config(&self, text: &str) -> PathBuf {
         let dir = self.path().join("config").join("casefile");
