@@ -289,10 +289,10 @@ impl IncidentsState {
             } else {
                 "no incident matches the filter"
             };
-            rows.push(Row::new(vec![
-                Cell::from(""),
-                Cell::from(Span::styled(hint, theme.muted)),
-            ]));
+            // In the TITLE column: the ID column is too narrow for a sentence.
+            let mut cells = vec![Cell::from(""); 5];
+            cells.push(Cell::from(Span::styled(hint, theme.muted)));
+            rows.push(Row::new(cells));
         }
         let header = Row::new(
             ["", "ID", "STATUS", "URGENCY", "  AGE SERVICE", "TITLE"]
@@ -457,6 +457,20 @@ created_at = "2026-11-25T09:00:00Z"
             Some(Effect::OpenPlan(Some(incident))) => assert_eq!(incident.id, "Q1W2E3"),
             other => panic!("expected an incident, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_empty_state_hint_is_shown_whole() {
+        let mut state = IncidentsState::default();
+        state.loaded(Vec::new(), Vec::new(), Vec::new());
+        let area = Rect::new(0, 0, 140, 12);
+        let mut buf = Buffer::empty(area);
+        state.render(area, &mut buf, &Theme::dark());
+        let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+        assert!(
+            text.contains("no incidents: add them to ~/.config/casefile/incidents.toml"),
+            "{text}"
+        );
     }
 
     #[test]
