@@ -29,12 +29,23 @@ fn every_built_in_preset_is_valid_and_embedded() {
         "mysql",
         "postgres",
         "sqlite",
+        "bpftrace",
     ] {
         assert!(
             library.presets.contains_key(required),
             "missing built-in preset {required}"
         );
     }
+    // bpftrace traces the kernel: every step is time-boxed, intrusive (confirmed before it runs)
+    // and needs root.
+    let bpftrace = &library.presets["bpftrace"];
+    assert!(
+        bpftrace.steps.iter().all(|s| s.intrusive
+            && s.sudo
+            && s.requires.iter().any(|r| r == "bpftrace")
+            && s.action.text().contains("timeout -s INT")),
+        "bpftrace steps must be time-boxed, intrusive and sudo"
+    );
     let pcap = &library.presets["pcap"];
     assert!(
         pcap.steps.iter().any(|s| s.intrusive),
