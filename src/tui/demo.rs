@@ -399,6 +399,8 @@ pub fn demo_app(screen: Screen, theme: Theme, scratch: &Path) -> io::Result<App>
             Cmd::Down,
             Cmd::SelectTag,
             Cmd::NextFocus,
+            // Presets are listed by name: bpftrace, jvm, linux-triage, logs, mysql, …
+            Cmd::Down,
             Cmd::Down,
             Cmd::Toggle,
             Cmd::Down,
