@@ -66,3 +66,38 @@ fn replay_refuses_a_stream_file_that_links_out() {
     );
     assert!(!screen.contains("root:x:0:0"), "{screen}");
 }
+
+/// SIGTERM while replay holds an unpacked archive: the TUI's own shutdown runs (exit 0, the
+/// terminal restored) and the temp folder is still removed. The temp-folder cleanup thread must
+/// not end the process under the TUI (it did, with status 143, before the TUI told it that it
+/// handles these signals itself).
+#[test]
+fn sigterm_during_replay_of_an_archive_quits_cleanly_and_removes_the_temp_folder() {
+    let sandbox = Sandbox::new();
+    let archive = sandbox.exported_archive("seq 1 50000");
+    let tmp = sandbox.path().join("tmp");
+    fs::create_dir_all(&tmp).expect("tmp");
+    let tmux = Tmux::start_with_env(
+        &sandbox,
+        &[("TMPDIR", &tmp.display().to_string())],
+        &["replay", &archive.display().to_string()],
+        200,
+        40,
+    );
+    tmux.wait_for(&["Replay"], Duration::from_secs(20));
+    let unpacked: Vec<_> = fs::read_dir(&tmp).expect("tmp").collect();
+    assert!(!unpacked.is_empty(), "the archive is unpacked under TMPDIR");
+    let killed = std::process::Command::new("pkill")
+        // Anchored at the binary: the tmux shell's own command line holds the same words.
+        .args([
+            "-TERM",
+            "-f",
+            &format!("^{} replay ", env!("CARGO_BIN_EXE_casefile")),
+        ])
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "casefile replay was running");
+    tmux.wait_for(&["EXITED:0"], Duration::from_secs(20));
+    let left: Vec<_> = fs::read_dir(&tmp).expect("tmp").collect();
+    assert!(left.is_empty(), "temp folders left: {left:?}");
+}

@@ -953,6 +953,10 @@ pub async fn run_loop(
     // A terminal closing (SIGHUP) or a kill (SIGTERM) stops the capture and finalises the
     // snapshot like a confirmed quit, instead of leaving streams and the terminal behind.
     use tokio::signal::unix::{SignalKind, signal};
+    // Temp folders (an unpacked archive in replay, an export's pack) are still removed on a
+    // signal, but the cleanup thread must not end the process under the TUI's own shutdown
+    // (which restores the terminal and finalises the snapshot).
+    crate::snapshot::cleanup::app_handles_signals();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let signals = async_stream(move |tx| async move {
