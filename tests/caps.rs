@@ -47,14 +47,7 @@ impl SshTarget {
         let keys = SshKeys::generate();
         let sshd = Sshd::start(&keys);
         let home = tempfile::tempdir().expect("home");
-        let ssh_dir = home.path().join(".ssh");
-        std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
-        std::fs::write(
-            ssh_dir.join("known_hosts"),
-            sshd.known_hosts_lines(&keys.host_public()),
-        )
-        .expect("known_hosts");
-        std::fs::copy(keys.user_key(), ssh_dir.join("id_ed25519")).expect("identity");
+        sshd.trust_from(home.path(), &keys);
         SshTarget {
             _keys: keys,
             sshd,

@@ -31,14 +31,7 @@ impl Env {
         let keys = SshKeys::generate();
         let bastion = Sshd::start(&keys);
         let sandbox = Sandbox::new();
-        let ssh = sandbox.path().join(".ssh");
-        std::fs::create_dir_all(&ssh).expect("~/.ssh");
-        std::fs::write(
-            ssh.join("known_hosts"),
-            bastion.known_hosts_lines(&keys.host_public()),
-        )
-        .expect("known_hosts");
-        std::fs::copy(keys.user_key(), ssh.join("id_ed25519")).expect("id_ed25519");
+        bastion.trust_from(sandbox.path(), &keys);
         Env {
             sandbox,
             _keys: keys,

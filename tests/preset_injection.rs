@@ -262,14 +262,7 @@ fn hostile_values_stay_data_over_ssh() {
     let keys = SshKeys::generate();
     let sshd = Sshd::start(&keys);
     let home = tempfile::tempdir().expect("home");
-    let ssh_dir = home.path().join(".ssh");
-    std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
-    std::fs::write(
-        ssh_dir.join("known_hosts"),
-        sshd.known_hosts_lines(&keys.host_public()),
-    )
-    .expect("known_hosts");
-    std::fs::copy(keys.user_key(), ssh_dir.join("id_ed25519")).expect("identity");
+    sshd.trust_from(home.path(), &keys);
     let home_path = home.path().to_path_buf();
     shell_values_stay_data(Some(&sshd.url("casefile-test")), move |cmd| {
         cmd.env("HOME", &home_path).env_remove("SSH_AUTH_SOCK");

@@ -164,6 +164,19 @@ impl Sshd {
             .collect()
     }
 
+    /// Makes `home/.ssh` trust this sshd (known_hosts) and log in with the test user key
+    /// (`id_ed25519`), as a user's own ~/.ssh would.
+    pub fn trust_from(&self, home: &Path, keys: &SshKeys) {
+        let ssh_dir = home.join(".ssh");
+        std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
+        std::fs::write(
+            ssh_dir.join("known_hosts"),
+            self.known_hosts_lines(&keys.host_public()),
+        )
+        .expect("known_hosts");
+        std::fs::copy(keys.user_key(), ssh_dir.join("id_ed25519")).expect("id_ed25519");
+    }
+
     pub fn url(&self, user: &str) -> String {
         format!("ssh://{user}@{}:{}", self.addresses[0], self.port)
     }
