@@ -22,8 +22,15 @@ pub struct IncidentRow {
     pub status: String,
     #[serde(default)]
     pub urgency: String,
+    /// The service's name (PagerDuty's `service.summary`), or its id when it has no name.
     #[serde(default)]
     pub service: String,
+    /// PagerDuty's service id (e.g. `PIJ90N7`); runbooks may name a service by id.
+    #[serde(default)]
+    pub service_id: String,
+    /// The priority's name (e.g. `P1`), empty when the incident has none.
+    #[serde(default)]
+    pub priority: String,
     /// RFC 3339.
     #[serde(default)]
     pub created_at: Option<String>,
@@ -115,6 +122,15 @@ impl PagerDutyIncidents {
                 .unwrap_or_else(|| "(untitled)".into()),
             status: incident.status.unwrap_or_default(),
             urgency: incident.urgency.unwrap_or_default(),
+            service_id: incident
+                .service
+                .as_ref()
+                .map(|s| s.id.clone())
+                .unwrap_or_default(),
+            priority: incident
+                .priority
+                .and_then(|p| p.summary)
+                .unwrap_or_default(),
             service: incident
                 .service
                 .and_then(|s| s.summary.or(Some(s.id)))

@@ -34,6 +34,19 @@ impl IncidentFacts {
             priority: incident.priority.as_ref().and_then(|p| p.summary.clone()),
         }
     }
+
+    /// The facts of an incident as the TUI lists it (PagerDuty or incidents.toml).
+    pub fn from_row(row: &crate::incidents::IncidentRow) -> IncidentFacts {
+        let present = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        IncidentFacts {
+            id: row.id.to_string(),
+            title: present(&row.title),
+            service_id: present(&row.service_id),
+            service_name: present(&row.service),
+            urgency: present(&row.urgency),
+            priority: present(&row.priority),
+        }
+    }
 }
 
 /// How many criteria a runbook sets (its specificity), if it matches `incident`.

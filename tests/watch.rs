@@ -13,7 +13,7 @@ use std::{
 };
 use support::cli::Sandbox;
 use support::prism::Prism;
-use support::s3::{self as s3, ACCESS_KEY, S3sFs, SECRET_KEY};
+use support::s3::{self as s3, ACCESS_KEY, Moto, S3sFs, SECRET_KEY};
 
 const SECRET: &str = "whsec-casefile-test";
 
@@ -438,8 +438,16 @@ async fn poll_mode_feeds_triggered_incidents_into_the_same_pipeline_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_watchers_sharing_the_store_capture_an_incident_once() {
     let prism = Prism::start();
-    let server = S3sFs::start();
-    server.create_bucket("evidence");
+    // moto one request at a time: conditional writes decided atomically, as on AWS S3
+    // (tests/watch_lock.rs races many more watchers at the lock itself).
+    let server = Moto::start_serial();
+    let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
+    client
+        .create_bucket()
+        .bucket("evidence")
+        .send()
+        .await
+        .expect("bucket");
     let env = export_env(&prism, &server.endpoint());
     let (first, second) = (Sandbox::new(), Sandbox::new());
     let mut watchers = Vec::new();
@@ -456,33 +464,30 @@ async fn two_watchers_sharing_the_store_capture_an_incident_once() {
             "\"listening\"",
         ));
     }
-    // Each watcher gets its own delivery (own subscription, own webhook id). One after the
-    // other: s3s-fs checks If-None-Match before writing but not atomically, so two PUTs in the
-    // same instant can both succeed there (AWS S3 decides atomically); the lock's semantics,
-    // not the store's atomicity, are what this test can prove.
+    // Each watcher gets its own delivery (own subscription, own webhook id), at the same time.
     let body = payload("incident.triggered", "PT4KHLK");
     let signature = sign(SECRET, &body);
-    assert_eq!(
-        watchers[0]
-            .post(body.clone(), Some(signature.clone()), "sub-a")
-            .await,
-        202
+    let (a, b) = tokio::join!(
+        watchers[0].post(body.clone(), Some(signature.clone()), "sub-a"),
+        watchers[1].post(body.clone(), Some(signature), "sub-b"),
     );
-    let first_log = wait_for_log(&watchers[0], "\"kind\":\"capture\"");
-    assert!(first_log.contains("\"outcome\":\"ok\""), "{first_log}");
-    assert_eq!(
-        watchers[1]
-            .post(body.clone(), Some(signature), "sub-b")
-            .await,
-        202
-    );
-    let second_log = wait_for_log(&watchers[1], "\"kind\":\"capture\"");
-    assert!(
-        second_log.contains("\"outcome\":\"locked-elsewhere\""),
-        "{second_log}"
-    );
-    assert!(snapshots(&second.captures(), "PT4KHLK").is_empty());
-    let client = s3::client(&server.endpoint(), ACCESS_KEY, SECRET_KEY).await;
+    assert_eq!((a, b), (202, 202));
+    let logs = [
+        wait_for_log(&watchers[0], "\"kind\":\"capture\""),
+        wait_for_log(&watchers[1], "\"kind\":\"capture\""),
+    ];
+    let won = logs
+        .iter()
+        .filter(|l| l.contains("\"outcome\":\"ok\""))
+        .count();
+    let lost = logs
+        .iter()
+        .filter(|l| l.contains("\"outcome\":\"locked-elsewhere\""))
+        .count();
+    assert_eq!((won, lost), (1, 1), "{logs:?}");
+    let captured = snapshots(&first.captures(), "PT4KHLK").len()
+        + snapshots(&second.captures(), "PT4KHLK").len();
+    assert_eq!(captured, 1, "one snapshot across both watchers");
     let keys = s3::list_keys(&client, "evidence").await;
     assert!(
         keys.contains(&"casefile/locks/PT4KHLK".to_string()),
@@ -543,4 +548,106 @@ async fn a_body_that_never_arrives_is_cut_off_and_runs_nothing() {
     let log = watcher.stop();
     assert!(log.contains("\"outcome\":\"body-timeout\""), "{log}");
     assert!(!log.contains("\"kind\":\"capture\""), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_certificate_the_listener_speaks_https_and_still_checks_signatures() {
+    let sandbox = Sandbox::new();
+    config(&sandbox, "echo over-tls", 1);
+    let certs = sandbox.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    support::certs::make_certs(&certs, "unused");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (cert, key) = (certs.join("server.crt"), certs.join("server.key"));
+    let watcher = Watcher::start_with(
+        &sandbox,
+        port,
+        "tls",
+        &[
+            "--listen",
+            &listen,
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+        ],
+        &[],
+        "\"scheme\":\"https\"",
+    );
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(certs.join("ca.pem")).expect("CA"))
+        .expect("CA certificate");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .expect("client");
+    let url = format!("https://localhost:{port}/webhook");
+    let post = |body: Vec<u8>, signature: Option<String>, hook: &'static str| {
+        let mut request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-webhook-id", hook)
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("x-pagerduty-signature", signature);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .expect("POST over TLS")
+                .status()
+                .as_u16()
+        }
+    };
+    let body = payload("incident.triggered", "PTLS001");
+    assert_eq!(post(body.clone(), None, "tls-unsigned").await, 401);
+    assert_eq!(
+        post(body.clone(), Some(sign(SECRET, &body)), "tls-signed").await,
+        202
+    );
+    wait_for_snapshots(&sandbox.captures(), "PTLS001", 1, &|| watcher.log());
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await;
+    assert!(plain.is_err(), "{plain:?}");
+    watcher.stop();
+}
+
+#[test]
+fn a_certificate_without_its_key_or_a_bad_pem_is_refused_at_start() {
+    let sandbox = Sandbox::new();
+    config(&sandbox, "echo never", 1);
+    let bogus = sandbox.path().join("bogus.pem");
+    std::fs::write(&bogus, "not a certificate\n").expect("write");
+    let bogus = bogus.display().to_string();
+    let out = sandbox
+        .command()
+        .env("CASEFILE_WEBHOOK_SECRET", SECRET)
+        .args([
+            "watch",
+            "--listen",
+            "127.0.0.1:1",
+            "--tls-cert",
+            &bogus,
+            "--tls-key",
+            &bogus,
+        ])
+        .output()
+        .expect("run casefile watch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = support::cli::stderr(&out);
+    assert!(
+        err.contains("TLS certificate") && err.contains("bogus.pem"),
+        "{err}"
+    );
+    let out = sandbox.run(&["watch", "--listen", "127.0.0.1:1", "--tls-cert", &bogus]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap: --tls-cert requires --tls-key"
+    );
 }

@@ -16,6 +16,12 @@ pub struct WatchArgs {
     /// Folder to put snapshot folders in (default: capture_dir)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key; default: [watch] tls_cert)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert (default: [watch] tls_key)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Folder of the de-duplication state (default: [watch] state_dir, then ~/.local/state/casefile)
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -25,8 +31,13 @@ pub async fn run(config: Config, args: WatchArgs) -> ExitCode {
     if args.poll.is_some_and(|p| p.0.is_zero()) {
         return usage_error("--poll must be longer than 0s");
     }
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::config::TlsFiles { cert, key }),
+        _ => config.watch.tls.clone(),
+    };
     let options = crate::watch::WatchOptions {
         listen: args.listen,
+        tls,
         poll: args.poll.map(|p| p.0),
         out_dir: args.out.unwrap_or_else(|| config.capture_dir.clone()),
         state_dir: args

@@ -13,7 +13,7 @@ pub use destinations::Destinations;
 pub use keys::KeyPlaces;
 pub use paths::default_capture_dir;
 pub use runbooks::{Place, Runbook, RunbookExport};
-pub use watch::{NEVER_ACT_ON, WatchSettings};
+pub use watch::{NEVER_ACT_ON, TlsFiles, WatchSettings};
 
 use crate::model::{ByteSize, HumanDuration, Target};
 use crate::secret::SecretRef;

@@ -23,6 +23,10 @@ pub(super) struct RawWatch {
     concurrency: Option<Spanned<usize>>,
     #[serde(default)]
     state_dir: Option<String>,
+    #[serde(default)]
+    tls_cert: Option<Spanned<String>>,
+    #[serde(default)]
+    tls_key: Option<Spanned<String>>,
 }
 
 /// The watcher's settings, defaults applied.
@@ -40,6 +44,15 @@ pub struct WatchSettings {
     pub concurrency: usize,
     /// Where the de-duplication state lives (default: the XDG state dir).
     pub state_dir: Option<PathBuf>,
+    /// PEM certificate chain and private key: the listener speaks HTTPS itself.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The event casefile's own note produces: acting on it would loop.
@@ -54,6 +67,7 @@ impl Default for WatchSettings {
             queue: 64,
             concurrency: 2,
             state_dir: None,
+            tls: None,
         }
     }
 }
@@ -125,5 +139,19 @@ pub(super) fn validate_watch(
         }
     }
     settings.state_dir = raw.state_dir.map(|d| expand_home(&d));
+    settings.tls = match (raw.tls_cert, raw.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: expand_home(cert.get_ref()),
+            key: expand_home(key.get_ref()),
+        }),
+        (Some(one), None) | (None, Some(one)) => {
+            return Err(at(
+                Some(one.span()),
+                "watch.tls_cert and watch.tls_key go together".into(),
+            )
+            .with_hint("set both (PEM files), or neither to listen in plain HTTP behind a proxy"));
+        }
+    };
     Ok(settings)
 }

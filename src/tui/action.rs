@@ -157,6 +157,14 @@ pub enum Action {
     Tick(Duration),
 }
 
+/// An incident chosen on the Incidents screen: what the snapshot records, and what runbooks
+/// match on (service, urgency, priority, title).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickedIncident {
+    pub incident: Incident,
+    pub facts: crate::runbook::IncidentFacts,
+}
+
 /// Something only the app can do (start tasks, touch files, switch screens).
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -168,7 +176,8 @@ pub enum Effect {
     StopAndQuit,
     /// Back to the incidents screen.
     Home,
-    OpenPlan(Option<Incident>),
+    /// Open Plan, for an incident (with what runbooks match on) or ad hoc (`None`).
+    OpenPlan(Option<PickedIncident>),
     StartCapture(Box<PlanRequest>),
     CancelStream {
         capture: usize,

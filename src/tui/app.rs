@@ -10,7 +10,7 @@ use super::screens::{
     editor::EditorState,
     export::{ExportOutcome, ExportState},
     incidents::IncidentsState,
-    plan::{PlanDefaults, PlanState},
+    plan::{PlanDefaults, PlanState, RunbookChoice},
     replay::ReplayState,
     run::{RunCapture, RunState},
 };
@@ -29,6 +29,7 @@ use crate::incidents::{
 use crate::model::CapturePlan;
 use crate::planner::build_plan;
 use crate::preset::PresetLibrary;
+use crate::runbook::IncidentFacts;
 use crate::session::{self, CaptureOptions, PreparedCapture, SessionError, SetupFailed};
 use crate::snapshot::player::Player;
 use crate::snapshot::{CaptureState, Manifest, Snapshot};
@@ -157,6 +158,8 @@ pub struct App {
     pub message: Option<String>,
     /// ~/.ssh/config, read once off the loop at start (its Hosts join the Plan's targets).
     ssh_config: Option<Arc<SshConfig>>,
+    /// The runbook of the capture on the Run screen: Export sends where it says.
+    runbook: Option<RunbookChoice>,
     /// Warnings of the last capture setup, shown above the footer (never printed).
     pub notices: Vec<String>,
     /// A capture setup is running on a blocking thread.
@@ -197,6 +200,7 @@ impl App {
             message: None,
             sources: None,
             ssh_config: None,
+            runbook: None,
             notices: Vec::new(),
             preparing: false,
             quit_when_captures_end: false,
@@ -416,7 +420,7 @@ impl App {
                     self.apply(Effect::LoadIncidents);
                 }
             }
-            Effect::OpenPlan(incident) => {
+            Effect::OpenPlan(picked) => {
                 let defaults = PlanDefaults {
                     timeout: self.config.timeout,
                     max_bytes: self.config.max_bytes,
@@ -425,16 +429,23 @@ impl App {
                     Some(ssh_config) => session::available_targets(&self.config, ssh_config),
                     None => self.config.all_targets(),
                 };
-                self.plan = Some(PlanState::new(
-                    incident,
-                    targets,
-                    Arc::clone(&self.library),
-                    defaults,
-                ));
+                let (incident, facts) = match picked {
+                    Some(p) => (Some(p.incident), Some(p.facts)),
+                    None => (None, None),
+                };
+                let mut plan =
+                    PlanState::new(incident, targets, Arc::clone(&self.library), defaults);
+                if let Some(facts) = facts {
+                    self.preselect_runbook(&mut plan, &facts);
+                }
+                self.plan = Some(plan);
                 self.goto(Screen::Plan);
             }
             Effect::StartCapture(request) => match build_plan(&request, &self.library) {
-                Ok(plan) => self.start_capture(plan, None),
+                Ok(plan) => {
+                    self.runbook = self.plan.as_ref().and_then(|p| p.runbook.clone());
+                    self.start_capture(plan, None)
+                }
                 Err(e) => self.message = Some(format!("cannot start: {e}")),
             },
             Effect::Rerun { pane } => self.rerun(pane),
@@ -526,6 +537,23 @@ impl App {
                     editor.discard();
                 }
             }
+        }
+    }
+
+    /// Preselects the plan from the runbook `facts` match (see `crate::runbook` for ties). A
+    /// runbook that cannot be applied (an unknown target) leaves the plan empty and says why.
+    fn preselect_runbook(&mut self, plan: &mut PlanState, facts: &IncidentFacts) {
+        let Some(runbook) = crate::runbook::select(&self.config.runbooks, facts) else {
+            return;
+        };
+        // ~/.ssh/config is read at start-up off the loop; a pick that comes first reads it here.
+        let ssh_config = match &self.ssh_config {
+            Some(loaded) => Arc::clone(loaded),
+            None => Arc::new(SshConfig::load_default()),
+        };
+        match crate::runbook::plan_request(runbook, Some(facts), &self.config, &ssh_config) {
+            Ok(request) => plan.apply_runbook(&runbook.name, runbook.export.clone(), request),
+            Err(e) => self.message = Some(format!("runbook `{}` not applied: {e}", runbook.name)),
         }
     }
 
@@ -715,7 +743,11 @@ impl App {
             }
             AppEvent::SshConfigLoaded(ssh_config) => self.ssh_config = Some(ssh_config),
             AppEvent::ExportOpened { dir, manifest } => {
-                self.export = Some(ExportState::new(dir, manifest.map(|m| *m), &self.config));
+                let mut export = ExportState::new(dir, manifest.map(|m| *m), &self.config);
+                if let Some(runbook) = &self.runbook {
+                    export.preselect_runbook(&runbook.name, &runbook.export);
+                }
+                self.export = Some(export);
                 self.goto(Screen::Export);
             }
             AppEvent::ReplayOpened(result) => match result {

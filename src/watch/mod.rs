@@ -10,6 +10,7 @@ mod poll;
 mod server;
 pub mod signature;
 pub mod state;
+mod tls;
 
 use crate::config::Config;
 use crate::runbook::IncidentFacts;
@@ -33,6 +34,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with these files instead of plain HTTP.
+    pub tls: Option<crate::config::TlsFiles>,
     pub poll: Option<Duration>,
     pub out_dir: PathBuf,
     pub state_dir: PathBuf,
@@ -236,13 +239,18 @@ pub async fn run(config: Config, options: WatchOptions) -> Result<(), WatchError
     let mut tasks = tokio::task::JoinSet::new();
     // Not in `tasks`: it must outlive the drain (each capture's end is written by it).
     let flush = tokio::spawn(flusher(Arc::clone(&shared)));
+    let tls = match (&options.listen, &options.tls) {
+        (Some(_), Some(files)) => Some(tls::acceptor(files).map_err(WatchError::Config)?),
+        _ => None,
+    };
     if let Some(addr) = options.listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| WatchError::Listen { addr, source })?;
         let bound = listener.local_addr().unwrap_or(addr);
-        log(serde_json::json!({"kind": "listening", "addr": bound.to_string()}));
-        tasks.spawn(server::serve(listener, Arc::clone(&shared)));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        log(serde_json::json!({"kind": "listening", "addr": bound.to_string(), "scheme": scheme}));
+        tasks.spawn(server::serve(listener, Arc::clone(&shared), tls));
     }
     if let Some(every) = options.poll {
         tasks.spawn(poll::poll(every, Arc::clone(&shared)));

@@ -221,11 +221,27 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
+        let mut command = Command::new(tool("venv/bin/moto_server"));
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Moto::start_command(command, port)
+    }
+
+    /// moto answering one request at a time, so each conditional write is decided atomically
+    /// (see tests/support/moto_serial.py).
+    pub fn start_serial() -> Moto {
+        let port = free_port();
+        let mut command = Command::new(tool("venv/bin/python"));
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_serial.py"))
+            .args(["127.0.0.1", &port.to_string()]);
+        Moto::start_command(command, port)
+    }
+
+    fn start_command(mut command: Command, port: u16) -> Moto {
+        let dir = tempfile::tempdir().expect("temp dir");
         let log = std::fs::File::create(dir.path().join("moto.log")).expect("log");
-        let child = Command::new(tool("venv/bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = command
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

@@ -1,7 +1,7 @@
 //! Export: where the snapshot is and where it can go. The local folder always exists; a local
 //! archive, S3 (`destinations.s3`) and a note on the PagerDuty incident run from here with their
 //! progress and resulting links (the work itself is `crate::export`, run by the app).
-use crate::config::Config;
+use crate::config::{Config, RunbookExport};
 use crate::export::{ExportReport, NoteOutcome};
 use crate::incidents::pagerduty_configured;
 use crate::model::size::human_bytes;
@@ -103,6 +103,15 @@ pub struct ExportState {
     pub elapsed: Duration,
     /// Links an operator copies: presigned URL, object URLs, archive path.
     pub links: Vec<(String, String)>,
+    /// The runbook whose `export` list `e` sends to (instead of every ready destination).
+    pub runbook: Option<RunbookExports>,
+}
+
+/// A runbook's choice of destinations, as indices into [`ExportState::destinations`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunbookExports {
+    pub name: String,
+    pub destinations: Vec<usize>,
 }
 
 impl ExportState {
@@ -195,6 +204,34 @@ impl ExportState {
             uploaded: 0,
             elapsed: Duration::ZERO,
             links: Vec::new(),
+            runbook: None,
+        }
+    }
+
+    /// Makes `e` send to what runbook `name` lists (S3, the incident note), with the cursor on
+    /// the first of them. A runbook with no `export` list changes nothing.
+    pub fn preselect_runbook(&mut self, name: &str, export: &[RunbookExport]) {
+        let destinations: Vec<usize> = self
+            .destinations
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| {
+                export.iter().any(|e| {
+                    matches!(
+                        (e, &d.kind),
+                        (RunbookExport::S3, DestinationKind::S3 { .. })
+                            | (RunbookExport::Incident, DestinationKind::Note { .. })
+                    )
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(&first) = destinations.first() {
+            self.cursor = first;
+            self.runbook = Some(RunbookExports {
+                name: name.to_string(),
+                destinations,
+            });
         }
     }
 
@@ -205,6 +242,14 @@ impl ExportState {
                 self.cursor = (self.cursor + 1).min(self.destinations.len().saturating_sub(1))
             }
             Action::Cmd(Cmd::Select) => return self.start(&[self.cursor]),
+            Action::Cmd(Cmd::Export) if self.runbook.is_some() => {
+                let chosen = self
+                    .runbook
+                    .as_ref()
+                    .map(|r| r.destinations.clone())
+                    .unwrap_or_default();
+                return self.start(&chosen);
+            }
             Action::Cmd(Cmd::Export) => {
                 let all: Vec<usize> = (0..self.destinations.len())
                     .filter(|&i| {
@@ -434,6 +479,26 @@ impl ExportState {
             .render(area, buf);
     }
 
+    /// What Enter and `e` do here; `e` follows the runbook when there is one.
+    fn export_hint(&self) -> String {
+        match &self.runbook {
+            None => " Enter export selected · e export all ".into(),
+            Some(r) => {
+                let names: Vec<&str> = r
+                    .destinations
+                    .iter()
+                    .filter_map(|&i| self.destinations.get(i))
+                    .map(|d| d.name.as_str())
+                    .collect();
+                format!(
+                    " Enter export selected · e runbook {}: {} ",
+                    r.name,
+                    names.join(" + ")
+                )
+            }
+        }
+    }
+
     fn render_destinations(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let spinner = SPINNER[(self.elapsed.as_millis() / 120) as usize % SPINNER.len()];
         let lines: Vec<Line> = self
@@ -465,13 +530,7 @@ impl ExportState {
             .border_type(BorderType::Rounded)
             .border_style(theme.border_focus)
             .title(Span::styled(" Destinations ", theme.accent))
-            .title(
-                Line::from(Span::styled(
-                    " Enter export selected · e export all ",
-                    theme.muted,
-                ))
-                .right_aligned(),
-            );
+            .title(Line::from(Span::styled(self.export_hint(), theme.muted)).right_aligned());
         Paragraph::new(lines).block(block).render(area, buf);
     }
 
@@ -622,6 +681,46 @@ mod tests {
             s.update(Action::Cmd(Cmd::Export)),
             Some(Effect::Message(_))
         ));
+    }
+
+    #[test]
+    fn e_sends_where_the_runbook_says_and_no_further() {
+        let mut s = state(Some("s3://bucket/caps/"), true, Some("PT4KHLK"));
+        s.preselect_runbook("mail", &[RunbookExport::S3, RunbookExport::Incident]);
+        assert_eq!(
+            s.cursor, 2,
+            "the cursor starts on the runbook's first destination"
+        );
+        assert_eq!(
+            s.export_hint(),
+            " Enter export selected · e runbook mail: S3 + Incident note "
+        );
+        let Some(Effect::RunExport(job)) = s.update(Action::Cmd(Cmd::Export)) else {
+            panic!("expected an export job");
+        };
+        assert_eq!(job.s3.as_deref(), Some("s3://bucket/caps/"));
+        assert_eq!(job.incident.as_deref(), Some("PT4KHLK"));
+        assert_eq!(
+            job.archive_dir, None,
+            "the runbook did not ask for a local archive"
+        );
+
+        // A runbook that only uploads leaves the note alone.
+        let mut s = state(Some("s3://bucket/caps/"), true, Some("PT4KHLK"));
+        s.preselect_runbook("upload-only", &[RunbookExport::S3]);
+        let Some(Effect::RunExport(job)) = s.update(Action::Cmd(Cmd::Export)) else {
+            panic!("expected an export job");
+        };
+        assert_eq!((job.s3.is_some(), job.incident), (true, None));
+
+        // No export list: `e` keeps sending to every ready destination.
+        let mut s = state(Some("s3://bucket/caps/"), true, Some("PT4KHLK"));
+        s.preselect_runbook("none", &[]);
+        assert_eq!(s.runbook, None);
+        let Some(Effect::RunExport(job)) = s.update(Action::Cmd(Cmd::Export)) else {
+            panic!("expected an export job");
+        };
+        assert!(job.archive_dir.is_some() && job.s3.is_some() && job.incident.is_some());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! loop); this screen only shows and filters them.
 use crate::incidents::{IncidentRow, RecentCapture};
 use crate::model::Incident;
+use crate::runbook::IncidentFacts;
 use crate::snapshot::CaptureState;
-use crate::tui::action::{Action, Cmd, Effect};
+use crate::tui::action::{Action, Cmd, Effect, PickedIncident};
 use crate::tui::theme::Theme;
 use crossterm::event::KeyCode;
 use ratatui::{
@@ -174,10 +175,13 @@ impl IncidentsState {
                 return match self.panel {
                     Panel::Incidents if self.selected == 0 => Some(Effect::OpenPlan(None)),
                     Panel::Incidents => self.visible().get(self.selected - 1).map(|r| {
-                        Effect::OpenPlan(Some(Incident {
-                            id: r.id.clone(),
-                            title: Some(r.title.clone()),
-                            source: Some(r.source.clone()),
+                        Effect::OpenPlan(Some(PickedIncident {
+                            incident: Incident {
+                                id: r.id.clone(),
+                                title: Some(r.title.clone()),
+                                source: Some(r.source.clone()),
+                            },
+                            facts: IncidentFacts::from_row(r),
                         }))
                     }),
                     Panel::Captures => self
@@ -454,7 +458,7 @@ created_at = "2026-11-25T09:00:00Z"
         )));
         assert!(!s.text_mode());
         match s.update(Action::Cmd(Cmd::Select)) {
-            Some(Effect::OpenPlan(Some(incident))) => assert_eq!(incident.id, "Q1W2E3"),
+            Some(Effect::OpenPlan(Some(picked))) => assert_eq!(picked.incident.id, "Q1W2E3"),
             other => panic!("expected an incident, got {other:?}"),
         }
     }

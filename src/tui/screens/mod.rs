@@ -79,9 +79,13 @@ impl ScreenState for plan::PlanState {
         ]
     }
     fn header_context(&self, _: &Config) -> String {
-        match self.incident.as_ref() {
+        let incident = match self.incident.as_ref() {
             Some(i) => format!("incident {} {}", i.id, i.title.as_deref().unwrap_or("")),
             None => "no incident (ad hoc)".into(),
+        };
+        match &self.runbook {
+            Some(r) => format!("{incident} · runbook {}", r.name),
+            None => incident,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! their defaults, intrusive steps flagged), type an ad-hoc command or query, and see exactly
 //! what will run where before starting. The preview is `planner::build_plan` itself, so what
 //! is shown is what runs.
+use crate::config::RunbookExport;
 use crate::model::{CapturePlan, Incident, Target, TargetKind};
 use crate::planner::{PlanRequest, build_plan};
 use crate::preset::{ParamDef, PresetLibrary};
@@ -72,6 +73,18 @@ pub struct PlanState {
     pub defaults: PlanDefaults,
     /// `build_plan` of the current choices.
     pub preview: Result<CapturePlan, String>,
+    /// The runbook that preselected this plan, if the incident matched one.
+    pub runbook: Option<RunbookChoice>,
+}
+
+/// What a matching runbook set beyond targets, presets and parameters: its name (shown), its
+/// ad-hoc steps (kept beside the one typed line) and where the result goes (Export preselects it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunbookChoice {
+    pub name: String,
+    pub runs: Vec<String>,
+    pub queries: Vec<String>,
+    pub export: Vec<RunbookExport>,
 }
 
 impl PlanState {
@@ -120,9 +133,41 @@ impl PlanState {
             allow_intrusive: false,
             defaults,
             preview: Err(String::new()),
+            runbook: None,
         };
         state.refresh();
         state
+    }
+
+    /// Preselects what a runbook's plan request names: its targets (added to the list when the
+    /// list lacks one, e.g. a URL), presets, parameters and ad-hoc steps. Everything stays
+    /// editable; only the ad-hoc line typed here is the operator's own.
+    pub fn apply_runbook(&mut self, name: &str, export: Vec<RunbookExport>, request: PlanRequest) {
+        self.selected_targets.clear();
+        for target in request.targets {
+            let index = match self.targets.iter().position(|t| t.name == target.name) {
+                Some(index) => index,
+                None => {
+                    self.targets.push(target);
+                    self.targets.len() - 1
+                }
+            };
+            self.selected_targets.insert(index);
+        }
+        self.selected_presets = request
+            .presets
+            .iter()
+            .filter_map(|p| self.preset_names.iter().position(|n| n == p))
+            .collect();
+        self.params.extend(request.params);
+        self.allow_intrusive = request.allow_intrusive;
+        self.runbook = Some(RunbookChoice {
+            name: name.to_string(),
+            runs: request.runs,
+            queries: request.queries,
+            export,
+        });
+        self.refresh();
     }
 
     /// The operator confirmed (or withdrew) running intrusive steps.
@@ -199,8 +244,10 @@ impl PlanState {
             .filter_map(|&i| self.targets.get(i).cloned())
             .collect();
         let command = self.command.trim().to_string();
-        let mut runs = Vec::new();
-        let mut queries = Vec::new();
+        let (mut runs, mut queries) = match &self.runbook {
+            Some(r) => (r.runs.clone(), r.queries.clone()),
+            None => (Vec::new(), Vec::new()),
+        };
         if !command.is_empty() {
             if self.adhoc_is_sql() {
                 queries.push(command);
@@ -886,6 +933,44 @@ mod tests {
                 KeyModifiers::NONE,
             )));
         }
+    }
+
+    #[test]
+    fn a_runbook_preselects_its_targets_presets_and_steps_and_stays_editable() {
+        let config = crate::config::Config::parse(
+            "c.toml",
+            "[targets.web1]\nurl = \"ssh://ops@web1:22\"\ntags = [\"web\"]\n[targets.web2]\nurl = \"ssh://ops@web2:22\"\ntags = [\"web\"]\n[targets.orders]\nurl = \"mysql://app@db1/orders\"\n[destinations]\ns3 = \"s3://b/p/\"\n[[runbooks]]\nname = \"web\"\nservice = \"Web\"\ntargets = [\"tag:web\"]\npresets = [\"linux-triage\"]\nruns = [\"echo from-runbook\"]\nexport = [\"s3\"]\n",
+        )
+        .expect("config");
+        let runbook = &config.runbooks[0];
+        let request =
+            crate::runbook::plan_request(runbook, None, &config, &crate::ssh::SshConfig::default())
+                .expect("request");
+        let mut s = state();
+        s.apply_runbook(&runbook.name, runbook.export.clone(), request);
+        let chosen: Vec<&str> = s
+            .selected_targets
+            .iter()
+            .map(|&i| s.targets[i].name.as_str())
+            .collect();
+        assert_eq!(chosen, ["web1", "web2"], "tag:web, and no longer local");
+        let presets: Vec<&str> = s
+            .selected_presets
+            .iter()
+            .map(|&i| s.preset_names[i].as_str())
+            .collect();
+        assert_eq!(presets, ["linux-triage"]);
+        let request = s.request();
+        assert_eq!(request.runs, ["echo from-runbook"]);
+        assert!(s.preview.is_ok(), "{:?}", s.preview);
+        assert_eq!(
+            s.runbook.as_ref().map(|r| r.export.clone()),
+            Some(vec![RunbookExport::S3])
+        );
+        // Still editable: the operator's own ad-hoc line joins the runbook's step.
+        s.update(Action::Cmd(Cmd::AdHoc));
+        typed(&mut s, "uptime");
+        assert_eq!(s.request().runs, ["echo from-runbook", "uptime"]);
     }
 
     #[test]
