@@ -395,20 +395,23 @@ fn hostile_snapshots_are_refused_with_a_clear_error() {
     std::fs::create_dir_all(&broken).expect("dir");
     std::fs::write(
         broken.join("manifest.json"),
-        "{\n  \"schema_version\": 1,\n  \"id\": [\n",
+        "{\n  \"schema_version\": 1,\n  \"id\": \"x\" oops\n}\n",
     )
     .expect("write");
     let output = sandbox.run(&["show", broken.to_str().expect("utf8"), "--group"]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(err.contains("manifest.json:4:"), "file:line: {err}");
+    assert!(
+        err.contains("manifest.json:3:13: expected `,` or `}`"),
+        "file:line:col: {err}"
+    );
     let output = sandbox.run(&[
         "diff",
         broken.to_str().expect("utf8"),
         good.to_str().expect("utf8"),
     ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("manifest.json:4:"));
+    assert!(stderr(&output).contains("manifest.json:3:13"));
     // The good one still groups: one stream, one group, shown.
     let output = sandbox.run(&["show", good.to_str().expect("utf8"), "--group"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

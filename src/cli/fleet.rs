@@ -337,7 +337,9 @@ fn print_text(
     use crate::sanitize::line;
     outln!("old  {} ({})", old.dir.display(), line(&old.manifest.id));
     outln!("new  {} ({})", new.dir.display(), line(&new.manifest.id));
-    outln!();
+    if !baseline.is_same() {
+        outln!();
+    }
     for change in baseline
         .streams
         .iter()
