@@ -413,6 +413,14 @@ mod tests {
         assert_eq!(sizes, vec![2], "the emptied group is not listed");
     }
 
+    /// A UI hands the folder to a worker thread and reads it back.
+    #[test]
+    fn the_folder_can_live_off_the_ui_thread() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Folder>();
+        send_sync::<FoldItem>();
+    }
+
     proptest! {
         /// Whatever the order streams finish in, the groups are those of a batch fold: same
         /// members, sorted by size, every stream in exactly one group.

@@ -110,6 +110,26 @@ impl FoldItem {
     }
 }
 
+impl FoldItem {
+    /// As [`FoldItem::from_record`], from what a live capture has when a stream ends: its plan
+    /// entry, its target's name and the result (`StreamEvent::Ended`). Blocking.
+    pub fn from_result(
+        mode: FoldMode,
+        dir: &Path,
+        index: usize,
+        spec: &crate::model::StreamSpec,
+        target_name: &str,
+        result: &crate::snapshot::manifest::StreamResult,
+    ) -> Result<FoldItem, FoldError> {
+        let record = StreamRecord {
+            spec: spec.clone(),
+            target_name: target_name.to_string(),
+            result: result.clone(),
+        };
+        FoldItem::from_record(mode, dir, index, &record)
+    }
+}
+
 /// The digest of one output for `mode`, plus its plain SHA-256 (hex) when it was computed here.
 fn output_digest(
     mode: FoldMode,
