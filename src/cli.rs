@@ -59,6 +59,9 @@ pub enum Command {
         /// With --group: mask numbers, hex ids, UUIDs, addresses and times before comparing
         #[arg(long, requires = "group")]
         shape: bool,
+        /// With --group: groups of at most N streams, smaller than the step's largest, are outliers
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "group")]
+        outlier_size: usize,
         #[command(flatten)]
         unpack: UnpackArgs,
     },
@@ -259,11 +262,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             json,
             group,
             shape,
+            outlier_size,
             unpack,
         }) => {
             unpack.apply();
             if group {
-                fleet::show_groups(&snapshot, json, shape)
+                fleet::show_groups(&snapshot, json, shape, outlier_size)
             } else {
                 show(&snapshot, json)
             }

@@ -190,6 +190,19 @@ fn a_fleet_folds_per_step_and_a_changed_host_stands_out_in_the_diff() {
     let content = b"eth0: link up\nmtu 1500\n";
     assert_eq!(majority["bytes"], content.len());
     assert_eq!(majority["sha256"], hex::encode(Sha256::digest(content)));
+    let (_, strict) = fleet.json(&[
+        "show",
+        &first_arg,
+        "--group",
+        "--json",
+        "--outlier-size",
+        "0",
+    ]);
+    assert_eq!(
+        step(&strict, "run-1")["groups"][1]["outlier"],
+        false,
+        "no group is that small"
+    );
     // Every output differs exactly, so no group stands out; by shape they are one.
     let named = step(&groups, "run-2");
     assert_eq!(sizes(named), vec![1; HOSTS]);

@@ -57,8 +57,8 @@ fn outcome(stream: &StreamRecord) -> Option<String> {
     Some(text)
 }
 
-/// `casefile show SNAPSHOT --group [--shape] [--json]`.
-pub fn show_groups(path: &Path, json: bool, shape: bool) -> ExitCode {
+/// `casefile show SNAPSHOT --group [--shape] [--json] [--outlier-size N]`.
+pub fn show_groups(path: &Path, json: bool, shape: bool, outlier_size: usize) -> ExitCode {
     let opened = match open(path) {
         Ok(opened) => opened,
         Err(code) => return code,
@@ -69,7 +69,10 @@ pub fn show_groups(path: &Path, json: bool, shape: bool) -> ExitCode {
         Ok(folder) => folder,
         Err(e) => return usage_error(e),
     };
-    let rule = OutlierRule::default();
+    let rule = OutlierRule {
+        max_streams: outlier_size,
+        ..OutlierRule::default()
+    };
     if json {
         let value = groups_json(snapshot, &folder, mode, rule);
         outln!("{}", crate::sanitize::json(&value.to_string()));

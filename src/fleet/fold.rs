@@ -400,6 +400,24 @@ mod tests {
     }
 
     #[test]
+    fn a_share_threshold_flags_small_groups_but_never_the_largest() {
+        let rule = OutlierRule {
+            max_streams: 0,
+            max_share: 0.1,
+        };
+        assert!(rule.applies(5, 50, 45));
+        assert!(!rule.applies(6, 50, 44));
+        assert!(
+            !rule.applies(5, 10, 5),
+            "a tie with the largest is no outlier"
+        );
+        assert!(
+            !OutlierRule::default().applies(1, 50, 1),
+            "all different: no majority"
+        );
+    }
+
+    #[test]
     fn a_rerun_moves_a_stream_and_a_repeat_changes_nothing() {
         let mut folder = Folder::new();
         folder.add(item(0, "a", "s", 1));
