@@ -1,4 +1,4 @@
-//! The headless command line: `capture`, `presets`, `targets`, `show`.
+//! The headless command line: `capture`, `presets`, `targets`, `show`, `diff`.
 //! Exit codes: 0 every stream ran to its end; 1 some stream failed, timed out or was cancelled
 //! (the snapshot is still written); 2 usage or configuration error (nothing ran).
 use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent};
@@ -14,6 +14,7 @@ use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
 pub mod completions; // `casefile completions SHELL` and `casefile man`, from the clap definition
 pub mod export; // `casefile export`: its flags, then export::setup and export::export
+pub mod fleet; // `casefile show --group` and `casefile diff`: folded steps, a capture against a baseline
 mod runbook_capture;
 mod runbooks;
 mod watch;
@@ -49,12 +50,23 @@ pub enum Command {
     Show {
         /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
         snapshot: PathBuf,
-        /// Print the manifest as JSON instead
+        /// Print the manifest as JSON instead (with --group: the groups)
         #[arg(long)]
         json: bool,
+        /// Fold each step's identical outputs, like `clush -b`: targets compressed, output once
+        #[arg(long)]
+        group: bool,
+        /// With --group: mask numbers, hex ids, UUIDs, addresses and times before comparing
+        #[arg(long, requires = "group")]
+        shape: bool,
+        /// With --group: groups of at most N streams, smaller than the step's largest, are outliers
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "group")]
+        outlier_size: usize,
         #[command(flatten)]
         unpack: UnpackArgs,
     },
+    /// Compare a capture with an earlier one: per target and step, changed, unchanged, new or missing
+    Diff(fleet::DiffArgs),
     /// Replay a snapshot in the TUI with its original timing
     Replay {
         /// Snapshot folder, its manifest.json, or an archive from `casefile export` (ID.tar.gz)
@@ -248,11 +260,19 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Show {
             snapshot,
             json,
+            group,
+            shape,
+            outlier_size,
             unpack,
         }) => {
             unpack.apply();
-            show(&snapshot, json)
+            if group {
+                fleet::show_groups(&snapshot, json, shape, outlier_size)
+            } else {
+                show(&snapshot, json)
+            }
         }
+        Some(Command::Diff(args)) => fleet::diff(args),
         Some(Command::Export(args)) => export::run(&config, args).await,
         Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS, // handled above
         Some(Command::Runbooks(cmd)) => runbooks::run(&config, cmd),

@@ -6,3 +6,5 @@
 pub const EXIT_INCOMPLETE: u8 = 1;
 /// Usage or configuration error: nothing ran.
 pub const EXIT_USAGE: u8 = 2;
+/// `casefile diff`: the two captures differ (as diff(1) says it).
+pub const EXIT_DIFFERENT: u8 = 1;

@@ -7,6 +7,7 @@ pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
 pub mod exit; // exit statuses shared by the front ends
 pub mod export; // export: archive, S3 upload, incident note, asciicast
+pub mod fleet; // a fleet at once: folding identical outputs, shape masking, host ranges, diffs
 pub mod incidents; // incident sources (PagerDuty, incidents.toml) and recent captures
 pub mod logging; // one tracing subscriber; every log line is redacted
 pub mod model; // plain data: targets, plans, sizes, durations

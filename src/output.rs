@@ -34,7 +34,14 @@ pub fn out_line(args: fmt::Arguments) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
-    let text = line(args);
+    write_stdout(&line(args));
+}
+
+/// Writes text that is already safe (sanitised, or our own codes) to stdout.
+fn write_stdout(text: &str) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
     let mut stdout = io::stdout().lock();
     if let Err(e) = stdout
         .write_all(text.as_bytes())
@@ -46,6 +53,36 @@ pub fn out_line(args: fmt::Arguments) {
             err_line(format_args!("casefile: cannot write to stdout: {e}"));
         }
     }
+}
+
+/// A colour casefile itself adds to a line it prints. Only these fixed SGR codes can be
+/// written: the line's text is sanitised first ([`out_painted`]), so captured bytes never
+/// carry an escape of their own to the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    Red,
+    Green,
+    Cyan,
+    Bold,
+}
+
+impl Paint {
+    fn sgr(self) -> &'static str {
+        match self {
+            Paint::Red => "\x1b[31m",
+            Paint::Green => "\x1b[32m",
+            Paint::Cyan => "\x1b[36m",
+            Paint::Bold => "\x1b[1m",
+        }
+    }
+}
+
+/// Writes one line to stdout in a colour: the text is sanitised like [`out_line`]'s, then
+/// wrapped in the colour's code and a reset (`casefile diff` on a terminal).
+pub fn out_painted(paint: Paint, args: fmt::Arguments) {
+    let sanitised = line(args);
+    let body = sanitised.strip_suffix('\n').unwrap_or(&sanitised);
+    write_stdout(&format!("{}{body}\x1b[0m\n", paint.sgr()));
 }
 
 /// Writes one line to stderr, redacted (like every log line: an error message may quote a
