@@ -13,7 +13,7 @@ use support::cli::{Sandbox, stderr, stdout};
 use support::mariadb::{self, MariaDb};
 use support::postgres::{self, Postgres};
 use support::prism::Prism;
-use support::s3::{self as s3, ACCESS_KEY, S3sFs, SECRET_KEY};
+use support::s3::{self as s3, ACCESS_KEY, Moto, S3sFs, SECRET_KEY};
 use support::sshd::{SshKeys, Sshd, free_port};
 
 const USER: &str = "casefile-test";
@@ -21,9 +21,12 @@ const PD_TOKEN: &str = "y_NbAkKc66ryYTWUXYEu";
 /// A wrong database password: a value the doctor must not print either.
 const WRONG_PASSWORD: &str = "Wrong-pw-93c1d7e2";
 const BUCKET: &str = "evidence";
+/// An AWS secret key the S3 server does not know.
+const WRONG_AWS_SECRET: &str = "not-the-secret-key-0000";
 
 /// Every value that must never reach stdout or stderr.
-const SECRETS: [&str; 5] = [
+const SECRETS: [&str; 6] = [
+    WRONG_AWS_SECRET,
     mariadb::PASSWORD,
     postgres::PASSWORD,
     WRONG_PASSWORD,
@@ -292,7 +295,7 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
     env.config_in(
         &open,
         &format!(
-            "s3 = \"s3://no-such-bucket/casefile/\"\npagerduty_api_url = \"{prism}/api/v2\"\n\
+            "s3 = \"s3://{BUCKET}/casefile/\"\npagerduty_api_url = \"{prism}/api/v2\"\n\
          [secrets.unset]\nenv = \"CF_DOCTOR_NOT_SET\"\n\
          {good}\
          [targets.stranger]\nurl = \"{stranger}\"\n\
@@ -310,7 +313,8 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
         ),
     );
 
-    let output = env.doctor(&["--json"]);
+    // S3 gets a secret key it does not know (s3s checks the SigV4 signature).
+    let output = env.doctor_with(&["--json"], WRONG_AWS_SECRET);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json(&output);
     assert_eq!(report["ok"], false);
@@ -343,7 +347,7 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
     );
     expect("db", "local-db", "ok", "read-only");
     expect("db", "missing-db", "fail", "missing.db");
-    expect("s3", "no-such-bucket", "fail", "NoSuchBucket");
+    expect("s3", BUCKET, "fail", "SignatureDoesNotMatch");
     expect("pagerduty", "/api/v2", "fail", "404");
     expect("capture_dir", "open-captures", "fail", "chmod 700");
     // Every failure says what to do.
@@ -355,7 +359,7 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
     assert_eq!(known_hosts(home), trusted, "the doctor learned a host key");
 
     // Text: the same verdicts, one line each, and the same exit status.
-    let output = env.doctor(&[]);
+    let output = env.doctor_with(&[], WRONG_AWS_SECRET);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     let line = |start: &str| {
@@ -369,11 +373,26 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
     assert!(text.contains("failed"), "{text}");
 }
 
+/// A bucket that does not exist, on moto (s3s-fs makes a missing bucket's folder on write, as
+/// no real store does); `--only` runs the config and S3 checks alone.
 #[test]
-fn bad_s3_credentials_fail_and_only_limits_the_checks() {
-    let env = Env::start();
-    env.config(&format!("s3 = \"s3://{BUCKET}/casefile/\"\n"));
-    let output = env.doctor_with(&["--json", "--only", "s3"], "not-the-secret-key-0000");
+fn a_missing_bucket_fails_and_only_limits_the_checks() {
+    let moto = Moto::start();
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&format!(
+        "[destinations]\ns3 = \"s3://no-such-bucket/casefile/\"\ns3_endpoint_url = \"{}\"\n",
+        moto.endpoint()
+    ));
+    let output = sandbox
+        .command()
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["doctor", "--json", "--only", "s3"])
+        .output()
+        .expect("run casefile doctor");
+    assert_no_secret(&output);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json(&output);
     let names: Vec<&str> = report["checks"]
@@ -383,12 +402,12 @@ fn bad_s3_credentials_fail_and_only_limits_the_checks() {
         .map(|c| c["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, ["config", "s3"], "{report:#}");
-    assert_eq!(status(&report, "s3", BUCKET), "fail");
+    assert_eq!(status(&report, "s3", "no-such-bucket"), "fail");
     assert!(
-        detail(&report, "s3", BUCKET).contains("SignatureDoesNotMatch"),
+        detail(&report, "s3", "no-such-bucket").contains("NoSuchBucket"),
         "{report:#}"
     );
-    let wrong = env.doctor(&["--only", "dns"]);
+    let wrong = sandbox.run(&["doctor", "--only", "dns"]);
     assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
     assert!(stderr(&wrong).contains("capture_dir"), "{}", stderr(&wrong));
 }
