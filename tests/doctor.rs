@@ -302,7 +302,9 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
          [targets.nobody-home]\nurl = \"ssh://{USER}@127.0.0.1:{closed}\"\n\
          [targets.orders-wrong]\nurl = \"{maria}\"\npassword_secret = \"wrong\"\n\
          [targets.billing-wrong]\nurl = \"{pg}\"\npassword_secret = \"wrong\"\n\
-         [targets.missing-db]\nurl = \"sqlite:{missing}\"\n",
+         [targets.missing-db]\nurl = \"sqlite:{missing}\"\n\
+         [targets.orders-via-web]\nurl = \"{maria}\"\npassword_secret = \"maria\"\nvia = \"web\"\n\
+         [targets.orders-via-stranger]\nurl = \"{maria}\"\npassword_secret = \"maria\"\nvia = \"stranger\"\n",
             prism = env.prism.url(),
             good = env.good_targets(),
             stranger = env.stranger.url(USER),
@@ -347,6 +349,8 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
     );
     expect("db", "local-db", "ok", "read-only");
     expect("db", "missing-db", "fail", "missing.db");
+    expect("db", "orders-via-web", "ok", "read-only");
+    expect("db", "orders-via-stranger", "fail", "not in known_hosts");
     expect("s3", BUCKET, "fail", "SignatureDoesNotMatch");
     expect("pagerduty", "/api/v2", "fail", "404");
     expect("capture_dir", "open-captures", "fail", "chmod 700");
@@ -356,6 +360,7 @@ fn a_broken_one_of_each_kind_fails_with_a_fix_and_exit_1() {
             assert!(c["fix"].as_str().is_some_and(|f| !f.is_empty()), "{c}");
         }
     }
+    // Neither the SSH check nor the database's `via` learned the stranger's key.
     assert_eq!(known_hosts(home), trusted, "the doctor learned a host key");
 
     // Text: the same verdicts, one line each, and the same exit status.

@@ -103,6 +103,9 @@ fn read_only_meaning(target: &Target) -> &'static str {
 
 fn fix_for(error: &str, target: &Target) -> String {
     let lower = error.to_ascii_lowercase();
+    if error.starts_with("via ") {
+        return "fix the SSH host the database is reached through (see its ssh check), or the database's address as that host sees it".into();
+    }
     if lower.contains("access denied") || lower.contains("password authentication failed") {
         "check the user and the password its password_secret gives (and that the account may log in from this host)".into()
     } else if lower.contains("pg_hba") {
@@ -112,8 +115,6 @@ fn fix_for(error: &str, target: &Target) -> String {
         || lower.contains("no answer")
     {
         "check host and port, and that the server listens there and is reachable from here".into()
-    } else if lower.contains("via ") {
-        "fix the SSH host the database is reached through (see its ssh check)".into()
     } else if matches!(target.spec, TargetSpec::Sqlite { .. }) {
         "fix the path: the file must exist and be readable".into()
     } else {

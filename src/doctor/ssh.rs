@@ -7,7 +7,7 @@ use super::secrets::Resolved;
 use super::{Check, Kind, seconds};
 use crate::config::Config;
 use crate::model::{Target, TargetSpec};
-use crate::ssh::{SshConfig, SshContext, SshEndpoint, UnknownHostPolicy};
+use crate::ssh::{SshConfig, SshContext};
 use std::{sync::Arc, time::Duration};
 
 /// The SSH settings every SSH check (and every database `via`) shares: the inventory, the
@@ -20,6 +20,8 @@ pub fn context(
 ) -> SshContext {
     let mut ssh = SshContext::new(ssh_config);
     ssh.accept_new = false;
+    // Databases' `via` hosts and jump hosts included: the doctor never records a key.
+    ssh.refuse_new_host_keys = true;
     ssh.options = config.ssh.clone();
     ssh.inventory = config.targets.clone();
     ssh.connect_timeout = Some(timeout);
@@ -43,7 +45,7 @@ pub fn targets(config: &Config) -> Vec<&Target> {
 /// Connects and logs in to `target`, then disconnects.
 pub async fn check(target: &Target, ssh: &SshContext, timeout: Duration) -> Check {
     let name = target.name.clone();
-    let mut endpoint = match crate::ssh::resolve::resolve(target, ssh) {
+    let endpoint = match crate::ssh::resolve::resolve(target, ssh) {
         Ok(endpoint) => endpoint,
         Err(e) => {
             return Check::fail(
@@ -54,7 +56,6 @@ pub async fn check(target: &Target, ssh: &SshContext, timeout: Duration) -> Chec
             );
         }
     };
-    refuse_unknown_keys(&mut endpoint);
     let who = endpoint.describe();
     let connecting = crate::ssh::connect(Arc::new(endpoint), ssh.jumps.clone());
     // Each hop has the timeout; the whole chain gets one more on top, so a stuck jump host ends too.
@@ -83,14 +84,6 @@ pub async fn check(target: &Target, ssh: &SshContext, timeout: Duration) -> Chec
             ),
             "check that the host is up and reachable from here (firewall, VPN, jump host)",
         ),
-    }
-}
-
-/// Unknown host keys are refused on every hop, whatever ~/.ssh/config says.
-fn refuse_unknown_keys(endpoint: &mut SshEndpoint) {
-    endpoint.unknown_hosts = UnknownHostPolicy::Refuse;
-    if let Some(jump) = endpoint.jump.as_mut() {
-        refuse_unknown_keys(jump);
     }
 }
 
