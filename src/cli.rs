@@ -13,6 +13,7 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode, sync::Arc};
 use crate::exit::{EXIT_INCOMPLETE, EXIT_USAGE};
 
 pub mod completions; // `casefile completions SHELL` and `casefile man`, from the clap definition
+pub mod doctor; // `casefile doctor`: check the setup before an incident
 pub mod export; // `casefile export`: its flags, then export::setup and export::export
 pub mod fleet; // `casefile show --group` and `casefile diff`: folded steps, a capture against a baseline
 mod runbook_capture;
@@ -87,6 +88,8 @@ pub enum Command {
     Runbooks(runbooks::RunbooksCommand),
     /// Capture when PagerDuty's webhooks (or polling) report an incident, by its runbook
     Watch(watch::WatchArgs),
+    /// Check the setup before an incident: config, secrets, SSH, databases, S3, PagerDuty, capture dir
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +208,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Completions { shell }) => return completions::run_completions(shell),
         Some(Command::Man) => return completions::run_man(),
+        // Reads the config itself: a config that does not parse is one of its checks.
+        Some(Command::Doctor(args)) => return doctor::run(cli.config.as_deref(), &args).await,
         _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
@@ -277,6 +282,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS, // handled above
         Some(Command::Runbooks(cmd)) => runbooks::run(&config, cmd),
         Some(Command::Watch(args)) => watch::run(config, args).await,
+        Some(Command::Doctor(_)) => ExitCode::SUCCESS, // handled above
     }
 }
 

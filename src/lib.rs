@@ -5,6 +5,7 @@ pub mod autorun; // a runbook run without a person: plan, session, engine, expor
 pub mod capture; // the engine: runs a plan's streams concurrently into a snapshot
 pub mod cli; // headless commands: capture, presets, targets, show
 pub mod config; // casefile.toml: inventory, secrets, destinations, directories
+pub mod doctor; // casefile doctor: checks a setup before the incident
 pub mod exit; // exit statuses shared by the front ends
 pub mod export; // export: archive, S3 upload, incident note, asciicast
 pub mod fleet; // a fleet at once: folding identical outputs, shape masking, host ranges, diffs

@@ -541,6 +541,46 @@ impl S3Uploader {
         }
     }
 
+    /// Writes a small object from memory with the upload's settings (encryption, storage
+    /// class), so a bucket policy that would refuse an export refuses this too (`casefile
+    /// doctor`'s probe).
+    pub async fn put_bytes(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<(), S3Error> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_length(bytes.len() as i64)
+            .content_type("text/plain")
+            .body(ByteStream::from(bytes.to_vec()));
+        if let Some(sse) = &self.options.sse {
+            request = request.server_side_encryption(ServerSideEncryption::from(sse.as_str()));
+        }
+        if let Some(kms) = &self.options.sse_kms_key_id {
+            request = request.ssekms_key_id(kms);
+        }
+        if let Some(class) = &self.options.storage_class {
+            request = request.storage_class(StorageClass::from(class.as_str()));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| request_error("PutObject", bucket, key, e))?;
+        Ok(())
+    }
+
+    /// Deletes one object (S3 answers success for a key that is not there).
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| request_error("DeleteObject", bucket, key, e))?;
+        Ok(())
+    }
+
     /// A presigned GET URL for `key`, valid for the configured expiry (at most 7 days with SigV4).
     pub async fn presign_get(&self, bucket: &str, key: &str) -> Result<String, S3Error> {
         let config = PresigningConfig::expires_in(self.options.presign_expiry)

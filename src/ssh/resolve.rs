@@ -27,6 +27,9 @@ pub struct SshContext {
     pub ssh_config: SshConfig,
     /// `--accept-new`: learn unknown host keys (changed keys are refused regardless).
     pub accept_new: bool,
+    /// Never learn a host key, whatever `--accept-new` or ~/.ssh/config's
+    /// `StrictHostKeyChecking accept-new` say (`casefile doctor` checks, it changes nothing).
+    pub refuse_new_host_keys: bool,
     /// casefile.toml SSH settings by target name.
     pub options: BTreeMap<String, SshTargetOptions>,
     /// The inventory, to resolve `jump = "name"`.
@@ -45,6 +48,7 @@ impl SshContext {
         SshContext {
             ssh_config,
             accept_new: false,
+            refuse_new_host_keys: false,
             options: BTreeMap::new(),
             inventory: Vec::new(),
             secrets: BTreeMap::new(),
@@ -189,7 +193,7 @@ fn resolve_alias(
         identity_files,
         identities_only: settings.identities_only,
         known_hosts,
-        unknown_hosts: if ctx.accept_new || config_accepts_new {
+        unknown_hosts: if !ctx.refuse_new_host_keys && (ctx.accept_new || config_accepts_new) {
             UnknownHostPolicy::AcceptNew
         } else {
             UnknownHostPolicy::Refuse
@@ -300,6 +304,14 @@ mod tests {
         assert_eq!((hop2.host.as_str(), hop2.port), ("hop2", 2202));
         assert_eq!(hop2.jump.as_ref().map(|j| j.host.as_str()), Some("hop1"));
         assert_eq!(endpoint.unknown_hosts, UnknownHostPolicy::AcceptNew);
+        ctx.refuse_new_host_keys = true;
+        let strict = resolve(&target, &ctx).expect("resolves");
+        assert_eq!(strict.unknown_hosts, UnknownHostPolicy::Refuse);
+        assert_eq!(
+            strict.jump.as_ref().map(|j| j.unknown_hosts),
+            Some(UnknownHostPolicy::Refuse),
+            "jump hosts too"
+        );
         let inline = Target {
             name: "x".into(),
             spec: TargetSpec::Ssh {

@@ -14,6 +14,7 @@
 //! privileges; a missing table or extension makes the stream "not available".
 pub mod mysql;
 pub mod postgres;
+pub mod probe;
 pub mod reader;
 pub mod sink;
 pub mod sqlite;

@@ -147,6 +147,11 @@ pub struct SqliteSession {
 }
 
 impl SqliteSession {
+    /// The open connection, for a look at its settings (`probe`).
+    pub(super) fn connection(&mut self) -> Option<&mut SqliteConnection> {
+        self.conn.as_mut()
+    }
+
     pub fn is_broken(&self) -> bool {
         self.conn.is_none()
     }
