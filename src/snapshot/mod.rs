@@ -3,6 +3,7 @@
 //! ```text
 //! manifest.json        what ran where, statuses, sizes, SHA-256 (rewritten atomically as it goes)
 //! journal.jsonl        timestamped chunk index and stream events, appended as they happen
+//! journal.idx          the same events as fixed-size binary records, sealed at the end (a cache)
 //! streams/ID.out|.err  raw (redacted) stdout and stderr of each stream
 //! streams/ID.artifact   a file a step fetched from its target (`fetch = "PATH"`), byte-exact
 //! ```
@@ -15,7 +16,9 @@ pub mod cleanup;
 pub mod compress;
 pub mod confined;
 pub mod diskfull;
+pub mod hashing; // SHA-256 of an output, on a helper thread once it is bulky
 pub mod journal;
+pub mod journal_index; // journal.idx: the journal in fixed-size records, for replay
 pub mod manifest;
 pub mod player; // playback: journal index, seek, chunk reads (used by replay)
 pub mod private;

@@ -4,7 +4,8 @@
 //!
 //! Seeking backwards (or far forwards) rebuilds from the tail of each file up to the new
 //! position, so a seek costs the same whatever the snapshot size.
-use super::journal::{Fd, JournalEvent, read_journal};
+use super::journal::{Fd, JournalEvent};
+use super::journal_index::{IndexEvent, IndexRejected};
 use super::{JOURNAL_FILE, Manifest};
 use std::{
     fs::File,
@@ -23,6 +24,16 @@ pub enum PlayerError {
     Open(std::io::Error),
     #[error("cannot read the journal: {0}")]
     Journal(std::io::Error),
+}
+
+/// Where the index came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexSource {
+    /// The sealed `journal.idx` written with the capture.
+    Cache,
+    /// `journal.jsonl`, read line by line (older casefile, a capture that did not finish, or a
+    /// `journal.idx` that did not check out).
+    Journal,
 }
 
 /// One journal chunk: `len` bytes at `off` of a stream's stdout or stderr, arrived at `t` µs.
@@ -49,40 +60,79 @@ impl JournalIndex {
     /// Indexes `events` of a snapshot with `streams` streams (events of other streams are
     /// ignored: a damaged journal never indexes out of bounds).
     pub fn build(events: impl IntoIterator<Item = JournalEvent>, streams: usize) -> JournalIndex {
-        let mut index = JournalIndex {
+        let mut index = JournalIndex::empty(streams);
+        for event in events {
+            if let Some(event) = IndexEvent::of(&event) {
+                index.add(event);
+            }
+        }
+        index.finish()
+    }
+
+    /// The index of the snapshot in `dir`: from its sealed `journal.idx` when that is valid for
+    /// the journal (a capture of this version that finished), else from `journal.jsonl`.
+    pub fn open(dir: &Path, streams: usize) -> std::io::Result<(JournalIndex, IndexSource)> {
+        let mut index = JournalIndex::empty(streams);
+        match super::journal_index::load(dir, |event| index.add(event)) {
+            Ok(()) => return Ok((index.finish(), IndexSource::Cache)),
+            Err(IndexRejected::Missing) => {}
+            Err(e) => tracing::debug!(reason = %e, "replay reads the journal instead"),
+        }
+        let mut index = JournalIndex::empty(streams);
+        let journal = dir.join(JOURNAL_FILE);
+        if journal.exists() {
+            super::journal::visit_journal(&journal, |event| {
+                if let Some(event) = IndexEvent::of(&event) {
+                    index.add(event);
+                }
+            })?;
+        }
+        Ok((index.finish(), IndexSource::Journal))
+    }
+
+    fn empty(streams: usize) -> JournalIndex {
+        JournalIndex {
             chunks: Vec::new(),
             starts: vec![None; streams],
             ends: vec![None; streams],
             duration: 0,
-        };
-        for event in events {
-            let t = match event {
-                JournalEvent::Chunk { t, s, fd, off, len } if s < streams => {
-                    index.chunks.push(ChunkRef {
-                        t,
-                        stream: s,
-                        fd,
-                        off,
-                        len,
-                    });
-                    t
-                }
-                JournalEvent::Start { t, s } if s < streams => {
-                    index.starts[s] = Some(t);
-                    t
-                }
-                JournalEvent::End { t, s, .. } if s < streams => {
-                    index.ends[s] = Some(t);
-                    t
-                }
-                JournalEvent::Finish { t } => t,
-                _ => continue,
-            };
-            index.duration = index.duration.max(t);
         }
-        // Chunks of different streams are appended by different tasks: keep them in time order.
-        index.chunks.sort_by_key(|c| c.t);
-        index
+    }
+
+    fn add(&mut self, event: IndexEvent) {
+        let streams = self.starts.len();
+        let t = match event {
+            IndexEvent::Chunk { t, s, fd, off, len } if s < streams => {
+                self.chunks.push(ChunkRef {
+                    t,
+                    stream: s,
+                    fd,
+                    off,
+                    len,
+                });
+                t
+            }
+            IndexEvent::Start { t, s } if s < streams => {
+                self.starts[s] = Some(t);
+                t
+            }
+            IndexEvent::End { t, s } if s < streams => {
+                self.ends[s] = Some(t);
+                t
+            }
+            IndexEvent::Finish { t } => t,
+            _ => return,
+        };
+        self.duration = self.duration.max(t);
+    }
+
+    fn finish(mut self) -> JournalIndex {
+        // Chunks of different streams are appended by different tasks: keep them in time order
+        // (a stable sort, nearly free on the nearly sorted list the journal gives).
+        if !self.chunks.is_sorted_by_key(|c| c.t) {
+            self.chunks.sort_by_key(|c| c.t);
+        }
+        self
     }
 
     /// When `stream` started and ended (µs), as far as the journal knows.
@@ -128,6 +178,43 @@ impl JournalIndex {
     }
 }
 
+/// A run of bytes of one stream output that a rebuild hands out in one piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub stream: usize,
+    pub fd: Fd,
+    pub from: u64,
+    pub to: u64,
+}
+
+impl JournalIndex {
+    /// What a rebuild at `pos` reads, as [`JournalIndex::tail_reads`], with the chunks of each
+    /// stream together and neighbouring chunks of the same output merged: one read per run
+    /// instead of one per line (a rebuild of 16 line-at-a-time streams reads ~140,000 chunks).
+    /// Within a stream, stdout and stderr keep their order of arrival.
+    pub fn rebuild_spans(&self, pos: u64, tail: u64) -> Vec<Span> {
+        let mut reads = self.tail_reads(pos, tail);
+        reads.sort_by_key(|(c, _)| c.stream);
+        let mut spans: Vec<Span> = Vec::new();
+        for (c, from) in reads {
+            let from = from.max(c.off);
+            let to = c.off.saturating_add(c.len);
+            match spans.last_mut() {
+                Some(last) if last.stream == c.stream && last.fd == c.fd && last.to == from => {
+                    last.to = to;
+                }
+                _ => spans.push(Span {
+                    stream: c.stream,
+                    fd: c.fd,
+                    from,
+                    to,
+                }),
+            }
+        }
+        spans
+    }
+}
+
 /// What the panes must do to show the new position.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Feed<'a> {
@@ -150,6 +237,7 @@ pub struct Player {
     pub source: PathBuf,
     pub manifest: Manifest,
     pub index: JournalIndex,
+    index_source: IndexSource,
     pos: u64,
     applied: usize,
     files: Vec<[Option<File>; 2]>,
@@ -164,13 +252,9 @@ impl Player {
         let opened = super::open_folder_or_archive(path).map_err(PlayerError::Open)?;
         let unpacked = opened.unpacked;
         let snapshot = opened.snapshot;
-        let journal_path = snapshot.dir.join(JOURNAL_FILE);
-        let events = if journal_path.exists() {
-            read_journal(&journal_path).map_err(PlayerError::Journal)?
-        } else {
-            Vec::new()
-        };
         let n = snapshot.manifest.streams.len();
+        let (index, index_source) =
+            JournalIndex::open(&snapshot.dir, n).map_err(PlayerError::Journal)?;
         Ok(Player {
             source: if unpacked.is_some() {
                 path.to_path_buf()
@@ -179,12 +263,18 @@ impl Player {
             },
             dir: snapshot.dir,
             manifest: snapshot.manifest,
-            index: JournalIndex::build(events, n),
+            index,
+            index_source,
             pos: 0,
             applied: 0,
             files: (0..n).map(|_| [None, None]).collect(),
             _unpacked: unpacked,
         })
+    }
+
+    /// Whether the index came from `journal.idx` or from reading the journal.
+    pub fn index_source(&self) -> IndexSource {
+        self.index_source
     }
 
     /// Playback position, microseconds.
@@ -203,18 +293,18 @@ impl Player {
         let pending = self.index.pending_bytes(self.applied, pos);
         if pos < self.pos || pending > REBUILD_BYTES || (pos == 0 && self.applied == 0) {
             feed(Feed::Reset);
-            for (c, from) in self.index.tail_reads(pos, TAIL_BYTES) {
-                let bytes = self.read_chunk(c, from);
+            for span in self.index.rebuild_spans(pos, TAIL_BYTES) {
+                let bytes = self.read_span(span.stream, span.fd, span.from, span.to);
                 feed(Feed::Bytes {
-                    stream: c.stream,
-                    fd: c.fd,
+                    stream: span.stream,
+                    fd: span.fd,
                     bytes: &bytes,
                 });
             }
             self.applied = self.index.arrived_by(pos);
         } else {
             while let Some(&c) = self.index.chunks.get(self.applied).filter(|c| c.t <= pos) {
-                let bytes = self.read_chunk(c, c.off);
+                let bytes = self.read_span(c.stream, c.fd, c.off, c.off.saturating_add(c.len));
                 feed(Feed::Bytes {
                     stream: c.stream,
                     fd: c.fd,
@@ -226,12 +316,15 @@ impl Player {
         self.pos = pos;
     }
 
-    /// Bytes of chunk `c` from `from` on, read from its stream file (empty if unreadable).
-    fn read_chunk(&mut self, c: ChunkRef, from: u64) -> Vec<u8> {
-        let slot = &mut self.files[c.stream][c.fd as usize];
+    /// Bytes `from..to` of a stream's stdout or stderr file (fewer if the file is shorter,
+    /// empty if it is unreadable).
+    fn read_span(&mut self, stream: usize, fd: Fd, from: u64, to: u64) -> Vec<u8> {
+        let Some(slot) = self.files.get_mut(stream).map(|f| &mut f[fd as usize]) else {
+            return Vec::new();
+        };
         if slot.is_none() {
-            let record = &self.manifest.streams[c.stream].result;
-            let rel = if c.fd == Fd::Out {
+            let record = &self.manifest.streams[stream].result;
+            let rel = if fd == Fd::Out {
                 &record.stdout.path
             } else {
                 &record.stderr.path
@@ -242,9 +335,7 @@ impl Player {
         let Some(file) = slot.as_ref() else {
             return Vec::new();
         };
-        let start = from.max(c.off);
-        let len = c.off.saturating_add(c.len).saturating_sub(start);
-        super::confined::read_range(file, start, len).unwrap_or_default()
+        super::confined::read_range(file, from, to.saturating_sub(from)).unwrap_or_default()
     }
 }
 
@@ -312,6 +403,45 @@ mod tests {
         assert_eq!(reads, vec![(0, 50), (100, 50)]);
     }
 
+    #[test]
+    fn a_rebuild_merges_neighbouring_chunks_per_stream_and_keeps_out_and_err_in_order() {
+        let err = |t, s, off, len| JournalEvent::Chunk {
+            t,
+            s,
+            fd: Fd::Err,
+            off,
+            len,
+        };
+        let index = JournalIndex::build(
+            [
+                chunk(1, 0, 0, 10),
+                chunk(2, 1, 0, 5),
+                chunk(3, 0, 10, 10),
+                err(4, 0, 0, 3),
+                chunk(5, 0, 20, 10),
+                chunk(6, 1, 5, 5),
+            ],
+            2,
+        );
+        let spans: Vec<(usize, Fd, u64, u64)> = index
+            .rebuild_spans(10, 1000)
+            .iter()
+            .map(|s| (s.stream, s.fd, s.from, s.to))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![
+                (0, Fd::Out, 0, 20),
+                (0, Fd::Err, 0, 3),
+                (0, Fd::Out, 20, 30),
+                (1, Fd::Out, 0, 10),
+            ]
+        );
+        // With a 15-byte tail, stream 0's stdout starts at byte 15 (its end is 30).
+        let first = index.rebuild_spans(10, 15)[0];
+        assert_eq!((first.from, first.to), (15, 20));
+    }
+
     /// A snapshot written by the real writer, played back: the bytes handed out are the
     /// stream's output, whether reached by playing forward or by a rebuild after a seek back.
     #[test]
@@ -372,6 +502,16 @@ mod tests {
         writer.finish(CaptureState::Complete).expect("finish");
 
         let mut player = Player::open(writer.dir()).expect("open");
+        assert_eq!(player.index_source(), IndexSource::Cache);
+        let from_journal = JournalIndex::build(
+            crate::snapshot::journal::read_journal(&writer.dir().join(JOURNAL_FILE))
+                .expect("journal"),
+            1,
+        );
+        assert_eq!(
+            player.index, from_journal,
+            "journal.idx says what the journal says"
+        );
         let mut shown = Vec::new();
         let mut resets = 0;
         let mut collect = |feed: Feed<'_>| match feed {

@@ -72,6 +72,14 @@ pub fn create_new_private_file(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Creates `path`, which must not exist yet, as a 0600 file for positioned writes (no append
+/// mode: Linux ignores `pwrite`'s offset on an append-mode file).
+pub fn create_new_private_file_positioned(path: &Path) -> io::Result<File> {
+    let file = private_options().create_new(true).open(path)?;
+    file.set_permissions(Permissions::from_mode(FILE_MODE))?;
+    Ok(file)
+}
+
 /// Replaces whatever is at `path` with a new, empty 0600 file. For folders casefile does not
 /// own (`file:/tmp/exports`): a file someone else put there first is removed, never written
 /// into (in a sticky folder it cannot be removed, and the create fails instead).

@@ -1,6 +1,7 @@
 //! Writes a snapshot while the capture runs: every chunk reaches the stream file and the journal
 //! the moment it arrives (no user-space buffering), so a crash loses nothing already received.
 use super::diskfull::DiskGuard;
+use super::hashing::StreamHasher;
 use super::journal::{Fd, JournalEvent, JournalWriter};
 use super::manifest::{
     CaptureState, Manifest, OutputRecord, StreamRecord, StreamResult, StreamStatus,
@@ -9,7 +10,6 @@ use super::private::{create_private_dir, create_private_dir_all, create_private_
 use super::{JOURNAL_FILE, MANIFEST_FILE, SCHEMA_VERSION, STREAMS_DIR};
 use crate::model::{CapturePlan, StepAction};
 use crate::redact::{Redactor, StreamRedactor};
-use sha2::{Digest, Sha256};
 use std::{
     fs::{self, File},
     io::{self, Write},
@@ -188,7 +188,8 @@ impl SnapshotWriter {
                 relative_path: rel,
                 stream,
                 fd,
-                hasher: Sha256::new(),
+                hasher: StreamHasher::new(),
+                unhashed: 0,
                 written: 0,
                 received: 0,
                 cap,
@@ -222,7 +223,8 @@ impl SnapshotWriter {
             relative_path: rel,
             stream,
             fd: Fd::Out,
-            hasher: Sha256::new(),
+            hasher: StreamHasher::new(),
+            unhashed: 0,
             written: 0,
             received: 0,
             cap,
@@ -289,6 +291,10 @@ impl SnapshotWriter {
             m.ended_at = Some(timestamp(SystemTime::now()));
         })?;
         self.write_manifest(true)?;
+        // Only a faster replay depends on it: a failure here costs nothing else.
+        if let Err(e) = self.journal.seal() {
+            tracing::debug!(error = %e, "journal.idx not sealed; replay will read the journal");
+        }
         self.disk.release();
         self.with_manifest(|m| m.clone())
     }
@@ -427,7 +433,11 @@ pub struct OutputFile {
     relative_path: String,
     stream: usize,
     fd: Fd,
-    hasher: Sha256,
+    hasher: StreamHasher,
+    /// The first `unhashed` bytes of `scratch` are the last chunk written, not hashed yet: the
+    /// caller shows them live first, then the next call hands the buffer to the hasher (which
+    /// runs on its own thread for a bulky output) and continues with a recycled one.
+    unhashed: usize,
     written: u64,
     received: u64,
     cap: Option<u64>,
@@ -444,20 +454,24 @@ impl OutputFile {
     /// (redacted, within the cap) so a live view can show exactly what is on disk.
     pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<&[u8]> {
         self.received += data.len() as u64;
-        let mut emitted = std::mem::take(&mut self.scratch);
-        emitted.clear();
-        self.redactor.push(data, &mut emitted);
-        self.scratch = emitted;
+        self.hash_written();
+        self.redactor.push(data, &mut self.scratch);
         self.store_scratch()
     }
 
     /// Flushes what redaction held back; returns the last bytes written.
     pub fn flush_tail(&mut self) -> io::Result<&[u8]> {
-        let mut emitted = std::mem::take(&mut self.scratch);
-        emitted.clear();
-        self.redactor.finish(&mut emitted);
-        self.scratch = emitted;
+        self.hash_written();
+        self.redactor.finish(&mut self.scratch);
         self.store_scratch()
+    }
+
+    /// Hands the last chunk written to the hasher; leaves `scratch` empty.
+    fn hash_written(&mut self) {
+        let mut buffer = std::mem::take(&mut self.scratch);
+        buffer.truncate(self.unhashed);
+        self.unhashed = 0;
+        self.scratch = self.hasher.update(buffer);
     }
 
     fn store_scratch(&mut self) -> io::Result<&[u8]> {
@@ -477,7 +491,7 @@ impl OutputFile {
             self.file
                 .write_all(data)
                 .map_err(|e| self.disk.on_error(e, &self.relative_path))?;
-            self.hasher.update(data);
+            self.unhashed = len;
             if let Some(journal) = &self.journal {
                 journal
                     .append(&JournalEvent::Chunk {
@@ -501,12 +515,13 @@ impl OutputFile {
     /// Closes the file: its record (with SHA-256), the redactions made, and whether the cap cut it.
     pub fn finish(mut self) -> io::Result<(OutputRecord, u64, bool)> {
         self.flush_tail()?;
+        self.hash_written();
         self.file.flush()?;
         let record = OutputRecord {
             path: self.relative_path,
             bytes: self.written,
             received_bytes: self.received,
-            sha256: Some(hex::encode(self.hasher.finalize())),
+            sha256: self.hasher.finish(),
         };
         Ok((record, self.redactor.redactions, self.truncated))
     }
