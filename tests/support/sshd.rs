@@ -82,7 +82,8 @@ impl Sshd {
         Sshd::start_on(keys, &["127.0.0.1"], "")
     }
 
-    /// sshd on the given loopback addresses (at most 16), with extra config lines.
+    /// sshd on the given loopback addresses (at most 16), with extra config lines (which win
+    /// over the harness's defaults).
     pub fn start_on(keys: &SshKeys, addresses: &[&str], extra: &str) -> Sshd {
         assert!(
             addresses.iter().all(|a| a.starts_with("127.")),
@@ -95,11 +96,12 @@ impl Sshd {
             .iter()
             .map(|a| format!("ListenAddress {a}\n"))
             .collect();
+        // `extra` comes first: sshd keeps the first value of a keyword, so it overrides these.
         let config = format!(
-            "Port {port}\n{listen}HostKey {host_key}\nPidFile {pid}\nAuthorizedKeysFile {auth}\n\
+            "{extra}\nPort {port}\n{listen}HostKey {host_key}\nPidFile {pid}\nAuthorizedKeysFile {auth}\n\
              PermitRootLogin prohibit-password\nUsePAM no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n\
              StrictModes no\nMaxStartups 200:30:300\nMaxSessions 100\nAllowTcpForwarding yes\nLogLevel DEBUG1\n\
-             PrintMotd no\nAcceptEnv none\n{extra}\n",
+             PrintMotd no\nAcceptEnv none\n",
             host_key = keys.host_key().display(),
             pid = dir.path().join("sshd.pid").display(),
             auth = keys.dir.path().join("authorized_keys").display(),
