@@ -202,7 +202,7 @@ fn casefile_cpu() -> (Duration, Duration, u64, usize) {
         let plan = plan(PANES, &producer());
         let mut config = Config::defaults();
         config.capture_dir = dir.clone();
-        config.concurrency = PANES;
+        config.concurrency = Some(PANES);
         let (mut app, mut rx) = App::new(config, Theme::dark(), Keymap::default());
         app.quit_when_captures_end = true;
         let mut terminal = sink_terminal();

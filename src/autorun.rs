@@ -1,7 +1,7 @@
 //! A runbook run without a person: plan → session → engine → export, as the runbook says.
 //! Used by `casefile capture --incident ID` (no targets or presets) / `--runbook NAME` and by
 //! `casefile watch`. No command-line or terminal types here: progress goes to a callback.
-use crate::capture::{CaptureControl, Engine, LiveView};
+use crate::capture::{CaptureControl, Engine, Limits, LiveView};
 use crate::config::{Config, Runbook, RunbookExport};
 use crate::export::setup::{ExportChoice, S3Overrides, prepare_export};
 use crate::export::{Destination, ExportReport};
@@ -123,7 +123,7 @@ pub async fn run(
     };
     let live = Arc::new(LiveView::new(plan.streams.len(), 16, 4 << 10));
     let engine = Engine {
-        concurrency: config.concurrency,
+        limits: Limits::new(config.concurrency, config.per_host),
     };
     let result = engine
         .run_with_runners(&plan, runners, writer, live, &control, None)

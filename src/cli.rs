@@ -1,7 +1,7 @@
 //! The headless command line: `capture`, `presets`, `targets`, `show`, `diff`.
 //! Exit codes: 0 every stream ran to its end; 1 some stream failed, timed out or was cancelled
 //! (the snapshot is still written); 2 usage or configuration error (nothing ran).
-use crate::capture::{CaptureControl, Engine, LiveView, StreamEvent};
+use crate::capture::{CaptureControl, Engine, Limits, LiveView, StreamEvent};
 use crate::config::Config;
 use crate::model::{ByteSize, CapturePlan, HumanDuration, Incident, size::human_bytes};
 use crate::planner::{PlanRequest, build_plan};
@@ -118,9 +118,15 @@ pub struct CaptureArgs {
     /// Per-step timeout; overrides presets' own (e.g. 10s, 2m)
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<HumanDuration>,
-    /// Streams running at once
+    /// Streams running at once in total (default: as many as open files allow)
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub concurrency: Option<usize>,
+    /// Streams at once on one SSH host: channels on its one connection (default 8)
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub per_host: Option<usize>,
+    /// SSH handshakes in flight at once, across all hosts (default 32)
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub handshakes: Option<usize>,
     /// Output cap per ad-hoc stream (e.g. 100MiB; default unlimited)
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<ByteSize>,
@@ -187,6 +193,15 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+/// `config` with the capture's limits from the command line (which win over the file's).
+fn with_limits(config: &Config, args: &CaptureArgs) -> Config {
+    let mut config = config.clone();
+    config.concurrency = args.concurrency.or(config.concurrency);
+    config.per_host = args.per_host.or(config.per_host);
+    config.handshakes = args.handshakes.or(config.handshakes);
+    config
 }
 
 /// A count that must be at least 1 (`--concurrency 0` would run nothing and wait for ever).
@@ -412,6 +427,7 @@ fn presets(config: &Config, command: PresetsCommand) -> ExitCode {
 }
 
 async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
+    let config = &with_limits(config, &args);
     if runbook_capture::applies(config, &args) {
         return runbook_capture::run(config, args).await;
     }
@@ -473,11 +489,12 @@ async fn capture(config: &Config, args: CaptureArgs) -> ExitCode {
             errln!("{}  skipped: {reason}", progress_label(&plan, index));
         }
     }
-    let live = Arc::new(LiveView::new(plan.streams.len(), 200, 64 << 10));
+    // Nothing headless shows the panes: a small view (its budget bounds it as well).
+    let live = Arc::new(LiveView::new(plan.streams.len(), 16, 4 << 10));
     let control = CaptureControl::new(plan.streams.len());
     let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(256);
     let engine = Engine {
-        concurrency: args.concurrency.unwrap_or(config.concurrency),
+        limits: Limits::new(config.concurrency, config.per_host),
     };
     let printer_plan = plan.clone();
     let printer = tokio::spawn(async move {

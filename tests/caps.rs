@@ -346,7 +346,7 @@ async fn a_db_step_against_a_frozen_postgres_ends_within_its_timeout_plus_grace(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_huge_timeout_is_no_panic_in_a_worker() {
-    use casefile::capture::{CaptureControl, Engine, LiveView};
+    use casefile::capture::{CaptureControl, Engine, Limits, LiveView};
     use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
     use casefile::redact::Redactor;
     use casefile::snapshot::SnapshotWriter;
@@ -380,16 +380,18 @@ async fn a_huge_timeout_is_no_panic_in_a_worker() {
         "test@host".into(),
     )
     .expect("writer");
-    let manifest = Engine { concurrency: 1 }
-        .run(
-            &plan,
-            Arc::clone(&writer),
-            Arc::new(LiveView::new(1, 10, 1 << 16)),
-            &CaptureControl::new(1),
-            None,
-        )
-        .await
-        .expect("run");
+    let manifest = Engine {
+        limits: Limits::new(Some(1), None),
+    }
+    .run(
+        &plan,
+        Arc::clone(&writer),
+        Arc::new(LiveView::new(1, 10, 1 << 16)),
+        &CaptureControl::new(1),
+        None,
+    )
+    .await
+    .expect("run");
     let result = &manifest.streams[0].result;
     assert_eq!(result.status, StreamStatus::Exited, "{result:?}");
     assert_eq!(result.exit_code, Some(0));

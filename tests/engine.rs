@@ -1,6 +1,6 @@
 //! The engine on the local target: parallelism, the concurrency limit, timeouts that kill the
 //! whole process group, cancellation, output caps, stdout/stderr separation, "not available".
-use casefile::capture::{CaptureControl, Engine, LiveView};
+use casefile::capture::{CaptureControl, Engine, Limits, LiveView};
 use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
 use casefile::redact::Redactor;
 use casefile::snapshot::journal::{JournalEvent, read_journal};
@@ -57,10 +57,12 @@ async fn run_with(
     let live = Arc::new(LiveView::new(plan.streams.len(), 100, 1 << 20));
     let control = control.unwrap_or_else(|| CaptureControl::new(plan.streams.len()));
     before(&control);
-    let manifest = Engine { concurrency }
-        .run(&plan, Arc::clone(&writer), live, &control, None)
-        .await
-        .expect("run");
+    let manifest = Engine {
+        limits: Limits::new(Some(concurrency), None),
+    }
+    .run(&plan, Arc::clone(&writer), live, &control, None)
+    .await
+    .expect("run");
     Run {
         manifest,
         dir: writer.dir().to_path_buf(),

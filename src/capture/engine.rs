@@ -1,5 +1,9 @@
-//! Runs a plan: one task per stream, at most `concurrency` at once, each with its own timeout
-//! and cancellation token. Results go to the snapshot; a failing stream never stops the others.
+//! Runs a plan: one task per stream, each with its own timeout and cancellation token. A stream
+//! waits for its target to be ready (an SSH host connected), then for a slot on that target (an
+//! SSH host runs a few channels at once), then for one of the global slots (file descriptors):
+//! a slow or dead host only ever holds its own slots, so it never holds back the others.
+//! Results go to the snapshot; a failing stream never stops the others.
+use super::limits::Limits;
 use super::live::LiveView;
 use super::runner::{RunOutcome, StreamIo, TargetRunner};
 use crate::model::CapturePlan;
@@ -9,7 +13,7 @@ use std::{
     sync::Arc,
     time::{Instant, SystemTime},
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Lifecycle changes, for progress output. Bulk output never goes through here.
@@ -50,9 +54,9 @@ impl CaptureControl {
 }
 
 /// Runs capture plans.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Engine {
-    pub concurrency: usize,
+    pub limits: Limits,
 }
 
 impl Engine {
@@ -84,7 +88,12 @@ impl Engine {
     ) -> std::io::Result<Manifest> {
         let runners: Vec<Arc<Result<TargetRunner, String>>> =
             runners.into_iter().map(Arc::new).collect();
-        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let global = Arc::new(Semaphore::new(self.limits.total.max(1)));
+        let per_target: Vec<Arc<Semaphore>> = plan
+            .targets
+            .iter()
+            .map(|t| Arc::new(Semaphore::new(self.limits.per_target(t).max(1))))
+            .collect();
         let mut tasks = tokio::task::JoinSet::new();
         // Which stream each task runs, so a task that panics still ends its stream.
         let mut stream_of = std::collections::HashMap::new();
@@ -95,20 +104,24 @@ impl Engine {
             }
             let spec = spec.clone();
             let runner = Arc::clone(&runners[spec.target]);
-            let (writer, live, events, permits) = (
+            let (writer, live, events, global, own) = (
                 Arc::clone(&writer),
                 Arc::clone(&live),
                 events.clone(),
-                Arc::clone(&permits),
+                Arc::clone(&global),
+                Arc::clone(&per_target[spec.target]),
             );
             let cancel = control.streams[index].clone();
             let task = tasks.spawn(async move {
-                let result = tokio::select! {
-                    permit = permits.acquire_owned() => {
-                        let _permit = permit;
+                let turn = tokio::select! {
+                    turn = wait_turn(&runner, &spec, own, global) => turn,
+                    _ = cancel.cancelled() => Err(not_run(StreamStatus::Cancelled, "cancelled before it started")),
+                };
+                let result = match turn {
+                    Ok(_slots) => {
                         run_one(index, &spec, &runner, &writer, &live, &cancel, events.as_ref()).await
                     }
-                    _ = cancel.cancelled() => Ok(not_run(StreamStatus::Cancelled, "cancelled before it started")),
+                    Err(ended) => Ok(ended),
                 };
                 let mut result = result.unwrap_or_else(|e| {
                     let mut failed = not_run(StreamStatus::Failed, "");
@@ -153,6 +166,28 @@ impl Engine {
     }
 }
 
+/// Waits for the stream's turn: its target ready (an SSH host connected, within the step's
+/// timeout), then a slot on that target, then a global one, in that order, so a stream waiting
+/// for a busy, slow or unreachable host holds nothing the other hosts need.
+async fn wait_turn(
+    runner: &Result<TargetRunner, String>,
+    spec: &crate::model::StreamSpec,
+    own: Arc<Semaphore>,
+    global: Arc<Semaphore>,
+) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), StreamResult> {
+    if let Ok(runner) = runner
+        && let Err(reason) = runner.ready(super::deadline::after(spec.timeout)).await
+    {
+        let mut timed_out = not_run(StreamStatus::TimedOut, &reason);
+        timed_out.timed_out = true;
+        return Err(timed_out);
+    }
+    let stopped = |_: AcquireError| not_run(StreamStatus::Failed, "the capture stopped");
+    let own = own.acquire_owned().await.map_err(stopped)?;
+    let global = global.acquire_owned().await.map_err(stopped)?;
+    Ok((own, global))
+}
+
 fn not_run(status: StreamStatus, reason: &str) -> StreamResult {
     StreamResult {
         status,
@@ -186,8 +221,7 @@ async fn run_one(
         Err(reason) => return Ok(not_run(StreamStatus::Failed, reason)),
     };
     let (stdout, stderr) = writer.stream_started(index)?;
-    let stream_live = &live.streams[index];
-    stream_live.set_status(StreamStatus::Running, None);
+    live.streams[index].set_status(StreamStatus::Running, None);
     live.changed.notify_one();
     if let Some(events) = events {
         let _ = events.send(StreamEvent::Started { stream: index }).await;
@@ -205,8 +239,8 @@ async fn run_one(
         stdout,
         stderr,
         data,
-        live: stream_live,
-        changed: &live.changed,
+        live,
+        stream: index,
         artifact,
     };
     let outcome = runner.run(spec, &mut io, cancel).await;

@@ -1,7 +1,7 @@
 //! The seam where target kinds plug in: one `TargetRunner` per target, shared by its streams
 //! (an SSH host keeps one connection; a database one session). Adding a kind adds a variant and a file.
 use super::db::DbRunner;
-use super::live::StreamLive;
+use super::live::LiveView;
 use super::local::LocalRunner;
 use super::ssh::SshRunner;
 use crate::model::{StreamSpec, Target, TargetSpec};
@@ -10,7 +10,6 @@ use crate::snapshot::OutputFile;
 use crate::snapshot::artifact::ArtifactFile;
 use crate::snapshot::journal::Fd;
 use std::io;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// How a stream's run ended, before it is turned into a manifest status.
@@ -36,8 +35,9 @@ pub struct StreamIo<'a> {
     pub stderr: OutputFile,
     /// The machine-readable copy (database steps: JSON lines), written to disk only.
     pub data: Option<OutputFile>,
-    pub live: &'a StreamLive,
-    pub changed: &'a Notify,
+    /// The capture's live view, and this stream's place in it.
+    pub live: &'a LiveView,
+    pub stream: usize,
     /// The file a `fetch` step copies from its target (not redacted, not shown live).
     pub artifact: Option<ArtifactFile>,
 }
@@ -51,8 +51,8 @@ impl StreamIo<'_> {
         };
         let written = file.write_chunk(data)?;
         if !written.is_empty() {
-            self.live.ring().push(fd, written);
-            self.changed.notify_one();
+            self.live.push(self.stream, fd, written);
+            self.live.changed.notify_one();
         }
         Ok(())
     }
@@ -119,7 +119,6 @@ impl TargetRunner {
                 let endpoint = crate::ssh::resolve::resolve(target, ssh)?;
                 Ok(TargetRunner::Ssh(SshRunner::new(
                     endpoint,
-                    std::sync::Arc::clone(&ssh.setup_permits),
                     ssh.jumps.clone(),
                 )))
             }
@@ -148,6 +147,17 @@ impl TargetRunner {
             TargetSpec::Postgres(_) => TargetRunner::Postgres(runner),
             _ => TargetRunner::Sqlite(runner),
         })
+    }
+
+    /// Waits until the target can take streams, at most until `deadline`; the reason if it could
+    /// not by then. An SSH host connects here (a failure is kept for its streams to report), so
+    /// the engine gives a host its stream slots once it is connected: the streams of a host that
+    /// never answers all wait at once, and end together at their timeout.
+    pub async fn ready(&self, deadline: tokio::time::Instant) -> Result<(), String> {
+        match self {
+            TargetRunner::Ssh(ssh) => ssh.ready(deadline).await,
+            _ => Ok(()),
+        }
     }
 
     /// Runs one stream to its end, timeout or cancellation.

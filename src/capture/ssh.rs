@@ -1,5 +1,6 @@
 //! An SSH host as a target: ONE connection per host, made by the first stream that needs it and
-//! shared by all the host's streams, a channel per step. Output chunks go to the snapshot as they
+//! shared by all the host's streams, a channel per step (the engine runs a few at once per host;
+//! a server that allows fewer makes the others wait, see [`SshRunner::open_channel`]). Output chunks go to the snapshot as they
 //! arrive. A timeout or cancel stops the remote process itself, not just the channel: each step
 //! runs under a small `sh` wrapper that, on SIGTERM (sent with the SSH `signal` request), signals
 //! its whole process group, waits up to a second and then kills it. The same happens when the
@@ -10,10 +11,12 @@ use super::runner::{RunOutcome, StreamIo};
 use crate::model::{StepAction, StreamSpec};
 use crate::snapshot::journal::Fd;
 use crate::ssh::{Connection, JumpPool, SshEndpoint};
-use russh::{ChannelMsg, Sig};
+use russh::client;
+use russh::{Channel, ChannelMsg, Sig};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Notify, OnceCell};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long a control message (EOF, signal, close) may wait for room on a stuck connection.
 const SEND_LIMIT: Duration = Duration::from_secs(1);
+/// How often a channel refused by a server at its session limit is asked for again, at most.
+const CHANNEL_RETRY: Duration = Duration::from_millis(200);
 /// How long output may keep coming after the step's exit status (a background child holding
 /// the pipe) before the step's process group is stopped.
 const LINGER_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -29,8 +34,25 @@ const LINGER_AFTER_EXIT: Duration = Duration::from_secs(2);
 pub struct SshRunner {
     endpoint: Arc<SshEndpoint>,
     connection: OnceCell<Result<Arc<Connection>, String>>,
-    setup_permits: Arc<Semaphore>,
     jumps: JumpPool,
+    /// Channels opened on the connection, and a wake-up when one closes: see [`SshRunner::open_channel`].
+    channels: Arc<ChannelCount>,
+}
+
+/// How many channels a host ever opened; waiters learn when one closes.
+#[derive(Debug, Default)]
+struct ChannelCount {
+    ever: AtomicUsize,
+    closed: Notify,
+}
+
+/// An open channel; dropping it wakes the streams waiting for one of the host's channels to close.
+struct OpenChannel(Arc<ChannelCount>);
+
+impl Drop for OpenChannel {
+    fn drop(&mut self) {
+        self.0.closed.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for SshRunner {
@@ -60,13 +82,14 @@ enum Stop {
 const NOT_REGULAR: i32 = 86;
 
 impl SshRunner {
-    /// A runner for `endpoint`; `setup_permits` bounds concurrent handshakes, `jumps` shares bastions.
-    pub fn new(endpoint: SshEndpoint, setup_permits: Arc<Semaphore>, jumps: JumpPool) -> SshRunner {
+    /// A runner for `endpoint`; `jumps` is the capture's connection pool (shared bastions, and
+    /// the limit on handshakes in flight).
+    pub fn new(endpoint: SshEndpoint, jumps: JumpPool) -> SshRunner {
         SshRunner {
             endpoint: Arc::new(endpoint),
             connection: OnceCell::new(),
-            setup_permits,
             jumps,
+            channels: Arc::default(),
         }
     }
 
@@ -79,16 +102,46 @@ impl SshRunner {
     /// so a host that is also a jump host or a database's `via` host is connected to only once.
     async fn connection(&self) -> Result<Arc<Connection>, String> {
         self.connection
-            .get_or_init(|| async {
-                let _permit = self
-                    .setup_permits
-                    .acquire()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.jumps.get(&self.endpoint).await
-            })
+            .get_or_init(|| self.jumps.get(&self.endpoint))
             .await
             .clone()
+    }
+
+    /// Connects (once for all the host's streams), at most until `deadline`. A failure to
+    /// connect is not reported here but by [`SshRunner::run`], which finds it remembered.
+    pub async fn ready(&self, deadline: Instant) -> Result<(), String> {
+        tokio::time::timeout_at(deadline, self.connection())
+            .await
+            .map(|_| ())
+            .map_err(|_| still_connecting(&self.endpoint))
+    }
+
+    /// Opens a session channel. A server that allows fewer sessions per connection
+    /// (`MaxSessions`) than the per-host limit refuses the extra ones: such a stream waits for
+    /// another channel of this host to close and tries again (its caller bounds the wait by the
+    /// step's deadline). Refused before any channel was ever opened is an error.
+    async fn open_channel(
+        &self,
+        connection: &Connection,
+    ) -> Result<(Channel<client::Msg>, OpenChannel), russh::Error> {
+        loop {
+            let mut closed = std::pin::pin!(self.channels.closed.notified());
+            closed.as_mut().enable();
+            match connection.handle.channel_open_session().await {
+                Ok(channel) => {
+                    self.channels.ever.fetch_add(1, Ordering::SeqCst);
+                    return Ok((channel, OpenChannel(Arc::clone(&self.channels))));
+                }
+                // The server has run sessions on this connection: it is at its limit. A channel
+                // just closed on our side may not be freed on the server's yet, hence the retry.
+                Err(russh::Error::ChannelOpenFailure(_))
+                    if self.channels.ever.load(Ordering::SeqCst) > 0 =>
+                {
+                    let _ = tokio::time::timeout(CHANNEL_RETRY, closed).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub async fn run(
@@ -107,7 +160,7 @@ impl SshRunner {
                 Ok(c) => c,
                 Err(e) => return failed(e),
             },
-            _ = sleep_until(deadline) => return RunOutcome { timed_out: true, error: Some(format!("{}: still connecting when the step's timeout ran out", self.endpoint.describe())), ..Default::default() },
+            _ = sleep_until(deadline) => return RunOutcome { timed_out: true, error: Some(still_connecting(&self.endpoint)), ..Default::default() },
             _ = cancel.cancelled() => return RunOutcome { cancelled: true, ..Default::default() },
         };
         let script = super::local::shell_script(command, &spec.requires);
@@ -169,11 +222,11 @@ impl SshRunner {
     ) -> RunOutcome {
         let who = self.endpoint.describe();
         let opened = tokio::select! {
-            ch = connection.handle.channel_open_session() => ch.map_err(|e| format!("{who}: cannot open a channel: {e}")),
+            ch = self.open_channel(connection) => ch.map_err(|e| format!("{who}: cannot open a channel: {e}")),
             _ = sleep_until(deadline) => return RunOutcome { timed_out: true, ..Default::default() },
             _ = cancel.cancelled() => return RunOutcome { cancelled: true, ..Default::default() },
         };
-        let mut channel = match opened {
+        let (mut channel, _open) = match opened {
             Ok(ch) => ch,
             Err(e) => return failed(e),
         };
@@ -289,6 +342,13 @@ fn handle_msg(
         }
         _ => Ok(()),
     }
+}
+
+fn still_connecting(endpoint: &SshEndpoint) -> String {
+    format!(
+        "{}: still connecting when the step's timeout ran out",
+        endpoint.describe()
+    )
 }
 
 fn failed(reason: impl Into<String>) -> RunOutcome {

@@ -39,6 +39,12 @@ struct RawConfig {
     #[serde(default)]
     concurrency: Option<Spanned<usize>>,
     #[serde(default)]
+    per_host: Option<Spanned<usize>>,
+    #[serde(default)]
+    handshakes: Option<Spanned<usize>>,
+    #[serde(default)]
+    live_memory: Option<Spanned<ByteSize>>,
+    #[serde(default)]
     timeout: Option<HumanDuration>,
     #[serde(default)]
     max_bytes: Option<ByteSize>,
@@ -69,7 +75,14 @@ pub struct Config {
     pub file: Option<PathBuf>,
     pub capture_dir: PathBuf,
     pub preset_dir: Option<PathBuf>,
-    pub concurrency: usize,
+    /// Streams running at once in total (`None`: as many as file descriptors allow).
+    pub concurrency: Option<usize>,
+    /// Streams at once on one SSH host (`None`: the engine's default).
+    pub per_host: Option<usize>,
+    /// SSH handshakes in flight at once (`None`: the default).
+    pub handshakes: Option<usize>,
+    /// Memory all live panes share, in bytes (`None`: the default).
+    pub live_memory: Option<u64>,
     /// Timeout for ad-hoc steps.
     pub timeout: std::time::Duration,
     /// Output cap for ad-hoc steps (`None` = unlimited).
@@ -100,8 +113,6 @@ pub struct PendingVia {
     pub error: SourceError,
 }
 
-pub const DEFAULT_CONCURRENCY: usize = 64;
-
 impl Config {
     /// Defaults only: what a fresh machine gets.
     pub fn defaults() -> Config {
@@ -110,7 +121,10 @@ impl Config {
             file: None,
             capture_dir: default_capture_dir(),
             preset_dir: config_dir.map(|d| d.join("presets")),
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: None,
+            per_host: None,
+            handshakes: None,
+            live_memory: None,
             timeout: crate::preset::DEFAULT_STEP_TIMEOUT,
             max_bytes: None,
             secrets: BTreeMap::new(),
@@ -166,9 +180,22 @@ impl Config {
         if let Some(dir) = raw.preset_dir {
             config.preset_dir = Some(expand_home(&dir));
         }
-        if let Some(c) = raw.concurrency {
-            config.concurrency = validate_concurrency(c, &at)?;
-        }
+        config.concurrency = raw
+            .concurrency
+            .map(|c| at_least_one(c, "concurrency", 64, &at))
+            .transpose()?;
+        config.per_host = raw
+            .per_host
+            .map(|c| at_least_one(c, "per_host", 8, &at))
+            .transpose()?;
+        config.handshakes = raw
+            .handshakes
+            .map(|c| at_least_one(c, "handshakes", 32, &at))
+            .transpose()?;
+        config.live_memory = raw
+            .live_memory
+            .map(|m| validate_live_memory(m, &at))
+            .transpose()?;
         if let Some(t) = raw.timeout {
             config.timeout = t.0;
         }
@@ -189,12 +216,29 @@ impl Config {
     }
 }
 
-fn validate_concurrency(c: Spanned<usize>, at: &AtFn<'_>) -> Result<usize, SourceError> {
+/// A count that must be at least 1 (`0` would run nothing and wait for ever).
+fn at_least_one(
+    c: Spanned<usize>,
+    key: &str,
+    example: usize,
+    at: &AtFn<'_>,
+) -> Result<usize, SourceError> {
     if *c.get_ref() == 0 {
-        return Err(at(Some(c.span()), "concurrency must be at least 1".into())
-            .with_hint("e.g. concurrency = 64"));
+        return Err(at(Some(c.span()), format!("{key} must be at least 1"))
+            .with_hint(format!("e.g. {key} = {example}")));
     }
     Ok(c.into_inner())
+}
+
+/// The live panes' shared memory: at least 1 MiB, or panes would show next to nothing.
+fn validate_live_memory(m: Spanned<ByteSize>, at: &AtFn<'_>) -> Result<u64, SourceError> {
+    if m.get_ref().0 < 1 << 20 {
+        return Err(
+            at(Some(m.span()), "live_memory must be at least 1MiB".into())
+                .with_hint("e.g. live_memory = \"256MiB\" (output beyond it stays on disk)"),
+        );
+    }
+    Ok(m.into_inner().0)
 }
 
 #[cfg(test)]
@@ -220,7 +264,7 @@ tags = ["db", "web"]
 "#,
         )
         .expect("valid config");
-        assert_eq!(config.concurrency, 8);
+        assert_eq!(config.concurrency, Some(8));
         assert_eq!(config.select_targets("tag:web").expect("tag").len(), 2);
         assert_eq!(
             config.select_targets("orders").expect("name")[0]

@@ -20,6 +20,8 @@ pub fn ssh_context(
     }
     let mut ssh = crate::ssh::SshContext::new(ssh_config);
     ssh.accept_new = accept_new;
+    ssh.jumps =
+        crate::ssh::JumpPool::new(config.handshakes.unwrap_or(crate::ssh::DEFAULT_HANDSHAKES));
     ssh.options = config.ssh.clone();
     ssh.inventory = config.targets.clone();
     for name in &hosts {

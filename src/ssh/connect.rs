@@ -1,5 +1,6 @@
 //! One authenticated SSH connection to a host (directly or through its jump hosts), checked
-//! against known_hosts before anything is sent, with keepalives and a connect timeout.
+//! against known_hosts before anything is sent, with keepalives and a connect timeout; and the
+//! capture-wide pool of them, which also bounds handshakes in flight.
 use super::auth::authenticate;
 use super::known_hosts::{self, HostKeyVerdict};
 use super::resolve::SshEndpoint;
@@ -8,7 +9,15 @@ use russh::keys::PublicKeyOrCertificate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
 
+/// Handshakes (key exchange and login) in flight at once across all hosts, by default.
+pub const DEFAULT_HANDSHAKES: usize = 32;
+/// Longest a handshake holds its slot (see [`JumpPool::in_handshake_slot`]): a loopback or LAN
+/// handshake takes milliseconds, a busy host's a few hundred; a host that drops packets or
+/// never answers takes its whole connect timeout, and must not hold up others that long.
+const HANDSHAKE_SLOT: Duration = Duration::from_secs(3);
 /// Per-channel flow-control window: large enough that one stream fills a loopback or LAN link.
 const WINDOW_SIZE: u32 = 16 << 20;
 /// Largest SSH packet russh sends or accepts (OpenSSH's own is 32 KiB; 64 KiB halves per-packet work).
@@ -91,17 +100,34 @@ fn russh_config(endpoint: &SshEndpoint) -> Arc<client::Config> {
     })
 }
 
-/// Connections to jump hosts and `via` hosts, shared by every host and database behind them: a
-/// fleet behind one bastion opens one connection to it (a bastion's sshd drops bursts of new
-/// connections, `MaxStartups`).
-#[derive(Debug, Clone, Default)]
+/// Every SSH connection of a capture (hosts, jump hosts, `via` hosts), each made once and shared:
+/// a fleet behind one bastion opens one connection to it (a bastion's sshd drops bursts of new
+/// connections, `MaxStartups`). It also bounds handshakes in flight across all hosts.
+#[derive(Debug, Clone)]
 pub struct JumpPool {
     connections: Arc<Mutex<HashMap<String, SharedConnection>>>,
+    /// Key exchanges and logins at once: they are CPU work on both sides, so hundreds at once
+    /// only slow each other down.
+    handshakes: Arc<Semaphore>,
 }
 
 type SharedConnection = Arc<tokio::sync::OnceCell<Result<Arc<Connection>, String>>>;
 
+impl Default for JumpPool {
+    fn default() -> JumpPool {
+        JumpPool::new(DEFAULT_HANDSHAKES)
+    }
+}
+
 impl JumpPool {
+    /// A pool allowing `handshakes` key exchanges and logins in flight at once (at least 1).
+    pub fn new(handshakes: usize) -> JumpPool {
+        JumpPool {
+            connections: Arc::default(),
+            handshakes: Arc::new(Semaphore::new(handshakes.max(1))),
+        }
+    }
+
     /// The connection to `endpoint`, made once per capture (a failure is remembered too).
     pub async fn get(&self, endpoint: &SshEndpoint) -> Result<Arc<Connection>, String> {
         let cell = {
@@ -119,9 +145,26 @@ impl JumpPool {
         .await
         .clone()
     }
+
+    /// Runs `work` (reaching a host, key exchange and login) in a handshake slot. The slot is
+    /// given back after [`HANDSHAKE_SLOT`] even if `work` goes on: a host that drops packets or
+    /// is slow to answer costs no CPU here, and must not hold up the handshakes of others.
+    async fn in_handshake_slot<F: Future>(&self, work: F) -> F::Output {
+        let permit = self.handshakes.acquire().await.ok();
+        let mut work = std::pin::pin!(work);
+        tokio::select! {
+            out = &mut work => out,
+            _ = tokio::time::sleep(HANDSHAKE_SLOT) => {
+                drop(permit);
+                work.await
+            }
+        }
+    }
 }
 
-/// Connects and logs in to `endpoint` (through its jump hosts), within its connect timeout per hop.
+/// Connects and logs in to `endpoint` (through its jump hosts), within its connect timeout per
+/// hop, in a handshake slot (see [`JumpPool::in_handshake_slot`]). The slot covers reaching the
+/// host too: an sshd counts a connection against `MaxStartups` from the moment it accepts it.
 pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Connection, String> {
     let jump = match &endpoint.jump {
         Some(jump) => Some(
@@ -133,45 +176,44 @@ pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Conn
         None => None,
     };
     let limit = endpoint.connect_timeout;
-    match tokio::time::timeout(limit, handshake(Arc::clone(&endpoint), jump.as_deref())).await {
-        Ok(Ok(mut handle)) => {
-            match tokio::time::timeout(limit, authenticate(&mut handle, &endpoint)).await {
-                Ok(Ok(())) => Ok(Connection {
-                    handle,
-                    endpoint,
-                    _jump: jump,
-                }),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!(
-                    "{}: authentication did not finish within {}",
-                    endpoint.describe(),
-                    secs(limit)
-                )),
-            }
+    let login = async {
+        let reached = async {
+            let transport = transport(&endpoint, jump.as_deref()).await?;
+            handshake(Arc::clone(&endpoint), transport).await
+        };
+        let mut handle = tokio::time::timeout(limit, reached).await.map_err(|_| {
+            format!(
+                "{}: no SSH handshake within {} (the host is unreachable, or it accepted the connection but never spoke SSH)",
+                endpoint.describe(),
+                secs(limit)
+            )
+        })??;
+        match tokio::time::timeout(limit, authenticate(&mut handle, &endpoint)).await {
+            Ok(Ok(())) => Ok(handle),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!(
+                "{}: authentication did not finish within {}",
+                endpoint.describe(),
+                secs(limit)
+            )),
         }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(format!(
-            "{}: no SSH handshake within {} (the host is unreachable, or it accepted the connection but never spoke SSH)",
-            endpoint.describe(),
-            secs(limit)
-        )),
-    }
+    };
+    let handle = jumps.in_handshake_slot(login).await?;
+    Ok(Connection {
+        handle,
+        endpoint,
+        _jump: jump,
+    })
 }
 
-/// TCP (or a tunnel through `jump`) plus key exchange and the host key check.
-async fn handshake(
-    endpoint: Arc<SshEndpoint>,
-    jump: Option<&Connection>,
-) -> Result<Handle<Client>, String> {
-    let verdict = Arc::new(Mutex::new(None));
-    let handler = Client {
-        host: endpoint.host.clone(),
-        port: endpoint.port,
-        endpoint: Arc::clone(&endpoint),
-        verdict: Arc::clone(&verdict),
-    };
-    let config = russh_config(&endpoint);
-    let result = match jump {
+/// A byte stream to the host's sshd: a TCP connection, or a tunnel through `jump`.
+type Transport = Box<dyn TransportStream>;
+trait TransportStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> TransportStream for T {}
+
+/// Reaches the host: TCP to it, or a `direct-tcpip` channel through `jump`.
+async fn transport(endpoint: &SshEndpoint, jump: Option<&Connection>) -> Result<Transport, String> {
+    match jump {
         Some(jump) => {
             let channel = jump
                 .handle
@@ -189,16 +231,32 @@ async fn handshake(
                         jump.endpoint.describe()
                     )
                 })?;
-            client::connect_stream(config, channel.into_stream(), handler).await
+            Ok(Box::new(channel.into_stream()))
         }
         None => {
             let socket = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
                 .await
                 .map_err(|e| format!("{}: cannot connect: {e}", endpoint.describe()))?;
             let _ = socket.set_nodelay(true);
-            client::connect_stream(config, socket, handler).await
+            Ok(Box::new(socket))
         }
+    }
+}
+
+/// Key exchange and the host key check over `transport`.
+async fn handshake(
+    endpoint: Arc<SshEndpoint>,
+    transport: Transport,
+) -> Result<Handle<Client>, String> {
+    let verdict = Arc::new(Mutex::new(None));
+    let handler = Client {
+        host: endpoint.host.clone(),
+        port: endpoint.port,
+        endpoint: Arc::clone(&endpoint),
+        verdict: Arc::clone(&verdict),
     };
+    let config = russh_config(&endpoint);
+    let result = client::connect_stream(config, transport, handler).await;
     result.map_err(|e| {
         let verdict = verdict.lock().ok().and_then(|v| v.clone());
         match verdict {
@@ -210,4 +268,57 @@ async fn handshake(
 
 fn secs(d: Duration) -> String {
     humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handshakes_in_flight_are_bounded_and_a_stalled_one_gives_its_slot_back() {
+        let pool = JumpPool::new(3);
+        let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let works: Vec<_> = (0..12)
+            .map(|_| {
+                let (pool, now, peak) = (pool.clone(), Arc::clone(&now), Arc::clone(&peak));
+                tokio::spawn(async move {
+                    pool.in_handshake_slot(async {
+                        peak.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(40)).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for work in works {
+            work.await.expect("work");
+        }
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            3,
+            "at most 3 at once, and 3 used"
+        );
+
+        let one = JumpPool::new(1);
+        let stalled = {
+            let one = one.clone();
+            tokio::spawn(async move {
+                one.in_handshake_slot(tokio::time::sleep(Duration::from_secs(60)))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        one.in_handshake_slot(async {}).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= HANDSHAKE_SLOT - Duration::from_millis(100)
+                && waited < HANDSHAKE_SLOT + Duration::from_secs(2),
+            "the next handshake waited for the stalled one's slot, not for its end: {waited:?}"
+        );
+        stalled.abort();
+    }
 }

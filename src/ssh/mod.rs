@@ -9,7 +9,7 @@ pub mod known_hosts;
 pub mod resolve;
 pub mod ssh_config;
 
-pub use connect::{Connection, JumpPool, connect};
+pub use connect::{Connection, DEFAULT_HANDSHAKES, JumpPool, connect};
 pub use forward::Forward;
 pub use known_hosts::{HostKeyVerdict, UnknownHostPolicy};
 pub use resolve::{MAX_JUMPS, SshContext, SshEndpoint, SshTargetOptions};

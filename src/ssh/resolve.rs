@@ -6,16 +6,12 @@ use crate::model::{Target, TargetSpec};
 use crate::secret::SecretValue;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// Default time to reach a host and finish the SSH handshake.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default interval between keepalives when the server is silent.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
-/// Handshakes at once: key exchange is CPU work, so hundreds at once only slow each other down.
-pub const DEFAULT_SETUP_CONCURRENCY: usize = 32;
 /// How many `ProxyJump` hops a chain may have (guards against loops in ssh_config).
 pub const MAX_JUMPS: usize = 8;
 
@@ -36,10 +32,9 @@ pub struct SshContext {
     pub inventory: Vec<Target>,
     /// Resolved secret values by secret name (only those SSH targets use).
     pub secrets: BTreeMap<String, SecretValue>,
-    /// Limits concurrent handshakes across all hosts.
-    pub setup_permits: Arc<Semaphore>,
     pub connect_timeout: Option<Duration>,
-    /// Jump host connections shared by the hosts behind them.
+    /// Every connection of the capture (shared by the hosts behind a jump host, and by the
+    /// databases reached `via` a host), and the limit on handshakes in flight.
     pub jumps: super::connect::JumpPool,
 }
 
@@ -52,7 +47,6 @@ impl SshContext {
             options: BTreeMap::new(),
             inventory: Vec::new(),
             secrets: BTreeMap::new(),
-            setup_permits: Arc::new(Semaphore::new(DEFAULT_SETUP_CONCURRENCY)),
             connect_timeout: None,
             jumps: super::connect::JumpPool::default(),
         }

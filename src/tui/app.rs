@@ -663,7 +663,12 @@ impl App {
         self.notice(warnings);
         let dir = writer.dir().to_path_buf();
         tracing::info!(snapshot = %dir.display(), streams = plan.streams.len(), "capture started");
-        let live = Arc::new(LiveView::new(plan.streams.len(), LIVE_LINES, LIVE_BYTES));
+        let live = Arc::new(LiveView::with_budget(
+            plan.streams.len(),
+            LIVE_LINES,
+            LIVE_BYTES,
+            self.config.live_memory,
+        ));
         let control = CaptureControl::new(plan.streams.len());
         let capture_index = self.controls.len();
         self.controls.push(control.clone());
@@ -676,7 +681,7 @@ impl App {
             }
         }));
         let engine = Engine {
-            concurrency: self.config.concurrency,
+            limits: crate::capture::Limits::new(self.config.concurrency, self.config.per_host),
         };
         let engine_plan = plan.clone();
         let engine_live = Arc::clone(&live);

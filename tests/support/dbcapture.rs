@@ -1,5 +1,5 @@
 //! Runs query steps through the real engine into a snapshot in a temp dir, for database tests.
-use casefile::capture::{CaptureControl, Engine, LiveView, TargetRunner};
+use casefile::capture::{CaptureControl, Engine, Limits, LiveView, TargetRunner};
 use casefile::model::{CapturePlan, Repeat, StepAction, StreamSpec, Target, TargetSpec};
 use casefile::redact::Redactor;
 use casefile::secret::SecretRef;
@@ -110,17 +110,19 @@ pub async fn capture(target: Target, password: Option<&str>, streams: Vec<Stream
     let live = Arc::new(LiveView::new(plan.streams.len(), 100, 1 << 20));
     let control = CaptureControl::new(plan.streams.len());
     let runner = TargetRunner::for_database(&target, secret.as_ref().map(|(_, v)| v.clone()));
-    let manifest = Engine { concurrency: 8 }
-        .run_with_runners(
-            &plan,
-            vec![runner],
-            Arc::clone(&writer),
-            live,
-            &control,
-            None,
-        )
-        .await
-        .expect("capture runs");
+    let manifest = Engine {
+        limits: Limits::new(Some(8), None),
+    }
+    .run_with_runners(
+        &plan,
+        vec![runner],
+        Arc::clone(&writer),
+        live,
+        &control,
+        None,
+    )
+    .await
+    .expect("capture runs");
     Captured {
         dir: writer.dir().to_path_buf(),
         parent,

@@ -82,7 +82,8 @@ impl Sshd {
         Sshd::start_on(keys, &["127.0.0.1"], "")
     }
 
-    /// sshd on the given loopback addresses (at most 16), with extra config lines.
+    /// sshd on the given loopback addresses (at most 16), with extra config lines (which win
+    /// over the harness's defaults).
     pub fn start_on(keys: &SshKeys, addresses: &[&str], extra: &str) -> Sshd {
         assert!(
             addresses.iter().all(|a| a.starts_with("127.")),
@@ -95,11 +96,30 @@ impl Sshd {
             .iter()
             .map(|a| format!("ListenAddress {a}\n"))
             .collect();
+        let defaults = [
+            "PermitRootLogin prohibit-password",
+            "UsePAM no",
+            "PasswordAuthentication yes",
+            "KbdInteractiveAuthentication no",
+            "StrictModes no",
+            "MaxStartups 200:30:300",
+            "MaxSessions 100",
+            "AllowTcpForwarding yes",
+            "LogLevel DEBUG1",
+            "PrintMotd no",
+            "AcceptEnv none",
+        ];
+        // A keyword in `extra` replaces the default (sshd keeps the first value of most keywords
+        // but the last of some, such as MaxStartups).
+        let keyword = |line: &str| line.split_whitespace().next().unwrap_or("").to_lowercase();
+        let overridden: Vec<String> = extra.lines().map(keyword).collect();
+        let defaults: String = defaults
+            .iter()
+            .filter(|d| !overridden.contains(&keyword(d)))
+            .map(|d| format!("{d}\n"))
+            .collect();
         let config = format!(
-            "Port {port}\n{listen}HostKey {host_key}\nPidFile {pid}\nAuthorizedKeysFile {auth}\n\
-             PermitRootLogin prohibit-password\nUsePAM no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n\
-             StrictModes no\nMaxStartups 200:30:300\nMaxSessions 100\nAllowTcpForwarding yes\nLogLevel DEBUG1\n\
-             PrintMotd no\nAcceptEnv none\n{extra}\n",
+            "Port {port}\n{listen}HostKey {host_key}\nPidFile {pid}\nAuthorizedKeysFile {auth}\n{defaults}{extra}\n",
             host_key = keys.host_key().display(),
             pid = dir.path().join("sshd.pid").display(),
             auth = keys.dir.path().join("authorized_keys").display(),

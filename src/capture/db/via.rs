@@ -5,7 +5,7 @@
 use crate::ssh::{Forward, JumpPool, SshContext, SshEndpoint};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 /// The way to one database server through one SSH host.
 pub struct Via {
@@ -13,7 +13,6 @@ pub struct Via {
     name: String,
     bastion: Arc<SshEndpoint>,
     jumps: JumpPool,
-    setup_permits: Arc<Semaphore>,
     /// The database address as the SSH host sees it.
     host: String,
     port: u16,
@@ -53,7 +52,6 @@ impl Via {
             name: name.to_string(),
             bastion: Arc::new(bastion),
             jumps: ssh.jumps.clone(),
-            setup_permits: Arc::clone(&ssh.setup_permits),
             host: host.to_string(),
             port,
             dir,
@@ -78,14 +76,7 @@ impl Via {
         let made = self
             .forward
             .get_or_init(|| async {
-                let connection = {
-                    let _permit = self
-                        .setup_permits
-                        .acquire()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    self.jumps.get(&self.bastion).await?
-                };
+                let connection = self.jumps.get(&self.bastion).await?;
                 Forward::start(connection, &self.socket, &self.host, self.port)
                     .map_err(|e| format!("cannot listen on {}: {e}", self.socket.display()))
             })
