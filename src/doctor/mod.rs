@@ -20,6 +20,7 @@ mod config;
 mod db;
 mod pagerduty;
 mod s3;
+mod scrub;
 mod secrets;
 mod ssh;
 
@@ -201,18 +202,11 @@ impl Report {
     /// Replaces every resolved secret value in every text with `[REDACTED]`: a server may echo
     /// what it was sent, and the report goes to a terminal or a CI log.
     fn scrub(&mut self, values: &[String]) {
-        let scrub = |text: &mut String| {
-            for value in values.iter().filter(|v| v.len() >= 4) {
-                if text.contains(value.as_str()) {
-                    *text = text.replace(value.as_str(), "[REDACTED]");
-                }
-            }
-        };
         for check in &mut self.checks {
-            scrub(&mut check.target);
-            scrub(&mut check.detail);
+            check.target = scrub::scrub(&check.target, values);
+            check.detail = scrub::scrub(&check.detail, values);
             if let Some(fix) = &mut check.fix {
-                scrub(fix);
+                *fix = scrub::scrub(fix, values);
             }
         }
     }
