@@ -372,7 +372,7 @@ fn drive_tui(tmux: &dyn Fn(&[&str]) -> Result<String, String>) -> Result<(u64, D
     keys(&["Space", "Down", "t", "Tab", "/"])?;
     tmux(&["send-keys", "-t", "t", "-l", "linux-triage"])?;
     keys(&["Enter", "Space"])?;
-    let plan = wait_for("streams", Duration::from_secs(20))?;
+    let plan = wait_for("streams on", Duration::from_secs(20))?;
     keys(&["s"])?;
     let started = Instant::now();
     let pane_pid = tmux(&["display", "-p", "-t", "t", "#{pane_pid}"])?;

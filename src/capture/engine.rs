@@ -167,8 +167,8 @@ impl Engine {
 }
 
 /// Waits for the stream's turn: its target ready (an SSH host connected, within the step's
-/// timeout), then a slot on that target, then a global one, in that order, so a stream waiting
-/// for a busy, slow or unreachable host holds nothing the other hosts need.
+/// timeout of its handshake starting), then a slot on that target, then a global one, in that
+/// order, so a stream waiting for a busy, slow or unreachable host holds nothing others need.
 async fn wait_turn(
     runner: &Result<TargetRunner, String>,
     spec: &crate::model::StreamSpec,
@@ -176,7 +176,7 @@ async fn wait_turn(
     global: Arc<Semaphore>,
 ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), StreamResult> {
     if let Ok(runner) = runner
-        && let Err(reason) = runner.ready(super::deadline::after(spec.timeout)).await
+        && let Err(reason) = runner.ready(spec.timeout).await
     {
         let mut timed_out = not_run(StreamStatus::TimedOut, &reason);
         timed_out.timed_out = true;

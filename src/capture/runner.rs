@@ -149,13 +149,13 @@ impl TargetRunner {
         })
     }
 
-    /// Waits until the target can take streams, at most until `deadline`; the reason if it could
-    /// not by then. An SSH host connects here (a failure is kept for its streams to report), so
-    /// the engine gives a host its stream slots once it is connected: the streams of a host that
-    /// never answers all wait at once, and end together at their timeout.
-    pub async fn ready(&self, deadline: tokio::time::Instant) -> Result<(), String> {
+    /// Waits until the target can take streams; the reason if it could not within `limit` (the
+    /// step's timeout) of starting to connect. An SSH host connects here (a failure is kept for
+    /// its streams to report), so the engine gives a host its stream slots once it is connected:
+    /// the streams of a host that never answers all wait at once, and end together.
+    pub async fn ready(&self, limit: std::time::Duration) -> Result<(), String> {
         match self {
-            TargetRunner::Ssh(ssh) => ssh.ready(deadline).await,
+            TargetRunner::Ssh(ssh) => ssh.ready(limit).await,
             _ => Ok(()),
         }
     }

@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long a control message (EOF, signal, close) may wait for room on a stuck connection.
 const SEND_LIMIT: Duration = Duration::from_secs(1);
+/// How often a stream queued for its host's handshake checks whether the handshake began.
+const QUEUED_CHECK: Duration = Duration::from_millis(100);
 /// How often a channel refused by a server at its session limit is asked for again, at most.
 const CHANNEL_RETRY: Duration = Duration::from_millis(200);
 /// How long output may keep coming after the step's exit status (a background child holding
@@ -107,19 +109,35 @@ impl SshRunner {
             .clone()
     }
 
-    /// Connects (once for all the host's streams), at most until `deadline`. A failure to
-    /// connect is not reported here but by [`SshRunner::run`], which finds it remembered.
-    pub async fn ready(&self, deadline: Instant) -> Result<(), String> {
-        tokio::time::timeout_at(deadline, self.connection())
-            .await
-            .map(|_| ())
-            .map_err(|_| still_connecting(&self.endpoint))
+    /// Connects (once for all the host's streams), giving up `limit` after the handshake got
+    /// its slot: time queued behind other hosts' handshakes does not count, so a big fleet's
+    /// last hosts are not timed out for waiting their turn. A failure to connect is not reported
+    /// here but by [`SshRunner::run`], which finds it remembered.
+    pub async fn ready(&self, limit: Duration) -> Result<(), String> {
+        let mut connecting = std::pin::pin!(self.connection());
+        loop {
+            let started = self.jumps.handshake_started(&self.endpoint);
+            let check_at = match started {
+                Some(at) => at
+                    .checked_add(limit)
+                    .unwrap_or_else(|| super::deadline::after(limit)),
+                None => Instant::now() + QUEUED_CHECK,
+            };
+            tokio::select! {
+                _ = &mut connecting => return Ok(()),
+                _ = sleep_until(check_at) => {
+                    if started.is_some() {
+                        return Err(still_connecting(&self.endpoint));
+                    }
+                }
+            }
+        }
     }
 
     /// Opens a session channel. A server that allows fewer sessions per connection
     /// (`MaxSessions`) than the per-host limit refuses the extra ones: such a stream waits for
     /// another channel of this host to close and tries again (its caller bounds the wait by the
-    /// step's deadline). Refused before any channel was ever opened is an error.
+    /// step's deadline). Refused when no channel was ever opened is an error.
     async fn open_channel(
         &self,
         connection: &Connection,
@@ -132,12 +150,15 @@ impl SshRunner {
                     self.channels.ever.fetch_add(1, Ordering::SeqCst);
                     return Ok((channel, OpenChannel(Arc::clone(&self.channels))));
                 }
-                // The server has run sessions on this connection: it is at its limit. A channel
-                // just closed on our side may not be freed on the server's yet, hence the retry.
-                Err(russh::Error::ChannelOpenFailure(_))
-                    if self.channels.ever.load(Ordering::SeqCst) > 0 =>
-                {
+                // If the server has run sessions on this connection, it is at its limit: wait
+                // for one of ours to close (one just closed may not be freed on the server's side
+                // yet, hence the retry). The wait also lets the channels opened alongside this one
+                // report success; a server that has let none open refuses sessions altogether.
+                Err(e @ russh::Error::ChannelOpenFailure(_)) => {
                     let _ = tokio::time::timeout(CHANNEL_RETRY, closed).await;
+                    if self.channels.ever.load(Ordering::SeqCst) == 0 {
+                        return Err(e);
+                    }
                 }
                 Err(e) => return Err(e),
             }

@@ -106,6 +106,9 @@ fn russh_config(endpoint: &SshEndpoint) -> Arc<client::Config> {
 #[derive(Debug, Clone)]
 pub struct JumpPool {
     connections: Arc<Mutex<HashMap<String, SharedConnection>>>,
+    /// When each endpoint's handshake got its slot: time queued for a slot is not time spent
+    /// connecting (see [`JumpPool::handshake_started`]).
+    started: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
     /// Key exchanges and logins at once: they are CPU work on both sides, so hundreds at once
     /// only slow each other down.
     handshakes: Arc<Semaphore>,
@@ -124,6 +127,7 @@ impl JumpPool {
     pub fn new(handshakes: usize) -> JumpPool {
         JumpPool {
             connections: Arc::default(),
+            started: Arc::default(),
             handshakes: Arc::new(Semaphore::new(handshakes.max(1))),
         }
     }
@@ -146,11 +150,24 @@ impl JumpPool {
         .clone()
     }
 
+    /// When the handshake to `endpoint` got its slot (`None`: not yet, or never tried). A big
+    /// fleet queues for slots; a step's timeout bounds connecting from this moment on.
+    pub fn handshake_started(&self, endpoint: &SshEndpoint) -> Option<tokio::time::Instant> {
+        self.started
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&endpoint.describe()).copied())
+    }
+
     /// Runs `work` (reaching a host, key exchange and login) in a handshake slot. The slot is
     /// given back after [`HANDSHAKE_SLOT`] even if `work` goes on: a host that drops packets or
     /// is slow to answer costs no CPU here, and must not hold up the handshakes of others.
-    async fn in_handshake_slot<F: Future>(&self, work: F) -> F::Output {
+    /// `key` is the endpoint's [`SshEndpoint::describe`].
+    async fn in_handshake_slot<F: Future>(&self, key: String, work: F) -> F::Output {
         let permit = self.handshakes.acquire().await.ok();
+        if let Ok(mut started) = self.started.lock() {
+            started.insert(key, tokio::time::Instant::now());
+        }
         let mut work = std::pin::pin!(work);
         tokio::select! {
             out = &mut work => out,
@@ -198,7 +215,7 @@ pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Conn
             )),
         }
     };
-    let handle = jumps.in_handshake_slot(login).await?;
+    let handle = jumps.in_handshake_slot(endpoint.describe(), login).await?;
     Ok(Connection {
         handle,
         endpoint,
@@ -284,7 +301,7 @@ mod tests {
             .map(|_| {
                 let (pool, now, peak) = (pool.clone(), Arc::clone(&now), Arc::clone(&peak));
                 tokio::spawn(async move {
-                    pool.in_handshake_slot(async {
+                    pool.in_handshake_slot("a".into(), async {
                         peak.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(40)).await;
                         now.fetch_sub(1, Ordering::SeqCst);
@@ -306,13 +323,16 @@ mod tests {
         let stalled = {
             let one = one.clone();
             tokio::spawn(async move {
-                one.in_handshake_slot(tokio::time::sleep(Duration::from_secs(60)))
-                    .await
+                one.in_handshake_slot(
+                    "stalled".into(),
+                    tokio::time::sleep(Duration::from_secs(60)),
+                )
+                .await
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let started = Instant::now();
-        one.in_handshake_slot(async {}).await;
+        one.in_handshake_slot("next".into(), async {}).await;
         let waited = started.elapsed();
         assert!(
             waited >= HANDSHAKE_SLOT - Duration::from_millis(100)
