@@ -4,7 +4,12 @@
 //!     cargo run --example screenshots            # or scripts/screenshots.sh
 // A developer tool: prints the paths of the screenshots it wrote.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-use casefile::tui::{app::Screen, demo::demo_app, svg::buffer_to_svg, theme::Theme};
+use casefile::tui::{
+    app::{App, Screen},
+    demo::{FleetShot, demo_app, demo_fleet_shot},
+    svg::buffer_to_svg,
+    theme::Theme,
+};
 use ratatui::{Terminal, backend::TestBackend};
 use std::path::Path;
 
@@ -27,18 +32,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let theme = Theme::builtin(theme_name)?;
         let mut app = demo_app(*screen, theme.clone(), &scratch)?;
         app.help = *help;
-        let mut terminal = Terminal::new(TestBackend::new(120, 40))?;
-        terminal.draw(|frame| app.render(frame))?;
-        let svg = buffer_to_svg(
-            terminal.backend().buffer(),
-            theme.base.fg.unwrap_or_default(),
-            theme.base.bg.unwrap_or_default(),
-        );
-        let path = out.join(format!("{name}.svg"));
-        std::fs::write(&path, svg)?;
-        println!("{}", path.display());
+        write_shot(&out, name, &mut app, &theme)?;
+    }
+    // The fleet views: 50 hosts × 5 steps on the overview, a folded step, a diff.
+    let fleet: &[(&str, FleetShot)] = &[
+        ("fleet-overview", FleetShot::Overview),
+        ("fleet-folded", FleetShot::Folded),
+        ("fleet-diff", FleetShot::Diff),
+    ];
+    for (name, shot) in fleet {
+        let theme = Theme::dark();
+        let mut app = demo_fleet_shot(*shot, theme.clone());
+        write_shot(&out, name, &mut app, &theme)?;
     }
     std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// Draws `app` at 120×40 and writes it as `out/NAME.svg`.
+fn write_shot(
+    out: &Path,
+    name: &str,
+    app: &mut App,
+    theme: &Theme,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut terminal = Terminal::new(TestBackend::new(120, 40))?;
+    // Twice: the first frame picks the view for the size (the overview for a fleet).
+    terminal.draw(|frame| app.render(frame))?;
+    terminal.draw(|frame| app.render(frame))?;
+    let svg = buffer_to_svg(
+        terminal.backend().buffer(),
+        theme.base.fg.unwrap_or_default(),
+        theme.base.bg.unwrap_or_default(),
+    );
+    let path = out.join(format!("{name}.svg"));
+    std::fs::write(&path, svg)?;
+    println!("{}", path.display());
     Ok(())
 }
 

@@ -51,6 +51,15 @@ pub enum Cmd {
     New,
     Duplicate,
     Save,
+    Overview,
+    ProblemsOnly,
+    TagFilter,
+    StepFilter,
+    Mark,
+    Diff,
+    DiffLayout,
+    FoldMode,
+    Compare,
 }
 
 impl Cmd {
@@ -110,6 +119,39 @@ impl Cmd {
         (Cmd::New, "new", "new preset from a template"),
         (Cmd::Duplicate, "duplicate", "duplicate into a user preset"),
         (Cmd::Save, "save", "save"),
+        (Cmd::Overview, "overview", "overview matrix ↔ pane grid"),
+        (
+            Cmd::ProblemsOnly,
+            "problems",
+            "problems only: failed, timed out, exit ≠ 0",
+        ),
+        (
+            Cmd::TagFilter,
+            "tag_filter",
+            "only the next tag's targets (then all)",
+        ),
+        (
+            Cmd::StepFilter,
+            "step_filter",
+            "only this step / every step",
+        ),
+        (Cmd::Mark, "mark", "mark a stream to diff against"),
+        (
+            Cmd::Diff,
+            "diff",
+            "diff vs the mark, else vs the step majority",
+        ),
+        (
+            Cmd::DiffLayout,
+            "diff_layout",
+            "diff: side by side ↔ unified",
+        ),
+        (
+            Cmd::FoldMode,
+            "fold_mode",
+            "fold exact ↔ by shape (numbers, ids masked)",
+        ),
+        (Cmd::Compare, "compare", "compare with an earlier capture…"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -210,4 +252,21 @@ pub enum Effect {
     AllowIntrusive,
     /// Discard the editor's unsaved text and leave it.
     DiscardEdit,
+    /// Load two streams of the current screen's capture and show their diff (off the loop).
+    OpenDiff {
+        a: usize,
+        b: usize,
+    },
+    /// Fold the current screen's streams again, by shape (`true`) or exactly.
+    Refold {
+        shape: bool,
+    },
+    /// List recent captures to compare the replayed one with.
+    PickBaseline,
+    /// Compare the replayed capture with this earlier one (off the loop).
+    CompareWith(PathBuf),
+    /// Diff one stream of the replayed capture against the baseline's same target and step.
+    OpenBaselineDiff {
+        stream: usize,
+    },
 }

@@ -3,6 +3,8 @@
 //! The loop waits on terminal input (`EventStream`), a `Notify` poked by the live views, an app
 //! channel (incidents loaded, capture finished, preset saved) and a tick while something moves;
 //! it draws only when something changed, at most [`FRAME`] apart.
+mod fleet; // the fleet views' background work: folding, diffs, "compare with…"
+
 use super::action::{Action, Cmd, Effect};
 use super::keymap::{Keymap, Scope};
 use super::screens::{
@@ -130,6 +132,8 @@ pub enum AppEvent {
     /// Bytes of the archive the store has acknowledged.
     ExportUploaded(u64),
     ExportFinished(ExportOutcome),
+    /// Folded groups, a diff or a comparison for the fleet views.
+    Fleet(super::fleet_jobs::FleetEvent),
 }
 
 /// Where the app opens.
@@ -176,6 +180,8 @@ pub struct App {
     tx: mpsc::Sender<AppEvent>,
     pub wake: Arc<Notify>,
     last_tick: Instant,
+    /// The fold jobs of the run and replay screens (stopped when replaced or dropped).
+    fold_jobs: fleet::FoldJobs,
 }
 
 impl App {
@@ -211,6 +217,7 @@ impl App {
             tx,
             wake: Arc::new(Notify::new()),
             last_tick: Instant::now(),
+            fold_jobs: fleet::FoldJobs::default(),
         };
         if let Some(problem) = app.library.problems.first() {
             app.message = Some(format!(
@@ -289,6 +296,9 @@ impl App {
         self.last_tick = now;
         if let Some(run) = self.run.as_mut() {
             run.now = now;
+            if self.screen == Screen::Run {
+                run.update(Action::Tick(dt));
+            }
         }
         if self.screen == Screen::Replay
             && let Some(replay) = self.replay.as_mut()
@@ -537,6 +547,11 @@ impl App {
                     editor.discard();
                 }
             }
+            effect @ (Effect::OpenDiff { .. }
+            | Effect::Refold { .. }
+            | Effect::PickBaseline
+            | Effect::CompareWith(_)
+            | Effect::OpenBaselineDiff { .. }) => self.fleet_effect(effect),
         }
     }
 
@@ -706,7 +721,10 @@ impl App {
         };
         match (rerun_pane, self.run.as_mut()) {
             (Some(pane), Some(run)) => run.add_rerun(pane, capture),
-            _ => self.run = Some(RunState::new(capture)),
+            _ => {
+                self.run = Some(RunState::new(capture));
+                self.start_fold(super::fleet_jobs::FleetScreen::Run, false);
+            }
         }
         self.goto(Screen::Run);
     }
@@ -759,6 +777,7 @@ impl App {
                 Ok(player) => {
                     self.message = None;
                     self.replay = Some(ReplayState::new(*player));
+                    self.start_fold(super::fleet_jobs::FleetScreen::Replay, false);
                     self.goto(Screen::Replay);
                 }
                 Err(e) => self.message = Some(format!("error: {e}")),
@@ -810,6 +829,7 @@ impl App {
                     export.on_uploaded(bytes);
                 }
             }
+            AppEvent::Fleet(event) => self.on_fleet_event(event),
             AppEvent::ExportFinished(outcome) => {
                 if let Some(e) = &outcome.error {
                     tracing::error!(error = %e, "export failed");

@@ -472,3 +472,272 @@ fn demo_export(dir: PathBuf, manifest: crate::snapshot::Manifest, config: &Confi
     ));
     export
 }
+
+/// Steps of the demo fleet (the first five in the screenshots, all 14 in the benchmark).
+const FLEET_STEPS: [&str; 14] = [
+    "uptime",
+    "kernel",
+    "disk-space",
+    "top-cpu",
+    "dmesg",
+    "memory",
+    "sockets",
+    "nginx-errors",
+    "journal",
+    "io-stat",
+    "net-stat",
+    "ntp",
+    "mounts",
+    "limits",
+];
+
+/// The demo fleet's plan: `web01`…`web48` (tag web) and `db01`, `db02` (tag db) × 5
+/// linux-triage steps, plus the processlist on the database hosts (a step only some rows have).
+pub fn demo_fleet_plan() -> CapturePlan {
+    demo_fleet_plan_sized(48, 5)
+}
+
+/// `web` web hosts (plus two database hosts) × `steps` steps (at most 14).
+pub fn demo_fleet_plan_sized(web: usize, steps: usize) -> CapturePlan {
+    let host = |name: String, tag: &str| Target {
+        spec: crate::model::TargetSpec::Ssh {
+            user: Some("ops".into()),
+            host: format!("{name}.prod"),
+            port: None,
+        },
+        name,
+        tags: vec![tag.to_string(), "prod".into()],
+        source: "casefile.toml".into(),
+        password_secret: None,
+    };
+    let mut targets: Vec<Target> = (1..=web)
+        .map(|i| host(format!("web{i:02}"), "web"))
+        .collect();
+    targets.extend((1..=2).map(|i| host(format!("db{i:02}"), "db")));
+    let mut streams = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        for step in FLEET_STEPS.iter().take(steps) {
+            let n = streams.len();
+            streams.push(spec(
+                n,
+                t,
+                "linux-triage",
+                step,
+                StepAction::Command(step.to_string()),
+            ));
+        }
+        if target.name.starts_with("db") {
+            let n = streams.len();
+            streams.push(spec(
+                n,
+                t,
+                "mysql",
+                "processlist",
+                StepAction::Query("SHOW FULL PROCESSLIST".into()),
+            ));
+        }
+    }
+    CapturePlan {
+        incident: demo_plan().incident,
+        targets,
+        streams,
+    }
+}
+
+/// What a fleet stream printed: the same on every host, except the odd ones out (web07 runs an
+/// older kernel, web23's disk is full).
+pub fn demo_fleet_output(host: &str, step: &str) -> String {
+    match step {
+        "uptime" => " 13:02:11 up 41 days,  3:12,  0 users,  load average: 0.42, 0.40, 0.38\n".into(),
+        "kernel" if host == "web07" => {
+            "Linux 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux\n".into()
+        }
+        "kernel" => {
+            "Linux 6.1.0-27-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.115-1 (2024-11-01) x86_64 GNU/Linux\n".into()
+        }
+        "disk-space" => {
+            let var = if host == "web23" { "97%" } else { "41%" };
+            format!(
+                "Filesystem      Size  Used Avail Use% Mounted on\n/dev/nvme0n1p1   40G   14G   24G  37% /\n/dev/nvme1n1    200G   82G  118G  {var} /var\ntmpfs           7.8G  1.2M  7.8G   1% /run\n"
+            )
+        }
+        "top-cpu" => "    PID %CPU %MEM COMMAND\n   2211 12.0  3.1 nginx\n   4412  8.5 22.0 java\n".into(),
+        "dmesg" if host == "web07" => {
+            "[Wed Nov 25 13:01:12 2026] nginx[2211]: segfault at 0 ip 00007f3a sp 00007ffd error 4\n".into()
+        }
+        "dmesg" => String::new(),
+        "processlist" => "Id\tUser\tHost\tdb\tCommand\tTime\tState\tInfo\n".into(),
+        other => format!("{other}: nothing unusual\n"),
+    }
+}
+
+/// The fleet's live view mid-capture: most streams done, web07's dmesg exited 1, web31's
+/// top-cpu timed out, web44 could not connect, the last hosts still running or queued.
+pub fn demo_fleet_live(plan: &CapturePlan, all_running: bool) -> Arc<LiveView> {
+    let live = Arc::new(LiveView::new(plan.streams.len(), 2_000, 1 << 20));
+    for (i, (stream, spec)) in live.streams.iter().zip(&plan.streams).enumerate() {
+        let host = plan.targets[spec.target].name.as_str();
+        let (status, res) = match (host, spec.step.as_str()) {
+            _ if all_running => (StreamStatus::Running, None),
+            ("web44", _) => (
+                StreamStatus::Failed,
+                Some(result(
+                    StreamStatus::Failed,
+                    None,
+                    3,
+                    Some("web44.prod:22: connection refused"),
+                )),
+            ),
+            ("web31", "top-cpu") => (
+                StreamStatus::TimedOut,
+                Some(result(
+                    StreamStatus::TimedOut,
+                    None,
+                    30_000,
+                    Some("the step ran past its timeout and was stopped"),
+                )),
+            ),
+            ("web07", "dmesg") => (
+                StreamStatus::Exited,
+                Some(result(StreamStatus::Exited, Some(1), 40, None)),
+            ),
+            ("db02", _) => (StreamStatus::Queued, None),
+            ("db01", _) if i % 2 == 0 => (StreamStatus::Running, None),
+            _ => (
+                StreamStatus::Exited,
+                Some(result(StreamStatus::Exited, Some(0), 120, None)),
+            ),
+        };
+        let output = demo_fleet_output(host, &spec.step);
+        if status != StreamStatus::Queued && status != StreamStatus::Failed {
+            stream.ring().push(Fd::Out, output.as_bytes());
+        }
+        // Recorded sizes and hashes, as the writer settles them (folding reads no file then).
+        let res = res.map(|mut r| {
+            let printed = if status == StreamStatus::Failed {
+                ""
+            } else {
+                output.as_str()
+            };
+            r.stdout.bytes = printed.len() as u64;
+            r.stdout.sha256 = Some(sha256_hex(printed.as_bytes()));
+            r.stderr.sha256 = Some(sha256_hex(b""));
+            r
+        });
+        stream.set_status(status, res);
+    }
+    live
+}
+
+/// An app on the Run screen showing the demo fleet (the overview, chosen by size at the
+/// first draw).
+pub fn demo_fleet_app(theme: Theme) -> App {
+    demo_fleet_app_with(theme, 48, 5, false)
+}
+
+/// The demo fleet app with `web` web hosts × `steps` steps; with `all_running`, every stream
+/// still runs (the benchmark's worst case).
+pub fn demo_fleet_app_with(theme: Theme, web: usize, steps: usize, all_running: bool) -> App {
+    let config = demo_config();
+    let (mut app, _rx) = App::new(config, theme, Keymap::default());
+    let plan = demo_fleet_plan_sized(web, steps);
+    let live = demo_fleet_live(&plan, all_running);
+    let mut run = RunState::new(RunCapture {
+        plan,
+        live,
+        dir: PathBuf::from(DEMO_CAPTURE_DIR).join("20261125T131502-fleet"),
+        state: None,
+    });
+    run.now = Instant::now() + Duration::from_millis(9_400);
+    app.run = Some(run);
+    app.screen = Screen::Run;
+    app
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Which fleet screenshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetShot {
+    /// The overview, folded: web07's and web23's odd cells highlighted.
+    Overview,
+    /// The cursor on web07's kernel: the step's groups below the matrix.
+    Folded,
+    /// web23's disk space against the majority's.
+    Diff,
+}
+
+/// The demo fleet folded exactly, as the fold job leaves it once these streams have ended.
+pub fn demo_fleet_folded(theme: Theme) -> App {
+    use crate::tui::fleet_jobs::{fold_finished, fold_view};
+    let mut app = demo_fleet_app(theme);
+    if let Some(run) = app.run.as_mut() {
+        let capture = &run.captures[0];
+        let mut folder = crate::fleet::Folder::new();
+        let mut pending: Vec<usize> = (0..capture.plan.streams.len()).collect();
+        fold_finished(
+            &capture.plan,
+            &capture.live,
+            &capture.dir,
+            crate::fleet::FoldMode::Exact,
+            &mut folder,
+            &mut pending,
+        );
+        let view = fold_view(&folder, &run.fleet.overview.matrix, false);
+        run.fleet.overview.set_fold(Arc::new(view));
+        run.fleet.view = super::widgets::fleet_view::View::Overview;
+    }
+    app
+}
+
+/// The demo fleet as one of the screenshots shows it.
+pub fn demo_fleet_shot(shot: FleetShot, theme: Theme) -> App {
+    use super::action::{Action, Cmd};
+    let mut app = demo_fleet_folded(theme);
+    if shot == FleetShot::Overview {
+        return app;
+    }
+    // Folded: web07's kernel (row 7, column 2). Diff: web23's disk space (row 23, column 3).
+    let (row, col) = if shot == FleetShot::Folded {
+        (7, 2)
+    } else {
+        (23, 3)
+    };
+    for _ in 1..row {
+        app.dispatch(Action::Cmd(Cmd::Down));
+    }
+    for _ in 1..col {
+        app.dispatch(Action::Cmd(Cmd::Right));
+    }
+    if shot == FleetShot::Diff
+        && let Some(run) = app.run.as_mut()
+    {
+        let options = crate::fleet::DiffOptions {
+            context: usize::MAX,
+            ..Default::default()
+        };
+        let old = demo_fleet_output("web01", "disk-space");
+        let new = demo_fleet_output("web23", "disk-space");
+        let stdout = crate::fleet::diff_streams(old.as_bytes(), new.as_bytes(), &options);
+        let stderr = crate::fleet::diff_streams(b"", b"", &options);
+        let like_it = run
+            .fleet
+            .overview
+            .fold
+            .as_ref()
+            .and_then(|f| f.largest(2))
+            .map(|g| g.streams.len())
+            .unwrap_or(0);
+        let view = crate::tui::fleet_jobs::diff_view(
+            format!("web01 · linux-triage/disk-space · exit 0 ({like_it} like it)"),
+            "web23 · linux-triage/disk-space · exit 0".into(),
+            &stdout,
+            &stderr,
+        );
+        run.fleet.show_diff(view);
+    }
+    app
+}

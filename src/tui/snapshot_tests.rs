@@ -163,3 +163,124 @@ fn editor_highlights_the_error_line() {
         "only that line"
     );
 }
+
+/// The fleet overview: 50 hosts × 5 steps opens on the matrix (more streams than the grid
+/// shows at a readable size); filters, Enter (zoomed pane) and Esc (back) as a user sees them.
+#[test]
+fn fleet_overview() {
+    use super::demo::demo_fleet_app;
+    use super::widgets::fleet_view::View;
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut app = demo_fleet_app(Theme::dark());
+        insta::assert_snapshot!(
+            format!("fleet_overview_{w}x{h}"),
+            draw(&mut app, w, h).backend()
+        );
+    }
+    let mut app = demo_fleet_app(Theme::dark());
+    draw(&mut app, 120, 40);
+    let view = |app: &App| app.run.as_ref().map(|r| r.fleet.view);
+    assert_eq!(view(&app), Some(View::Overview));
+    app.dispatch(Action::Cmd(Cmd::ProblemsOnly));
+    insta::assert_snapshot!("fleet_problems_120x40", draw(&mut app, 120, 40).backend());
+    // Down to web31 (the second problem row), right to top-cpu, Enter: its pane, zoomed.
+    app.dispatch(Action::Cmd(Cmd::Down));
+    for _ in 0..3 {
+        app.dispatch(Action::Cmd(Cmd::Right));
+    }
+    app.dispatch(Action::Cmd(Cmd::Zoom));
+    assert_eq!(view(&app), Some(View::Grid));
+    let screen = draw(&mut app, 120, 40);
+    let text = screen.backend().to_string();
+    assert!(text.contains("web31 · linux-triage/top-cpu"), "{text}");
+    assert!(text.contains("timed out"), "{text}");
+    app.dispatch(Action::Cmd(Cmd::Back));
+    assert_eq!(view(&app), Some(View::Overview), "esc comes back");
+    app.dispatch(Action::Cmd(Cmd::Overview));
+    assert_eq!(view(&app), Some(View::Grid), "o: the pane grid");
+    app.dispatch(Action::Cmd(Cmd::Overview));
+    assert_eq!(view(&app), Some(View::Overview));
+    app.help = true;
+    insta::assert_snapshot!("fleet_help_120x40", draw(&mut app, 120, 40).backend());
+}
+
+/// Glyphs in the theme's status colours, the cursor in the selected style.
+#[test]
+fn overview_cells_use_the_theme() {
+    use super::demo::demo_fleet_app;
+    for name in ["dark", "light", "high-contrast"] {
+        let theme = Theme::builtin(name).expect("theme");
+        let mut app = demo_fleet_app(theme.clone());
+        let terminal = draw(&mut app, 120, 40);
+        let buffer = terminal.backend().buffer();
+        // The matrix rows: below the info line and the step headers, above the bars.
+        let find = |glyph: &str| {
+            (3..38u16)
+                .flat_map(|y| (0..120u16).map(move |x| (x, y)))
+                .filter(|&(x, y)| buffer[(x, y)].symbol() == glyph)
+                .collect::<Vec<_>>()
+        };
+        let ok = find("✓");
+        assert!(ok.len() > 50, "{name}: most cells are ok");
+        // The first cell is under the cursor; the others keep their status colour.
+        assert!(
+            ok[1..]
+                .iter()
+                .all(|&p| buffer[p].fg == theme.ok.fg.unwrap_or(Color::Reset)),
+            "{name}"
+        );
+        let timed_out = find("◷");
+        assert_eq!(timed_out.len(), 1, "{name}: web31's top-cpu timed out");
+        assert_eq!(
+            buffer[timed_out[0]].fg,
+            theme.error.fg.unwrap_or(Color::Reset)
+        );
+        let non_zero = find("✗");
+        assert_eq!(non_zero.len(), 1, "{name}: web07's dmesg exited 1");
+        assert_eq!(
+            buffer[non_zero[0]].fg,
+            theme.warn.fg.unwrap_or(Color::Reset)
+        );
+        let cursor = ok[0];
+        assert_eq!(
+            buffer[cursor].bg,
+            theme.selected.bg.unwrap_or(Color::Reset),
+            "{name}"
+        );
+    }
+}
+
+/// A folded step (the groups of web07's kernel below the matrix) and the diff of web07
+/// against the majority; the odd cells carry the highlight background.
+#[test]
+fn fleet_folded_step_and_diff() {
+    use super::demo::{FleetShot, demo_fleet_shot};
+    let theme = Theme::dark();
+    let mut app = demo_fleet_shot(FleetShot::Overview, theme.clone());
+    let terminal = draw(&mut app, 120, 40);
+    let buffer = terminal.backend().buffer();
+    let text = terminal.backend().to_string();
+    let row_of = |name: &str| {
+        text.lines()
+            .position(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("{name} on screen:\n{text}")) as u16
+    };
+    let highlight = theme.error_line.bg.expect("error_line bg");
+    let highlighted = |y: u16| {
+        (0..120u16)
+            .filter(|&x| buffer[(x, y)].bg == highlight)
+            .count()
+    };
+    assert!(
+        highlighted(row_of("web07")) > 0,
+        "web07's odd cells:\n{text}"
+    );
+    assert!(highlighted(row_of("web23")) > 0, "web23's disk:\n{text}");
+    assert_eq!(highlighted(row_of("web05")), 0, "web05 is like the others");
+    let mut app = demo_fleet_shot(FleetShot::Folded, theme.clone());
+    insta::assert_snapshot!("fleet_folded_120x40", draw(&mut app, 120, 40).backend());
+    let mut app = demo_fleet_shot(FleetShot::Diff, theme);
+    insta::assert_snapshot!("fleet_diff_120x40", draw(&mut app, 120, 40).backend());
+    app.dispatch(Action::Cmd(Cmd::DiffLayout));
+    insta::assert_snapshot!("fleet_diff_unified_80x24", draw(&mut app, 80, 24).backend());
+}

@@ -120,6 +120,16 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The visible screen with its colours as SGR escape sequences (`capture-pane -e`).
+    pub fn screen_with_colours(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-e", "-t", "t"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// A tmux format value of the pane, e.g. `#{pane_title}`.
     pub fn display(&self, format: &str) -> String {
         let out = self

@@ -104,17 +104,10 @@ impl ScreenState for run::RunState {
         Self::COMMANDS
     }
     fn footer_commands(&self) -> &'static [Cmd] {
-        &[
-            Cmd::Right,
-            Cmd::Zoom,
-            Cmd::Follow,
-            Cmd::Search,
-            Cmd::Cancel,
-            Cmd::Export,
-        ]
+        self.fleet.footer(Self::GRID_FOOTER)
     }
     fn animating(&self) -> bool {
-        self.running()
+        run::RunState::animating(self)
     }
     fn header_context(&self, _: &Config) -> String {
         self.context()
@@ -156,16 +149,10 @@ impl ScreenState for replay::ReplayState {
         Self::COMMANDS
     }
     fn footer_commands(&self) -> &'static [Cmd] {
-        &[
-            Cmd::PlayPause,
-            Cmd::Faster,
-            Cmd::Slower,
-            Cmd::SeekForward,
-            Cmd::Search,
-        ]
+        replay::ReplayState::footer(self)
     }
     fn animating(&self) -> bool {
-        self.playing
+        replay::ReplayState::animating(self)
     }
     fn header_context(&self, _: &Config) -> String {
         self.context()

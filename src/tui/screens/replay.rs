@@ -1,12 +1,21 @@
 //! Replay: a saved snapshot played back in the same pane grid with its original timing, from
 //! the journal's timestamped chunk index. Play/pause, speed 0.5×–16×, seek, jump to the end,
 //! search. The journal index and seeking live in the snapshot layer (`snapshot::player`); this
-//! screen keeps one ring per pane and draws them.
+//! screen keeps one ring per pane and draws them. A fleet's snapshot opens on the overview
+//! matrix (see `widgets::fleet_view`), and "compare with…" (`c`) sets it against an earlier
+//! capture: per target and step changed, unchanged, new or missing, with the diff.
 use crate::capture::OutputRing;
 use crate::snapshot::StreamStatus;
 use crate::snapshot::player::{Feed, Player};
 use crate::tui::action::{Action, Cmd, Effect};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::fleet_view::{FleetView, View};
+use crate::tui::widgets::overview::{
+    cells::{CellState, CellStatus},
+    compare::BaselinePicker,
+    matrix::{Matrix, StreamKey},
+    search::ring_holds,
+};
 use crate::tui::widgets::pane::{
     PaneGrid, PaneInfo, PaneStatus, RingExtent, Search, render_grid, ring_len,
 };
@@ -37,6 +46,10 @@ pub struct ReplayState {
     pub playing: bool,
     pub grid: PaneGrid,
     timeline_area: Rect,
+    /// Overview, diff, and which of them (or the grid) is shown.
+    pub fleet: FleetView,
+    /// "Compare with…" open: the captures offered.
+    pub picker: Option<BaselinePicker>,
 }
 
 impl ReplayState {
@@ -52,7 +65,35 @@ impl ReplayState {
         Cmd::Zoom,
         Cmd::Search,
         Cmd::NextMatch,
+        Cmd::Overview,
+        Cmd::ProblemsOnly,
+        Cmd::TagFilter,
+        Cmd::StepFilter,
+        Cmd::Mark,
+        Cmd::Diff,
+        Cmd::DiffLayout,
+        Cmd::FoldMode,
+        Cmd::Compare,
     ];
+
+    /// The footer's keys while the pane grid is shown.
+    pub const GRID_FOOTER: &'static [Cmd] = &[
+        Cmd::PlayPause,
+        Cmd::Faster,
+        Cmd::Slower,
+        Cmd::SeekForward,
+        Cmd::Search,
+        Cmd::Overview,
+    ];
+
+    pub fn footer(&self) -> &'static [Cmd] {
+        self.fleet.footer(Self::GRID_FOOTER)
+    }
+
+    /// True while playback moves or the overview's text search scans.
+    pub fn animating(&self) -> bool {
+        self.playing || self.fleet.overview.searching()
+    }
 
     /// Opens a snapshot folder (or its manifest.json, or an exported archive) and starts playing
     /// from the beginning. Blocking (an archive is unpacked): the app opens the [`Player`] off
@@ -66,7 +107,17 @@ impl ReplayState {
     /// Starts playing an opened snapshot from the beginning.
     pub fn new(player: Player) -> ReplayState {
         let n = player.manifest.streams.len();
+        let matrix = Matrix::build(
+            &player.manifest.targets,
+            player.manifest.streams.iter().map(|s| StreamKey {
+                target: s.spec.target,
+                preset: &s.spec.preset,
+                step: &s.spec.step,
+            }),
+        );
         let mut state = ReplayState {
+            fleet: FleetView::new(matrix),
+            picker: None,
             source: player.source.clone(),
             player,
             rings: (0..n)
@@ -86,7 +137,7 @@ impl ReplayState {
     }
 
     pub fn text_mode(&self) -> bool {
-        self.grid.search.editing
+        self.grid.search.editing || self.fleet.text_mode()
     }
 
     fn pos(&self) -> u64 {
@@ -99,6 +150,14 @@ impl ReplayState {
 
     /// Moves playback to `pos`, loading what the panes show at that moment.
     pub fn seek(&mut self, pos: u64) {
+        // Going back can un-finish streams: every cell is read again.
+        if pos < self.pos() {
+            self.fleet.overview.cache.invalidate_all();
+            self.fleet.overview.touch();
+        }
+        if let Some(search) = self.fleet.overview.search.as_mut() {
+            search.restart();
+        }
         let rings = &mut self.rings;
         self.player.seek(pos, &mut |feed| match feed {
             Feed::Reset => {
@@ -134,6 +193,22 @@ impl ReplayState {
         }
     }
 
+    /// Re-reads the cells that can still change at the current position.
+    pub fn refresh_cells(&mut self) {
+        let (player, rings) = (&self.player, &self.rings);
+        self.fleet
+            .overview
+            .refresh(&mut |stream| cell_at(player, rings, stream));
+    }
+
+    fn scan(&mut self) {
+        let again = self.playing;
+        let rings = &self.rings;
+        self.fleet.overview.scan(again, &mut |stream, matcher| {
+            rings.get(stream).is_some_and(|r| ring_holds(r, matcher))
+        });
+    }
+
     fn extent(&self, pane: usize) -> RingExtent {
         self.rings
             .get(pane)
@@ -152,8 +227,18 @@ impl ReplayState {
                     }
                     self.seek(target);
                 }
+                self.scan();
                 None
             }
+            Action::Key(key) if self.fleet.text_mode() => {
+                self.fleet.key(key);
+                None
+            }
+            Action::Click { column, row } if self.fleet.view != View::Grid => {
+                let grid = &mut self.grid;
+                self.fleet.click(column, row, grid).flatten()
+            }
+            Action::Scroll { lines, .. } if self.fleet.wheel(lines) => None,
             Action::Key(key) if self.grid.search.editing => {
                 match key.code {
                     KeyCode::Esc => self.grid.search = Search::default(),
@@ -200,7 +285,58 @@ impl ReplayState {
         }
     }
 
+    /// The captures found for "compare with…" (this one left out).
+    pub fn offer_baselines(
+        &mut self,
+        mut found: Vec<crate::incidents::RecentCapture>,
+    ) -> Option<Effect> {
+        let own = &self.player.manifest.id;
+        found.retain(|c| &c.id != own);
+        if found.is_empty() {
+            return Some(Effect::Message(
+                "no other capture in the capture dir to compare with".into(),
+            ));
+        }
+        self.picker = Some(BaselinePicker {
+            captures: found,
+            selected: 0,
+        });
+        None
+    }
+
+    fn picker_command(&mut self, cmd: Cmd) -> Option<Effect> {
+        let picker = self.picker.as_mut()?;
+        let last = picker.captures.len().saturating_sub(1);
+        match cmd {
+            Cmd::Up => picker.selected = picker.selected.saturating_sub(1),
+            Cmd::Down => picker.selected = (picker.selected + 1).min(last),
+            Cmd::Top => picker.selected = 0,
+            Cmd::Bottom => picker.selected = last,
+            Cmd::Zoom | Cmd::Select => {
+                let dir = picker.captures.get(picker.selected)?.dir.clone();
+                self.picker = None;
+                return Some(Effect::CompareWith(dir));
+            }
+            Cmd::Back | Cmd::Compare => self.picker = None,
+            Cmd::Quit => return Some(Effect::Quit),
+            _ => {}
+        }
+        None
+    }
+
     fn command(&mut self, cmd: Cmd) -> Option<Effect> {
+        if self.picker.is_some() {
+            return self.picker_command(cmd);
+        }
+        if cmd == Cmd::Compare {
+            if self.fleet.overview.compare.take().is_some() {
+                return Some(Effect::Message("comparison cleared".into()));
+            }
+            return Some(Effect::PickBaseline);
+        }
+        if let Some(effect) = self.fleet.command(cmd, &mut self.grid) {
+            return effect;
+        }
         match cmd {
             Cmd::PlayPause => {
                 if !self.playing && self.pos() >= self.duration() {
@@ -262,7 +398,15 @@ impl ReplayState {
         ])
         .areas(area);
         self.grid.area = grid_area;
-        let this = &*self;
+        self.refresh_cells();
+        if !self.fleet.render(grid_area, buf, theme) {
+            self.render_grid(grid_area, buf, theme);
+        }
+        self.render_bar(search_area, bar_area, buf, theme);
+    }
+
+    fn render_grid(&self, grid_area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let this = self;
         render_grid(&this.grid, grid_area, buf, theme, &mut |index, draw| {
             let Some(record) = this.player.manifest.streams.get(index) else {
                 return;
@@ -282,6 +426,9 @@ impl ReplayState {
                 ring,
             });
         });
+    }
+
+    fn render_bar(&mut self, search_area: Rect, bar_area: Rect, buf: &mut Buffer, theme: &Theme) {
         if self.grid.search.editing {
             let line = Line::from(vec![
                 Span::styled(" search: ", theme.accent),
@@ -325,6 +472,34 @@ impl ReplayState {
         ]);
         buf.set_line(bar_area.x, bar_area.y, &line, bar_area.width);
         self.timeline_area = Rect::new(bar_area.x + used as u16 - 1, bar_area.y, width as u16, 1);
+        if let Some(picker) = &self.picker {
+            picker.render(
+                search_area.union(bar_area).union(self.grid.area),
+                buf,
+                theme,
+            );
+        }
+    }
+}
+
+/// A stream's cell at the player's position: what had happened by then, and the bytes shown.
+fn cell_at(player: &Player, rings: &[OutputRing], stream: usize) -> CellState {
+    let Some(record) = player.manifest.streams.get(stream) else {
+        return CellState::default();
+    };
+    let result = &record.result;
+    let pos = player.pos();
+    let finished = CellStatus::from_status(result.status, Some(result));
+    let status = match player.index.times(stream) {
+        (_, Some(end)) if end <= pos => finished,
+        (Some(start), _) if start <= pos => CellStatus::Running,
+        (None, None) if result.status.is_final() => finished,
+        (None, Some(_)) if result.status == StreamStatus::Skipped => finished,
+        _ => CellStatus::Queued,
+    };
+    CellState {
+        status,
+        bytes: rings.get(stream).map(|r| r.total_bytes).unwrap_or(0),
     }
 }
 

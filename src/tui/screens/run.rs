@@ -1,10 +1,18 @@
-//! Run: the live pane grid of a capture, one pane per stream, with a summary bar. Streams write
-//! to disk and into their bounded ring; this screen only reads the rings when it draws.
+//! Run: the live pane grid of a capture, one pane per stream, with a summary bar; or, for a
+//! fleet, the overview matrix of targets × steps (the default when the grid cannot show every
+//! pane at a readable size) and the diff view. Streams write to disk and into their bounded
+//! ring; this screen only reads the rings (and the statuses that can still change) when it draws.
 use crate::capture::LiveView;
 use crate::model::CapturePlan;
 use crate::snapshot::CaptureState;
 use crate::tui::action::{Action, Cmd, Effect};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::fleet_view::{FleetView, View};
+use crate::tui::widgets::overview::{
+    cells::{CellState, CellStatus},
+    matrix::{Matrix, StreamKey},
+    search::ring_holds,
+};
 use crate::tui::widgets::pane::{
     PaneGrid, PaneInfo, PaneStatus, RingExtent, render_grid, ring_len,
 };
@@ -41,6 +49,8 @@ pub struct RunState {
     pub grid: PaneGrid,
     /// Elapsed times are measured to this instant (set by the app each frame; fixed in tests).
     pub now: Instant,
+    /// Overview, diff, and which of them (or the grid) is shown.
+    pub fleet: FleetView,
 }
 
 /// Counts for the summary bar.
@@ -66,18 +76,84 @@ impl RunState {
         Cmd::Up,
         Cmd::PageUp,
         Cmd::Bottom,
+        Cmd::Overview,
+        Cmd::ProblemsOnly,
+        Cmd::TagFilter,
+        Cmd::StepFilter,
+        Cmd::Mark,
+        Cmd::Diff,
+        Cmd::DiffLayout,
+        Cmd::FoldMode,
+    ];
+
+    /// The footer's keys while the pane grid is shown.
+    pub const GRID_FOOTER: &'static [Cmd] = &[
+        Cmd::Right,
+        Cmd::Zoom,
+        Cmd::Overview,
+        Cmd::Follow,
+        Cmd::Search,
+        Cmd::Cancel,
+        Cmd::Export,
     ];
 
     pub fn new(capture: RunCapture) -> RunState {
         let panes: Vec<PaneRef> = (0..capture.plan.streams.len())
             .map(|stream| PaneRef { capture: 0, stream })
             .collect();
-        RunState {
+        let plan = &capture.plan;
+        let matrix = Matrix::build(
+            &plan.targets,
+            plan.streams.iter().map(|s| StreamKey {
+                target: s.target,
+                preset: &s.preset,
+                step: &s.step,
+            }),
+        );
+        let mut state = RunState {
             grid: PaneGrid::new(panes.len()),
             panes,
             captures: vec![capture],
             now: Instant::now(),
-        }
+            fleet: FleetView::new(matrix),
+        };
+        state.refresh_cells();
+        state
+    }
+
+    /// Re-reads the statuses of streams that can still change (no allocation for those).
+    pub fn refresh_cells(&mut self) {
+        let (captures, panes) = (&self.captures, &self.panes);
+        self.fleet.overview.refresh(&mut |pane| {
+            let Some(live) = panes
+                .get(pane)
+                .and_then(|p| captures.get(p.capture).map(|c| &c.live.streams[p.stream]))
+            else {
+                return CellState::default();
+            };
+            let (status, _, result) = live.status();
+            CellState {
+                status: CellStatus::from_status(status, result.as_ref()),
+                bytes: live.ring().total_bytes,
+            }
+        });
+    }
+
+    /// Runs the overview's text search a time budget further (on the loop's ticks).
+    fn scan(&mut self) {
+        let again = self.running();
+        let (captures, panes) = (&self.captures, &self.panes);
+        self.fleet.overview.scan(again, &mut |pane, matcher| {
+            panes
+                .get(pane)
+                .and_then(|p| captures.get(p.capture).map(|c| &c.live.streams[p.stream]))
+                .is_some_and(|live| ring_holds(&live.ring(), matcher))
+        });
+    }
+
+    /// True while something changes on its own: streams run, or the text search scans.
+    pub fn animating(&self) -> bool {
+        self.running() || self.fleet.overview.searching()
     }
 
     /// A re-run of one pane's stream: the pane now shows the new capture.
@@ -92,6 +168,8 @@ impl RunState {
         if let Some(v) = self.grid.views.get_mut(pane) {
             *v = Default::default();
         }
+        self.fleet.overview.cache.invalidate(pane);
+        self.fleet.overview.touch();
     }
 
     pub fn running(&self) -> bool {
@@ -99,7 +177,7 @@ impl RunState {
     }
 
     pub fn text_mode(&self) -> bool {
-        self.grid.search.editing
+        self.grid.search.editing || self.fleet.text_mode()
     }
 
     fn pane_status(&self, pane: PaneRef) -> (PaneStatus, u64) {
@@ -116,17 +194,22 @@ impl RunState {
         )
     }
 
-    pub fn summary(&self) -> Summary {
-        let mut s = Summary::default();
-        for &pane in &self.panes {
-            match self.pane_status(pane).0 {
-                PaneStatus::Queued => s.queued += 1,
-                PaneStatus::Running { .. } => s.running += 1,
-                st if st.failed() => s.failed += 1,
-                _ => s.ok += 1,
-            }
+    /// Counts from the status cache (a frame over 7,000 streams reads only those still moving).
+    pub fn summary(&mut self) -> Summary {
+        self.refresh_cells();
+        let cache = &self.fleet.overview.cache;
+        let failed = cache.count(CellStatus::NonZero)
+            + cache.count(CellStatus::Failed)
+            + cache.count(CellStatus::TimedOut)
+            + cache.count(CellStatus::Cancelled);
+        let queued = cache.count(CellStatus::Queued);
+        let running = cache.count(CellStatus::Running);
+        Summary {
+            queued,
+            running,
+            failed,
+            ok: cache.len() - queued - running - failed,
         }
-        s
     }
 
     fn extent(&self, pane: usize) -> RingExtent {
@@ -169,6 +252,19 @@ impl RunState {
 
     pub fn update(&mut self, action: Action) -> Option<Effect> {
         match action {
+            Action::Key(key) if self.fleet.text_mode() => {
+                self.fleet.key(key);
+                None
+            }
+            Action::Tick(_) => {
+                self.scan();
+                None
+            }
+            Action::Click { column, row } if self.fleet.view != View::Grid => {
+                let grid = &mut self.grid;
+                self.fleet.click(column, row, grid).flatten()
+            }
+            Action::Scroll { lines, .. } if self.fleet.wheel(lines) => None,
             Action::Key(key) if self.grid.search.editing => {
                 match key.code {
                     KeyCode::Esc => {
@@ -191,7 +287,7 @@ impl RunState {
                 }
                 None
             }
-            Action::Key(_) | Action::Tick(_) => None,
+            Action::Key(_) => None,
             Action::Click { column, row } => {
                 self.grid.click(column, row);
                 None
@@ -209,6 +305,9 @@ impl RunState {
     }
 
     fn command(&mut self, cmd: Cmd) -> Option<Effect> {
+        if let Some(effect) = self.fleet.command(cmd, &mut self.grid) {
+            return effect;
+        }
         let focus = self.grid.focus;
         let pane = self.panes.get(focus).copied()?;
         match cmd {
@@ -315,7 +414,15 @@ impl RunState {
         ])
         .areas(area);
         self.grid.area = grid_area;
-        let this = &*self;
+        self.refresh_cells();
+        if !self.fleet.render(grid_area, buf, theme) {
+            self.render_grid(grid_area, buf, theme);
+        }
+        self.render_bar(search_area, summary_area, buf, theme);
+    }
+
+    fn render_grid(&self, grid_area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let this = self;
         render_grid(&this.grid, grid_area, buf, theme, &mut |index, draw| {
             let Some(&pane) = this.panes.get(index) else {
                 return;
@@ -341,6 +448,15 @@ impl RunState {
                 ring: &ring,
             });
         });
+    }
+
+    fn render_bar(
+        &mut self,
+        search_area: Rect,
+        summary_area: Rect,
+        buf: &mut Buffer,
+        theme: &Theme,
+    ) {
         if self.grid.search.editing {
             let line = Line::from(vec![
                 Span::styled(" search: ", theme.accent),

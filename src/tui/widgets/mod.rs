@@ -1,6 +1,9 @@
 //! Widgets shared by the screens.
 pub mod confirm; // yes/no dialog
+pub mod diff; // two streams side by side or unified
+pub mod fleet_view; // grid ↔ overview ↔ diff on the run and replay screens
 pub mod help; // `?` overlay listing the current screen's keys
+pub mod overview; // targets × steps matrix with filters and folded groups
 pub mod pane; // the pane grid of the run and replay screens
 pub mod status; // header and footer bars
 

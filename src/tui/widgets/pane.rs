@@ -219,6 +219,13 @@ impl PaneGrid {
         self.views.len()
     }
 
+    /// Panes the grid shows at a readable size in `area` (the overview is the default above).
+    pub fn capacity(area: Rect) -> usize {
+        let cols = (area.width / MIN_PANE_WIDTH).clamp(1, 4) as usize;
+        let rows = (area.height / MIN_PANE_HEIGHT).max(1) as usize;
+        cols * rows
+    }
+
     pub fn is_empty(&self) -> bool {
         self.views.is_empty()
     }

@@ -88,6 +88,13 @@ fn footer_name(cmd: Cmd) -> &'static str {
         Cmd::Toggle => "select",
         Cmd::SelectTag => "tag",
         Cmd::AllowIntrusive => "intrusive",
+        Cmd::Overview => "overview/grid",
+        Cmd::ProblemsOnly => "problems",
+        Cmd::TagFilter => "tag",
+        Cmd::StepFilter => "step",
+        Cmd::DiffLayout => "layout",
+        Cmd::NextMatch => "next change",
+        Cmd::Search => "search",
         other => other.name(),
     }
 }
