@@ -18,7 +18,8 @@
 //! stream file (the end of each output), and `cat journal.jsonl > /dev/null` (reading the
 //! journal once). Ratios are the anchor's time over casefile's (above 1: casefile is faster).
 //!
-//! `CASEFILE_BENCH_QUICK=1` writes 64 MiB and 100,000 chunks instead (for `scripts/bench`).
+//! `CASEFILE_BENCH_QUICK=1` writes 64 MiB and 100,000 chunks instead (for `scripts/bench`);
+//! `CASEFILE_BENCH_MIB` and `CASEFILE_BENCH_LINES` (lines per stream) set the sizes.
 // A bench reports its figures to the person running it; nothing captured is printed.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 use casefile::config::Config;
@@ -250,6 +251,16 @@ fn measure(runtime: &tokio::runtime::Runtime, name: &str, dir: &Path, last_line:
 fn main() {
     let quick = std::env::var_os("CASEFILE_BENCH_QUICK").is_some();
     let (mib, lines_per_stream) = if quick { (64, 6_250) } else { (1024, 62_500) };
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (mib, lines_per_stream) = (
+        number("CASEFILE_BENCH_MIB", mib),
+        number("CASEFILE_BENCH_LINES", lines_per_stream),
+    );
     let work = tempfile::tempdir_in(
         std::env::var("CASEFILE_BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into()),
     )
