@@ -35,6 +35,8 @@ fn setting(name: &str, default: usize) -> usize {
 /// A fleet of loopback hosts and a home that trusts them.
 struct Fleet {
     _servers: Vec<sshd::Sshd>,
+    /// sshd reads the host key and authorized_keys from here on every connection.
+    _keys: sshd::SshKeys,
     hosts: Vec<(String, u16)>,
     home: tempfile::TempDir,
 }
@@ -81,6 +83,7 @@ impl Fleet {
         std::fs::write(config_dir.join("casefile.toml"), config).expect("casefile.toml");
         Fleet {
             _servers: servers,
+            _keys: keys,
             hosts,
             home,
         }
@@ -298,7 +301,7 @@ fn summarize(out: &Path) -> String {
     let streams = manifest["streams"].as_array().cloned().unwrap_or_default();
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for s in &streams {
-        let status = s["result"]["status"].as_str().unwrap_or("?").to_string();
+        let status = s["status"].as_str().unwrap_or("?").to_string();
         *counts.entry(status).or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();

@@ -7,16 +7,19 @@ use super::resolve::SshEndpoint;
 use russh::client::{self, Handle, Handler};
 use russh::keys::PublicKeyOrCertificate;
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Semaphore;
 
 /// Handshakes (key exchange and login) in flight at once across all hosts, by default.
 pub const DEFAULT_HANDSHAKES: usize = 32;
-/// Longest a handshake holds its slot (see [`JumpPool::in_handshake_slot`]): a loopback or LAN
-/// handshake takes milliseconds, a busy host's a few hundred; a host that drops packets or
-/// never answers takes its whole connect timeout, and must not hold up others that long.
+/// Longest a handshake holds its slot while the host has not sent a byte (see
+/// [`JumpPool::in_handshake_slot`]): a host that drops packets or never answers takes its
+/// whole connect timeout, and must not hold up others that long.
 const HANDSHAKE_SLOT: Duration = Duration::from_secs(3);
 /// Per-channel flow-control window: large enough that one stream fills a loopback or LAN link.
 const WINDOW_SIZE: u32 = 16 << 20;
@@ -163,8 +166,15 @@ impl JumpPool {
     /// given back after [`HANDSHAKE_SLOT`] even if `work` goes on: a host that drops packets or
     /// is slow to answer costs no CPU here, and must not hold up the handshakes of others.
     /// `key` is the endpoint's [`SshEndpoint::describe`].
-    async fn in_handshake_slot<F: Future>(&self, key: String, work: F) -> F::Output {
-        let permit = self.handshakes.acquire().await.ok();
+    /// `heard` turns true once the host has sent a byte: from then on it is alive, and a slow
+    /// handshake is slow for CPU (what the slots ration), so it keeps its slot.
+    async fn in_handshake_slot<F: Future>(
+        &self,
+        key: String,
+        heard: &AtomicBool,
+        work: F,
+    ) -> F::Output {
+        let mut permit = self.handshakes.acquire().await.ok();
         if let Ok(mut started) = self.started.lock() {
             started.insert(key, tokio::time::Instant::now());
         }
@@ -172,7 +182,9 @@ impl JumpPool {
         tokio::select! {
             out = &mut work => out,
             _ = tokio::time::sleep(HANDSHAKE_SLOT) => {
-                drop(permit);
+                if !heard.load(Ordering::Relaxed) {
+                    permit.take();
+                }
                 work.await
             }
         }
@@ -193,9 +205,14 @@ pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Conn
         None => None,
     };
     let limit = endpoint.connect_timeout;
+    let heard = Arc::new(AtomicBool::new(false));
     let login = async {
         let reached = async {
             let transport = transport(&endpoint, jump.as_deref()).await?;
+            let transport: Transport = Box::new(Heard {
+                inner: transport,
+                heard: Arc::clone(&heard),
+            });
             handshake(Arc::clone(&endpoint), transport).await
         };
         let mut handle = tokio::time::timeout(limit, reached).await.map_err(|_| {
@@ -215,7 +232,9 @@ pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Conn
             )),
         }
     };
-    let handle = jumps.in_handshake_slot(endpoint.describe(), login).await?;
+    let handle = jumps
+        .in_handshake_slot(endpoint.describe(), &heard, login)
+        .await?;
     Ok(Connection {
         handle,
         endpoint,
@@ -227,6 +246,45 @@ pub async fn connect(endpoint: Arc<SshEndpoint>, jumps: JumpPool) -> Result<Conn
 type Transport = Box<dyn TransportStream>;
 trait TransportStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> TransportStream for T {}
+
+/// A transport that notes when the host first sends a byte (see [`JumpPool::in_handshake_slot`]).
+struct Heard {
+    inner: Transport,
+    heard: Arc<AtomicBool>,
+}
+
+impl AsyncRead for Heard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.heard.store(true, Ordering::Relaxed);
+        }
+        poll
+    }
+}
+
+impl AsyncWrite for Heard {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 /// Reaches the host: TCP to it, or a `direct-tcpip` channel through `jump`.
 async fn transport(endpoint: &SshEndpoint, jump: Option<&Connection>) -> Result<Transport, String> {
@@ -290,7 +348,7 @@ fn secs(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::time::Instant;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,7 +359,7 @@ mod tests {
             .map(|_| {
                 let (pool, now, peak) = (pool.clone(), Arc::clone(&now), Arc::clone(&peak));
                 tokio::spawn(async move {
-                    pool.in_handshake_slot("a".into(), async {
+                    pool.in_handshake_slot("a".into(), &AtomicBool::new(false), async {
                         peak.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(40)).await;
                         now.fetch_sub(1, Ordering::SeqCst);
@@ -325,6 +383,7 @@ mod tests {
             tokio::spawn(async move {
                 one.in_handshake_slot(
                     "stalled".into(),
+                    &AtomicBool::new(false),
                     tokio::time::sleep(Duration::from_secs(60)),
                 )
                 .await
@@ -332,7 +391,8 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let started = Instant::now();
-        one.in_handshake_slot("next".into(), async {}).await;
+        one.in_handshake_slot("next".into(), &AtomicBool::new(false), async {})
+            .await;
         let waited = started.elapsed();
         assert!(
             waited >= HANDSHAKE_SLOT - Duration::from_millis(100)
@@ -340,5 +400,27 @@ mod tests {
             "the next handshake waited for the stalled one's slot, not for its end: {waited:?}"
         );
         stalled.abort();
+
+        // A host that answered keeps its slot however slow its handshake (that is CPU).
+        let heard = Arc::new(AtomicBool::new(true));
+        let slow = {
+            let (one, heard) = (one.clone(), Arc::clone(&heard));
+            tokio::spawn(async move {
+                one.in_handshake_slot("slow".into(), &heard, async {
+                    tokio::time::sleep(HANDSHAKE_SLOT + Duration::from_millis(500)).await
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        one.in_handshake_slot("after".into(), &AtomicBool::new(false), async {})
+            .await;
+        assert!(
+            started.elapsed() >= HANDSHAKE_SLOT + Duration::from_millis(400),
+            "the slow but answering host kept its slot: {:?}",
+            started.elapsed()
+        );
+        slow.await.expect("slow");
     }
 }
