@@ -170,3 +170,75 @@ fn overview_highlights_the_outlier_and_opening_it_diffs_against_the_majority() {
     tui.keys(&["q"]);
     tui.wait_for(&["EXITED:0"], WAIT);
 }
+
+/// Replay's "compare with…": the fleet captured twice (headless), web23 changed in between;
+/// replaying the second and comparing with the first marks exactly web23's step as changed,
+/// and `d` shows what changed.
+#[test]
+fn replay_compares_with_an_earlier_capture_and_diffs_the_changed_host() {
+    use std::os::unix::fs::PermissionsExt;
+    let fleet = fleet();
+    let state = tempfile::tempdir().expect("state dir");
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let step = format!(
+        "set -- $SSH_CONNECTION; cat {}/$3 2>/dev/null || echo healthy",
+        state.path().display()
+    );
+    let capture = || {
+        let output = fleet
+            .sandbox
+            .command()
+            .env_remove("SSH_AUTH_SOCK")
+            .args(["capture", "--json", "-t", "tag:fleet", "--run", &step])
+            .output()
+            .expect("casefile capture");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        summary["snapshot"].as_str().expect("snapshot").to_string()
+    };
+    let old = capture();
+    let changed = state.path().join("127.0.0.23");
+    std::fs::write(&changed, "disk full\n").expect("state file");
+    std::fs::set_permissions(&changed, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    // Snapshot ids have a one-second resolution.
+    std::thread::sleep(Duration::from_millis(1100));
+    let new = capture();
+    assert_ne!(old, new);
+    let old_id = std::path::Path::new(&old)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("id")
+        .to_string();
+
+    let tui = Tmux::start(&fleet.sandbox, &["replay", &new], 150, 46);
+    tui.wait_for(&["Replay", "50/50 targets", "web01"], WAIT);
+    tui.keys(&["c"]);
+    tui.wait_for(&["compare with…", &old_id], WAIT);
+    tui.keys(&["Enter"]);
+    let screen = tui.wait_for(
+        &[&format!(
+            "compared with {old_id}: 1 changed · 49 unchanged · 0 new · 0 missing"
+        )],
+        WAIT,
+    );
+    let chg: Vec<&str> = screen.lines().filter(|l| l.contains("chg")).collect();
+    assert_eq!(chg.len(), 1, "one changed cell:\n{screen}");
+    assert!(chg[0].contains("web23"), "{screen}");
+    for _ in 1..23 {
+        tui.keys(&["j"]);
+    }
+    tui.wait_for(&["web23 · adhoc/run", "changed: stdout"], WAIT);
+    tui.keys(&["d"]);
+    let screen = tui.wait_for(&["1 removed · 1 added", "-healthy", "+disk full"], WAIT);
+    assert!(screen.contains(&format!("(in {old_id})")), "{screen}");
+    tui.keys(&["Escape"]);
+    tui.keys(&["c"]);
+    tui.wait_for(&["comparison cleared"], WAIT);
+    tui.keys(&["q"]);
+    tui.wait_for(&["EXITED:0"], WAIT);
+}

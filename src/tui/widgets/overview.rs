@@ -556,26 +556,37 @@ impl OverviewState {
             };
             filters.push(format!("/{} {state}", crate::sanitize::text(&search.query)));
         }
-        if let Some(compare) = &self.compare {
-            filters.push(compare.summary());
-        }
         let shown = format!(
             " {}/{} targets ",
             self.visible_rows.len(),
             self.matrix.rows.len()
         );
-        let right = if filters.is_empty() {
-            shown
-        } else {
-            format!(" [{}]{shown}", filters.join(" · "))
+        let right = |filters: &[String]| {
+            if filters.is_empty() {
+                shown.clone()
+            } else {
+                format!(" [{}]{shown}", filters.join(" · "))
+            }
         };
-        buf.set_line(area.x, area.y, &Line::from(spans), area.width);
-        let width = right.chars().count() as u16;
-        if width < area.width {
+        let line = Line::from(spans);
+        let left = line.width() as u16;
+        buf.set_line(area.x, area.y, &line, area.width);
+        // The right end takes what the cursor's description leaves: the comparison's summary
+        // first goes (the footer shows it too), then the filters.
+        let mut with_compare = filters.clone();
+        if let Some(compare) = &self.compare {
+            with_compare.push(compare.summary());
+        }
+        let fits = |text: &String| (text.chars().count() as u16) < area.width.saturating_sub(left);
+        let text = [right(&with_compare), right(&filters), shown.clone()]
+            .into_iter()
+            .find(fits);
+        if let Some(text) = text {
+            let width = text.chars().count() as u16;
             buf.set_string(
                 area.right() - width,
                 area.y,
-                &right,
+                &text,
                 if self.filtered() {
                     theme.accent
                 } else {
