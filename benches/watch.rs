@@ -25,10 +25,11 @@ use std::{
 };
 use support::{
     cli::Sandbox,
+    fleet::SshFleet,
     mariadb::{MariaDb, PASSWORD},
     prism::Prism,
     s3::{ACCESS_KEY, S3sFs, SECRET_KEY},
-    sshd::{SshKeys, Sshd, free_port},
+    sshd::free_port,
 };
 
 const HOSTS: usize = 50;
@@ -119,39 +120,14 @@ async fn deliver(client: &reqwest::Client, port: u16, incident: &str, hook: &str
 }
 
 fn fleet(rounds: usize) {
-    let keys = SshKeys::generate();
-    let addresses: Vec<String> = (1..=HOSTS).map(|i| format!("127.0.0.{i}")).collect();
-    let servers: Vec<Sshd> = addresses
-        .chunks(16)
-        .map(|chunk| {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            Sshd::start_on(&keys, &refs, "LogLevel ERROR\n")
-        })
-        .collect();
+    let hosts = SshFleet::start(HOSTS);
     let db = MariaDb::start();
     let prism = Prism::start();
     let s3 = S3sFs::start();
     s3.create_bucket("evidence");
     let sandbox = Sandbox::new();
-    let ssh_dir = sandbox.path().join(".ssh");
-    std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
-    let known_hosts: String = servers
-        .iter()
-        .map(|s| s.known_hosts_lines(&keys.host_public()))
-        .collect();
-    std::fs::write(ssh_dir.join("known_hosts"), known_hosts).expect("known_hosts");
-    std::fs::copy(keys.user_key(), ssh_dir.join("id_ed25519")).expect("identity");
-    let mut targets = String::new();
-    for (n, (address, port)) in servers
-        .iter()
-        .flat_map(|s| s.addresses.iter().map(move |a| (a, s.port)))
-        .enumerate()
-    {
-        targets.push_str(&format!(
-            "[targets.web{:02}]\nurl = \"ssh://root@{address}:{port}\"\ntags = [\"web\"]\n",
-            n + 1
-        ));
-    }
+    hosts.trust_from(sandbox.path());
+    let targets = hosts.targets_toml("root", "web");
     sandbox.write_config(&format!(
         r#"
 [secrets.hook]

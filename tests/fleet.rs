@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use support::cli::{Sandbox, stderr, stdout};
-use support::sshd::{SshKeys, Sshd};
+use support::fleet::SshFleet;
 
 const HOSTS: usize = 50;
 const ODD: usize = 17;
@@ -31,44 +31,17 @@ fn steps(state: &Path) -> [String; 3] {
 }
 
 struct Fleet {
-    _keys: SshKeys,
-    _servers: Vec<Sshd>,
+    _hosts: SshFleet,
     sandbox: Sandbox,
     state: tempfile::TempDir,
 }
 
 impl Fleet {
     fn start() -> Fleet {
-        let keys = SshKeys::generate();
-        let addresses: Vec<String> = (1..=HOSTS).map(|i| format!("127.0.0.{i}")).collect();
-        let servers: Vec<Sshd> = addresses
-            .chunks(16)
-            .map(|chunk| {
-                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-                Sshd::start_on(&keys, &refs, "LogLevel ERROR\n")
-            })
-            .collect();
+        let hosts = SshFleet::start(HOSTS);
         let sandbox = Sandbox::new();
-        let ssh_dir = sandbox.path().join(".ssh");
-        std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
-        let known: String = servers
-            .iter()
-            .map(|s| s.known_hosts_lines(&keys.host_public()))
-            .collect();
-        std::fs::write(ssh_dir.join("known_hosts"), known).expect("known_hosts");
-        std::fs::copy(keys.user_key(), ssh_dir.join("id_ed25519")).expect("identity");
-        let mut config = String::new();
-        let mut n = 0;
-        for server in &servers {
-            for address in &server.addresses {
-                n += 1;
-                config.push_str(&format!(
-                    "[targets.web{n:02}]\nurl = \"ssh://casefile-test@{address}:{}\"\ntags = [\"fleet\"]\n",
-                    server.port
-                ));
-            }
-        }
-        sandbox.write_config(&config);
+        hosts.trust_from(sandbox.path());
+        sandbox.write_config(&hosts.targets_toml("casefile-test", "fleet"));
         let state = tempfile::tempdir().expect("state dir");
         {
             use std::os::unix::fs::PermissionsExt;
@@ -76,8 +49,7 @@ impl Fleet {
                 .expect("chmod");
         }
         Fleet {
-            _keys: keys,
-            _servers: servers,
+            _hosts: hosts,
             sandbox,
             state,
         }

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 use support::cli::Sandbox;
-use support::sshd::{SshKeys, Sshd};
+use support::fleet::SshFleet;
 use support::tmux::Tmux;
 
 const HOSTS: usize = 50;
@@ -19,47 +19,19 @@ const WAIT: Duration = Duration::from_secs(60);
 const STEP: &str = "set -- $SSH_CONNECTION; if [ \"$3\" = 127.0.0.17 ]; then echo 'kernel 6.1.0-18'; else echo 'kernel 6.1.0-27'; fi; echo 'mtu 1500'";
 
 struct Fleet {
-    _keys: SshKeys,
-    _servers: Vec<Sshd>,
+    _hosts: SshFleet,
     sandbox: Sandbox,
 }
 
 /// 50 hosts `web01`…`web50` (tag `fleet`) in the sandbox's config, trusted and logged into
 /// with the test key as the `casefile-test` user (shell /bin/sh).
 fn fleet() -> Fleet {
-    let keys = SshKeys::generate();
-    let addresses: Vec<String> = (1..=HOSTS).map(|i| format!("127.0.0.{i}")).collect();
-    let servers: Vec<Sshd> = addresses
-        .chunks(16)
-        .map(|chunk| {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            Sshd::start_on(&keys, &refs, "LogLevel ERROR\n")
-        })
-        .collect();
+    let hosts = SshFleet::start(HOSTS);
     let sandbox = Sandbox::new();
-    let ssh_dir = sandbox.path().join(".ssh");
-    std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
-    let known: String = servers
-        .iter()
-        .map(|s| s.known_hosts_lines(&keys.host_public()))
-        .collect();
-    std::fs::write(ssh_dir.join("known_hosts"), known).expect("known_hosts");
-    std::fs::copy(keys.user_key(), ssh_dir.join("id_ed25519")).expect("identity");
-    let mut config = String::new();
-    let mut n = 0;
-    for server in &servers {
-        for address in &server.addresses {
-            n += 1;
-            config.push_str(&format!(
-                "[targets.web{n:02}]\nurl = \"ssh://casefile-test@{address}:{}\"\ntags = [\"fleet\"]\n",
-                server.port
-            ));
-        }
-    }
-    sandbox.write_config(&config);
+    hosts.trust_from(sandbox.path());
+    sandbox.write_config(&hosts.targets_toml("casefile-test", "fleet"));
     Fleet {
-        _keys: keys,
-        _servers: servers,
+        _hosts: hosts,
         sandbox,
     }
 }

@@ -5,6 +5,7 @@ pub mod certs;
 pub mod cli;
 pub mod dbcapture;
 pub mod dbserver;
+pub mod fleet;
 pub mod mariadb;
 pub mod postgres;
 pub mod prism;
