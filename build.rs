@@ -19,11 +19,12 @@ fn main() {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        let abs = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         println!("cargo:rerun-if-changed={}", path.display());
+        // Relative to the manifest dir at compile time, not an absolute path frozen into OUT_DIR:
+        // a target dir shared by two checkouts must never embed the other checkout's presets.
+        let relative = format!("/presets/{name}");
         out.push_str(&format!(
-            "    ({name:?}, include_str!({:?})),\n",
-            abs.display().to_string()
+            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {relative:?}))),\n"
         ));
     }
     out.push_str("];\n");
