@@ -5,7 +5,12 @@
 //!    hosts + 1 MariaDB with `linux-triage` + `mysql`, exported to S3 and noted on the incident.
 //!    Timed from sending the delivery to the capture's log line (written after the note is
 //!    posted). Goal: ≤ 15 s on a 2-core machine. There is no tool to set it beside: PagerDuty's own
-//!    automation runs in PagerDuty's cloud.
+//!    automation runs in PagerDuty's cloud. The hosts log in as `casefile-test` (shell `/bin/sh`):
+//!    sshd runs every step through the user's login shell, and Debian's bash sources `~/.bashrc`
+//!    for commands sent over SSH, so a heavy rc file (this machine's root runs `pyenv init`
+//!    twice) costs every one of the 700 steps; as root the round took 45–54 s, steps timed out
+//!    and the leftovers snowballed. Each round prints where its time went.
+//!    `CASEFILE_BENCH_CONCURRENCY=N` caps the steps at once in total (default: none).
 //! 2. **202 latency**: 100 deliveries (distinct incidents) sent at once, 10 rounds; each
 //!    answer's latency, p50/p99. The 202 goes out only after the admission is on disk (fsync).
 //!    Goal: p99 ≤ 50 ms. Anchor: the same client against `GET /health` (no admission, no fsync),
@@ -119,6 +124,14 @@ async fn deliver(client: &reqwest::Client, port: u16, incident: &str, hook: &str
         .as_u16()
 }
 
+/// `concurrency = N` when `CASEFILE_BENCH_CONCURRENCY` is set (steps at once in total), else
+/// nothing: the defaults (8 per host, no global queue), as a user would run.
+fn fleet_concurrency() -> String {
+    std::env::var("CASEFILE_BENCH_CONCURRENCY")
+        .map(|n| format!("concurrency = {n}"))
+        .unwrap_or_default()
+}
+
 fn fleet(rounds: usize) {
     let hosts = SshFleet::start(HOSTS);
     let db = MariaDb::start();
@@ -127,9 +140,10 @@ fn fleet(rounds: usize) {
     s3.create_bucket("evidence");
     let sandbox = Sandbox::new();
     hosts.trust_from(sandbox.path());
-    let targets = hosts.targets_toml("root", "web");
+    let targets = hosts.targets_toml("casefile-test", "web");
     sandbox.write_config(&format!(
         r#"
+{concurrency}
 [secrets.hook]
 env = "CASEFILE_BENCH_WEBHOOK_SECRET"
 [secrets.db]
@@ -156,6 +170,7 @@ export = ["s3", "incident"]
 "#,
         prism = prism.url(),
         db_port = db.port,
+        concurrency = fleet_concurrency(),
     ));
     let env = [
         ("CASEFILE_BENCH_DB_PASSWORD", PASSWORD.to_string()),
@@ -186,12 +201,14 @@ export = ["s3", "incident"]
             .unwrap_or_default();
         assert!(
             line.contains("\"note\":true") && line.contains("\"outcome\":\"ok\""),
-            "{line}"
+            "{line}\nwhy streams failed (count, status, reason):\n{}",
+            failure_reasons(&sandbox.captures())
         );
         eprintln!(
-            "  round {}: webhook → snapshot in S3 and note posted in {:.2} s",
+            "  round {}: webhook → snapshot in S3 and note posted in {:.2} s ({})",
             round + 1,
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            where_the_time_went(&sandbox.captures(), &incident.to_lowercase())
         );
         times.push(elapsed);
     }
@@ -212,6 +229,75 @@ export = ["s3", "incident"]
         times[times.len() / 2].as_secs_f64(),
         times[0].as_secs_f64()
     );
+}
+
+/// The capture's span (first stream started → last ended) and its slowest steps by total time:
+/// what to look at when a round misses its goal.
+fn where_the_time_went(captures: &Path, incident: &str) -> String {
+    let manifest: Option<serde_json::Value> = std::fs::read_dir(captures)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(incident))
+        .and_then(|e| std::fs::read(e.path().join("manifest.json")).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(manifest) = manifest else {
+        return "no snapshot found".into();
+    };
+    let streams = manifest["streams"].as_array().cloned().unwrap_or_default();
+    let time = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+    };
+    let first = streams.iter().filter_map(|s| time(&s["started_at"])).min();
+    let last = streams.iter().filter_map(|s| time(&s["ended_at"])).max();
+    let span = match (first, last) {
+        (Some(a), Some(b)) => b.duration_since(a).unwrap_or_default().as_secs_f64(),
+        _ => 0.0,
+    };
+    let mut by_step = std::collections::BTreeMap::<String, (u64, usize)>::new();
+    for stream in &streams {
+        let entry = by_step
+            .entry(stream["step"].as_str().unwrap_or("?").to_string())
+            .or_default();
+        entry.0 += stream["duration_ms"].as_u64().unwrap_or(0);
+        entry.1 += 1;
+    }
+    let mut slowest: Vec<_> = by_step.into_iter().collect();
+    slowest.sort_by_key(|(_, (ms, _))| std::cmp::Reverse(*ms));
+    let listed: Vec<String> = slowest
+        .iter()
+        .take(4)
+        .map(|(step, (ms, n))| format!("{step} {:.0} ms avg", *ms as f64 / *n as f64))
+        .collect();
+    format!(
+        "streams ran for {span:.1} s; slowest steps: {}",
+        listed.join(", ")
+    )
+}
+
+/// Each distinct (status, reason) of the streams that did not end ok, with its count: what a
+/// failed round needs to say, since the snapshot goes with the sandbox.
+fn failure_reasons(captures: &Path) -> String {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for entry in std::fs::read_dir(captures).into_iter().flatten().flatten() {
+        let Ok(bytes) = std::fs::read(entry.path().join("manifest.json")) else {
+            continue;
+        };
+        let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        for stream in manifest["streams"].as_array().into_iter().flatten() {
+            let result = stream;
+            if result["status"] != "exited" {
+                *counts
+                    .entry(format!("{} {}", result["status"], result["reason"]))
+                    .or_default() += 1;
+            }
+        }
+    }
+    counts
+        .iter()
+        .map(|(why, n)| format!("  {n:>4} {why}\n"))
+        .collect()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
