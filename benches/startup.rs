@@ -237,4 +237,9 @@ fn main() {
         "  ratio jq/casefile show {:.2}x (above 1: casefile is faster, and it verifies every hash)",
         jq.as_secs_f64() / show.as_secs_f64()
     );
+    // For profiling `show` by hand: keep the folder instead of deleting it.
+    if std::env::var_os("CASEFILE_BENCH_KEEP").is_some() {
+        eprintln!("kept {}", dir.display());
+        let _ = work.keep();
+    }
 }

@@ -86,7 +86,7 @@ impl OutputRing {
         self.total_bytes += data.len() as u64;
         let slot = fd as usize;
         let cap = self.line_cap;
-        let mut rest = data;
+        let mut rest = self.skip_doomed_lines(fd, data);
         while let Some(newline) = memchr::memchr(b'\n', rest) {
             let partial = &mut self.partial[slot];
             let room = cap.saturating_sub(partial.len());
@@ -99,6 +99,25 @@ impl OutputRing {
         let room = cap.saturating_sub(partial.len());
         partial.extend_from_slice(&rest[..rest.len().min(room)]);
         self.report();
+    }
+
+    /// A chunk with more complete lines than the ring holds: all but its last `max_lines` lines
+    /// would be pushed and dropped again. Counts them as dropped without allocating them (a
+    /// 1 MiB chunk of log text is ~10,000 lines) and returns the rest of the chunk; the ring
+    /// ends exactly as if each had been pushed.
+    fn skip_doomed_lines<'a>(&mut self, fd: Fd, data: &'a [u8]) -> &'a [u8] {
+        // Past the newline that ends the last doomed line: the (max_lines + 1)-th from the end.
+        let Some(start) = memchr::memrchr_iter(b'\n', data)
+            .nth(self.max_lines)
+            .map(|newline| newline + 1)
+        else {
+            return data;
+        };
+        let skipped = memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
+        self.dropped_lines += skipped;
+        // The first doomed line began with the unfinished one: it goes with it.
+        drop(std::mem::take(&mut self.partial[fd as usize]));
+        &data[start..]
     }
 
     /// The unfinished last line of each output, for display.
@@ -572,6 +591,35 @@ mod tests {
             for (stream, live) in view.streams.iter().enumerate() {
                 let ring = live.ring();
                 proptest::prop_assert_eq!(ring.lines.len() as u64 + ring.dropped_lines, lines[stream]);
+            }
+        }
+
+        /// A chunk with more lines than the ring keeps skips the doomed ones without pushing
+        /// them: the ring ends exactly as if every line had been pushed one by one.
+        #[test]
+        fn skipping_doomed_lines_leaves_the_ring_as_pushing_each_would(
+            chunks in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec(
+                    proptest::prop_oneof![3 => proptest::num::u8::ANY, 1 => proptest::strategy::Just(b'\n')],
+                    0..400)),
+                1..30),
+            max_lines in 1usize..12,
+            max_bytes in 1usize..300,
+        ) {
+            let mut whole = OutputRing::new(max_lines, max_bytes);
+            let mut piecewise = OutputRing::new(max_lines, max_bytes);
+            for (err, chunk) in &chunks {
+                let fd = if *err { Fd::Err } else { Fd::Out };
+                whole.push(fd, chunk);
+                // At most one newline per push: never more lines than the ring keeps.
+                for piece in chunk.split_inclusive(|b| *b == b'\n') {
+                    piecewise.push(fd, piece);
+                }
+                proptest::prop_assert_eq!(&whole.lines, &piecewise.lines);
+                proptest::prop_assert_eq!(whole.dropped_lines, piecewise.dropped_lines);
+                proptest::prop_assert_eq!(whole.total_bytes, piecewise.total_bytes);
+                proptest::prop_assert_eq!(whole.partial(Fd::Out), piecewise.partial(Fd::Out));
+                proptest::prop_assert_eq!(whole.partial(Fd::Err), piecewise.partial(Fd::Err));
             }
         }
     }

@@ -9,8 +9,10 @@
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use std::{
+    collections::HashMap,
     fs::File,
     io,
+    os::fd::{AsFd, OwnedFd},
     os::unix::fs::{FileExt, FileTypeExt},
     path::{Component, Path},
 };
@@ -102,78 +104,156 @@ pub fn check_relative(rel: &str) -> Result<(), Refusal> {
 }
 
 /// Opens `dir/rel` for reading, confined to `dir` (see the module doc). `entry` names the
-/// manifest field the path came from, for the error message.
+/// manifest field the path came from, for the error message. To read many files of one
+/// snapshot, open a [`ConfinedDir`] once instead.
 pub fn open_stream_file(dir: &Path, rel: &str, entry: &str) -> Result<File, ConfinedError> {
-    let refused = |why| ConfinedError::Refused {
-        entry: entry.to_string(),
-        path: rel.to_string(),
-        why,
-    };
-    let io_error = |source: io::Error| {
-        if source.kind() == io::ErrorKind::NotFound {
-            ConfinedError::Missing {
-                entry: entry.to_string(),
-                path: rel.to_string(),
-            }
-        } else {
-            ConfinedError::Io {
-                entry: entry.to_string(),
-                path: rel.to_string(),
-                source,
+    ConfinedDir::open(dir)
+        .map_err(|source| errors(entry, rel).io(source))?
+        .open_file(rel, entry)
+}
+
+/// Folders a [`ConfinedDir`] keeps open at most: a snapshot has one (`streams`); a manifest
+/// naming thousands of folders must not exhaust the descriptors.
+const MAX_KEPT_FOLDERS: usize = 16;
+
+/// A snapshot folder opened once for reading many of its files under the rules of
+/// [`open_stream_file`]. The folder and the folders files sit in (`streams`) stay open, so each
+/// file costs one `openat` and one `fstat` instead of a walk from the top: `show` opens 14,000
+/// files for a 500-host capture.
+pub struct ConfinedDir {
+    root: OwnedFd,
+    /// Each folder path walked (`streams`, `a/b`), opened without following links.
+    folders: HashMap<String, OwnedFd>,
+}
+
+impl ConfinedDir {
+    pub fn open(dir: &Path) -> io::Result<ConfinedDir> {
+        let root = nix::fcntl::open(dir, base_flags() | OFlag::O_DIRECTORY, Mode::empty())?;
+        Ok(ConfinedDir {
+            root,
+            folders: HashMap::new(),
+        })
+    }
+
+    /// Opens `rel` inside this folder; `entry` names the manifest field, for the message.
+    pub fn open_file(&mut self, rel: &str, entry: &str) -> Result<File, ConfinedError> {
+        let errors = errors(entry, rel);
+        check_relative(rel).map_err(|why| errors.refused(why))?;
+        let components: Vec<_> = Path::new(rel).components().collect();
+        let Some((last, folders)) = components.split_last() else {
+            return Err(errors.refused(Refusal::Empty));
+        };
+        let key = folders
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut walked = None;
+        if !folders.is_empty() && !self.folders.contains_key(&key) {
+            let fd = self.walk(folders, &errors)?;
+            if self.folders.len() < MAX_KEPT_FOLDERS {
+                self.folders.insert(key.clone(), fd);
+            } else {
+                walked = Some(fd);
             }
         }
-    };
-    check_relative(rel).map_err(refused)?;
-    let base = OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
-    let mut current = nix::fcntl::open(
-        dir,
-        base | OFlag::O_DIRECTORY | OFlag::O_RDONLY,
-        Mode::empty(),
-    )
-    .map_err(|e| io_error(e.into()))?;
-    let components: Vec<_> = Path::new(rel).components().collect();
-    let Some((last, folders)) = components.split_last() else {
-        return Err(refused(Refusal::Empty));
-    };
-    for folder in folders {
-        current = openat(
-            &current,
-            folder.as_os_str(),
-            base | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY,
+        let parent = match (&walked, self.folders.get(&key)) {
+            (Some(fd), _) | (None, Some(fd)) => fd.as_fd(),
+            (None, None) => self.root.as_fd(),
+        };
+        let fd = openat(
+            parent,
+            last.as_os_str(),
+            base_flags() | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK,
             Mode::empty(),
         )
         .map_err(|e| match e {
-            nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => refused(Refusal::SymbolicLink),
-            other => io_error(other.into()),
+            nix::errno::Errno::ELOOP => errors.refused(Refusal::SymbolicLink),
+            other => errors.io(other.into()),
         })?;
+        let file = File::from(fd);
+        let kind = file.metadata().map_err(|e| errors.io(e))?.file_type();
+        if kind.is_file() {
+            return Ok(file);
+        }
+        let name = if kind.is_dir() {
+            "folder"
+        } else if kind.is_fifo() {
+            "FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "device"
+        } else if kind.is_socket() {
+            "socket"
+        } else {
+            "special file"
+        };
+        Err(errors.refused(Refusal::NotRegular(name)))
     }
-    let fd = openat(
-        &current,
-        last.as_os_str(),
-        base | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_RDONLY,
-        Mode::empty(),
-    )
-    .map_err(|e| match e {
-        nix::errno::Errno::ELOOP => refused(Refusal::SymbolicLink),
-        other => io_error(other.into()),
-    })?;
-    let file = File::from(fd);
-    let kind = file.metadata().map_err(io_error)?.file_type();
-    if kind.is_file() {
-        return Ok(file);
+
+    /// Opens each folder of `folders` in turn from the top, never following a link.
+    fn walk(
+        &self,
+        folders: &[Component<'_>],
+        errors: &Errors<'_>,
+    ) -> Result<OwnedFd, ConfinedError> {
+        let mut current: Option<OwnedFd> = None;
+        for folder in folders {
+            let parent = current.as_ref().map_or(self.root.as_fd(), |fd| fd.as_fd());
+            let next = openat(
+                parent,
+                folder.as_os_str(),
+                base_flags() | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+                Mode::empty(),
+            )
+            .map_err(|e| match e {
+                nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => {
+                    errors.refused(Refusal::SymbolicLink)
+                }
+                other => errors.io(other.into()),
+            })?;
+            current = Some(next);
+        }
+        current.ok_or_else(|| errors.refused(Refusal::Empty))
     }
-    let name = if kind.is_dir() {
-        "folder"
-    } else if kind.is_fifo() {
-        "FIFO"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "device"
-    } else if kind.is_socket() {
-        "socket"
-    } else {
-        "special file"
-    };
-    Err(refused(Refusal::NotRegular(name)))
+}
+
+fn base_flags() -> OFlag {
+    OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_RDONLY
+}
+
+/// Builds the errors for one path named by a manifest field.
+struct Errors<'a> {
+    entry: &'a str,
+    rel: &'a str,
+}
+
+fn errors<'a>(entry: &'a str, rel: &'a str) -> Errors<'a> {
+    Errors { entry, rel }
+}
+
+impl Errors<'_> {
+    fn refused(&self, why: Refusal) -> ConfinedError {
+        ConfinedError::Refused {
+            entry: self.entry.to_string(),
+            path: self.rel.to_string(),
+            why,
+        }
+    }
+
+    fn io(&self, source: io::Error) -> ConfinedError {
+        if source.kind() == io::ErrorKind::NotFound {
+            ConfinedError::Missing {
+                entry: self.entry.to_string(),
+                path: self.rel.to_string(),
+            }
+        } else {
+            ConfinedError::Io {
+                entry: self.entry.to_string(),
+                path: self.rel.to_string(),
+                source,
+            }
+        }
+    }
 }
 
 /// Size of `dir/rel` if it is a confined regular file; `Ok(None)` when it does not exist.

@@ -2,7 +2,7 @@
 //!
 //! A snapshot is data: every file its manifest names is checked when it is opened (relative,
 //! inside the folder, a regular file; see `confined`), and read only through the confined opener.
-use super::confined::{self, ConfinedError, entry_label, open_stream_file};
+use super::confined::{self, ConfinedDir, ConfinedError, entry_label, open_stream_file};
 use super::journal::{JournalEvent, read_journal};
 use super::manifest::{CaptureState, Manifest, StreamStatus};
 use super::{JOURNAL_FILE, MANIFEST_FILE};
@@ -79,6 +79,8 @@ impl Snapshot {
     /// Compares every stream file that has a recorded hash with its content now.
     pub fn verify(&self) -> Vec<(usize, &'static str, VerifyResult)> {
         let mut results = Vec::new();
+        let mut folder = ConfinedDir::open(&self.dir).ok();
+        let mut buffer = Vec::new();
         for (index, stream) in self.manifest.streams.iter().enumerate() {
             let outputs = [
                 ("stdout", Some(&stream.result.stdout)),
@@ -93,9 +95,11 @@ impl Snapshot {
                 let entry = entry_label(index, &stream.spec.id, label);
                 let verdict = match &record.sha256 {
                     None => VerifyResult::NotRecorded,
-                    Some(expected) => match open_stream_file(&self.dir, &record.path, &entry)
-                        .map_err(io::Error::from)
-                        .and_then(sha256_reader)
+                    Some(expected) => match folder
+                        .as_mut()
+                        .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+                        .and_then(|f| f.open_file(&record.path, &entry).map_err(io::Error::from))
+                        .and_then(|file| sha256_with(file, &mut buffer))
                     {
                         Err(_) => VerifyResult::Missing,
                         Ok(actual) if &actual == expected => VerifyResult::Matches,
@@ -202,6 +206,7 @@ fn read_manifest_bytes(dir: &Path) -> io::Result<Vec<u8>> {
 /// Refuses a manifest that names a file outside the folder, or anything but a regular file
 /// (a missing file is fine: an interrupted capture may not have made it).
 fn check_paths(dir: &Path, manifest: &Manifest) -> io::Result<()> {
+    let mut folder = ConfinedDir::open(dir)?;
     for (index, stream) in manifest.streams.iter().enumerate() {
         let result = &stream.result;
         let outputs = [
@@ -215,7 +220,7 @@ fn check_paths(dir: &Path, manifest: &Manifest) -> io::Result<()> {
                 continue;
             };
             let entry = entry_label(index, &stream.spec.id, label);
-            match open_stream_file(dir, &record.path, &entry) {
+            match folder.open_file(&record.path, &entry) {
                 Ok(_) => {}
                 Err(e) if e.is_missing() => {}
                 Err(e @ ConfinedError::Refused { .. }) => {
@@ -283,11 +288,17 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
 }
 
 /// SHA-256 of everything `file` holds, hex.
-pub fn sha256_reader(mut file: File) -> io::Result<String> {
+pub fn sha256_reader(file: File) -> io::Result<String> {
+    sha256_with(file, &mut Vec::new())
+}
+
+/// [`sha256_reader`] with a buffer the caller keeps: hashing thousands of small files must not
+/// allocate and zero 256 KiB for each.
+fn sha256_with(mut file: File, buffer: &mut Vec<u8>) -> io::Result<String> {
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 << 10];
+    buffer.resize(256 << 10, 0);
     loop {
-        let n = file.read(&mut buffer)?;
+        let n = file.read(buffer)?;
         if n == 0 {
             break;
         }
