@@ -720,7 +720,12 @@ impl App {
             state: None,
         };
         match (rerun_pane, self.run.as_mut()) {
-            (Some(pane), Some(run)) => run.add_rerun(pane, capture),
+            (Some(pane), Some(run)) => {
+                run.add_rerun(pane, capture);
+                // The overview's groups follow the pane to its new result.
+                let shape = run.fleet.shape;
+                self.start_fold(super::fleet_jobs::FleetScreen::Run, shape);
+            }
             _ => {
                 self.run = Some(RunState::new(capture));
                 self.start_fold(super::fleet_jobs::FleetScreen::Run, false);

@@ -678,10 +678,9 @@ pub fn demo_fleet_folded(theme: Theme) -> App {
         let capture = &run.captures[0];
         let mut folder = crate::fleet::Folder::new();
         let mut pending: Vec<usize> = (0..capture.plan.streams.len()).collect();
+        let source = |i: usize| Some((&capture.plan, &*capture.live, capture.dir.as_path(), i));
         fold_finished(
-            &capture.plan,
-            &capture.live,
-            &capture.dir,
+            &source,
             crate::fleet::FoldMode::Exact,
             &mut folder,
             &mut pending,

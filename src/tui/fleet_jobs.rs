@@ -56,16 +56,29 @@ pub enum FleetEvent {
 
 /// What is folded: a running capture (its live view and snapshot folder) or a saved snapshot.
 pub enum FoldSource {
+    /// The Run screen: its captures (the first, then one per re-run) and, per overview stream
+    /// (pane), the capture and stream it shows now, so a re-run folds its new result.
     Live {
-        plan: CapturePlan,
-        live: Arc<LiveView>,
-        dir: PathBuf,
+        captures: Vec<LiveCapture>,
+        panes: Vec<(usize, usize)>,
     },
     Snapshot {
         dir: PathBuf,
         manifest: Box<Manifest>,
     },
 }
+
+/// A capture the Run screen shows, as the fold job needs it.
+#[derive(Debug)]
+pub struct LiveCapture {
+    pub plan: CapturePlan,
+    pub live: Arc<LiveView>,
+    pub dir: PathBuf,
+}
+
+/// Where overview stream `i` lives now: its capture's plan, live view and folder, and its
+/// index in that capture.
+pub type StreamSource<'a> = (&'a CapturePlan, &'a LiveView, &'a Path, usize);
 
 /// A running fold job; stops when dropped (or replaced).
 #[derive(Debug)]
@@ -120,8 +133,13 @@ pub fn spawn_fold(
                         Err(e) => tracing::warn!(error = %e, "folding the snapshot failed"),
                     }
                 }
-                FoldSource::Live { plan, live, dir } => {
-                    fold_live(&plan, &live, &dir, mode, &stop, &send)
+                FoldSource::Live { captures, panes } => {
+                    let source = |i: usize| {
+                        let (capture, stream) = *panes.get(i)?;
+                        let c = captures.get(capture)?;
+                        Some((&c.plan, &*c.live, c.dir.as_path(), stream))
+                    };
+                    fold_live(&source, panes.len(), mode, &stop, &send)
                 }
             }
         });
@@ -134,18 +152,17 @@ pub fn spawn_fold(
 /// Polls the live view, folding each stream once it has ended (its files are complete then),
 /// and sends the groups after each round that folded something. Ends when every stream is
 /// folded or the job is stopped.
-fn fold_live(
-    plan: &CapturePlan,
-    live: &LiveView,
-    dir: &Path,
+fn fold_live<'a>(
+    source: &dyn Fn(usize) -> Option<StreamSource<'a>>,
+    streams: usize,
     mode: FoldMode,
     stop: &AtomicBool,
     send: &dyn Fn(&Folder) -> bool,
 ) {
     let mut folder = Folder::new();
-    let mut pending: Vec<usize> = (0..plan.streams.len()).collect();
+    let mut pending: Vec<usize> = (0..streams).collect();
     while !pending.is_empty() && !stop.load(Ordering::Relaxed) {
-        let folded = fold_finished(plan, live, dir, mode, &mut folder, &mut pending);
+        let folded = fold_finished(source, mode, &mut folder, &mut pending);
         if folded && !send(&folder) {
             return;
         }
@@ -157,21 +174,26 @@ fn fold_live(
 
 /// Folds the `pending` streams that have ended (removing them from `pending`); true when
 /// something was folded. Blocking (shape mode reads the files).
-pub fn fold_finished(
-    plan: &CapturePlan,
-    live: &LiveView,
-    dir: &Path,
+pub fn fold_finished<'a>(
+    source: &dyn Fn(usize) -> Option<StreamSource<'a>>,
     mode: FoldMode,
     folder: &mut Folder,
     pending: &mut Vec<usize>,
 ) -> bool {
     let mut folded = false;
     pending.retain(|&i| {
-        let (status, _, result) = live.streams[i].status();
+        // A stream the screen no longer has is dropped from the job.
+        let Some((plan, live, dir, stream)) = source(i) else {
+            return false;
+        };
+        let Some(live_stream) = live.streams.get(stream) else {
+            return false;
+        };
+        let (status, _, result) = live_stream.status();
         let Some(result) = result.filter(|_| status.is_final()) else {
             return true;
         };
-        let record = record_of(plan, i, result);
+        let record = record_of(plan, stream, result);
         match FoldItem::from_record(mode, dir, i, &record) {
             Ok(item) => {
                 folder.add(item);
@@ -396,4 +418,45 @@ pub fn compare(old_dir: &Path, new_dir: &Path, shape: bool) -> Result<CompareVie
         }
     }
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::OutlierRule;
+
+    /// A re-run pane folds from the capture it shows now: pointing web07's odd `kernel` cell at
+    /// a result like the majority's (what a re-run that came back normal records) clears the
+    /// outlier, while the same fold without the re-run still flags it.
+    #[test]
+    fn a_rerun_pane_folds_from_the_capture_it_shows_now() {
+        let app = crate::tui::demo::demo_fleet_app(crate::tui::theme::Theme::dark());
+        let run = app.run.as_ref().expect("the demo fleet runs");
+        let capture = &run.captures[0];
+        let find = |host: &str| {
+            capture
+                .plan
+                .streams
+                .iter()
+                .position(|s| s.step == "kernel" && capture.plan.targets[s.target].name == host)
+                .expect("a kernel stream")
+        };
+        let (odd, normal) = (find("web07"), find("web01"));
+        let outlier_after = |rerun: bool| {
+            let source = |i: usize| {
+                let stream = if rerun && i == odd { normal } else { i };
+                Some((&capture.plan, &*capture.live, capture.dir.as_path(), stream))
+            };
+            let mut folder = Folder::new();
+            let mut pending: Vec<usize> = (0..capture.plan.streams.len()).collect();
+            fold_finished(&source, FoldMode::Exact, &mut folder, &mut pending);
+            assert!(folder.place(odd).is_some(), "the pane was folded");
+            folder.is_outlier(odd, OutlierRule::default())
+        };
+        assert!(outlier_after(false), "web07's kernel is the odd one out");
+        assert!(
+            !outlier_after(true),
+            "after its re-run it folds with the majority"
+        );
+    }
 }

@@ -4,7 +4,9 @@
 use super::{App, AppEvent, Screen};
 use crate::incidents::scan_captures;
 use crate::tui::action::Effect;
-use crate::tui::fleet_jobs::{self, DiffSide, FleetEvent, FleetScreen, FoldJob, FoldSource};
+use crate::tui::fleet_jobs::{
+    self, DiffSide, FleetEvent, FleetScreen, FoldJob, FoldSource, LiveCapture,
+};
 use crate::tui::widgets::fleet_view::{FleetView, View};
 use std::sync::Arc;
 
@@ -37,13 +39,17 @@ impl App {
         match screen {
             FleetScreen::Run => {
                 let Some(run) = self.run.as_ref() else { return };
-                let Some(c) = run.captures.first() else {
-                    return;
-                };
                 let source = FoldSource::Live {
-                    plan: c.plan.clone(),
-                    live: Arc::clone(&c.live),
-                    dir: c.dir.clone(),
+                    captures: run
+                        .captures
+                        .iter()
+                        .map(|c| LiveCapture {
+                            plan: c.plan.clone(),
+                            live: Arc::clone(&c.live),
+                            dir: c.dir.clone(),
+                        })
+                        .collect(),
+                    panes: run.panes.iter().map(|p| (p.capture, p.stream)).collect(),
                 };
                 let matrix = run.fleet.overview.matrix.clone();
                 self.fold_jobs.run = None;
