@@ -27,7 +27,12 @@ fn main() -> ExitCode {
             return ExitCode::from(casefile::exit::EXIT_USAGE);
         }
     };
-    casefile::output::exit_code(runtime.block_on(casefile::cli::run(cli)))
+    let outcome = runtime.block_on(casefile::cli::run(cli));
+    // Everything casefile owes (snapshot finalised, export done) was awaited above. Dropping
+    // the runtime would wait for every blocking task without limit, so a stuck one (a read
+    // from a terminal that hung up) could keep the process alive; this bounds the wait.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    casefile::output::exit_code(outcome)
 }
 
 /// Help, version and usage errors printed by casefile's output (clap's own printing would echo

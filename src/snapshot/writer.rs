@@ -455,6 +455,12 @@ impl OutputFile {
     pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<&[u8]> {
         self.received += data.len() as u64;
         self.hash_written();
+        if self.truncated {
+            // Past the cap nothing more is written, so it is only counted: a capped step's
+            // remaining output (an SSH window, a pipe) drains within the stop grace instead
+            // of going through redaction for nothing.
+            return Ok(&self.scratch[..0]);
+        }
         self.redactor.push(data, &mut self.scratch);
         self.store_scratch()
     }

@@ -57,6 +57,8 @@ use tokio::sync::{Notify, mpsc};
 pub const FRAME: Duration = Duration::from_millis(16);
 /// How often elapsed counters and replay advance while something moves.
 const TICK: Duration = Duration::from_millis(50);
+/// How often the TUI checks that its terminal is still there (one `poll` call).
+const HANGUP_CHECK: Duration = Duration::from_secs(1);
 /// Smallest terminal the screens are laid out for.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
@@ -1018,14 +1020,28 @@ pub async fn run_loop(
     // Temp folders (an unpacked archive in replay, an export's pack) are still removed on a
     // signal, but the cleanup thread must not end the process under the TUI's own shutdown
     // (which restores the terminal and finalises the snapshot).
-    crate::snapshot::cleanup::app_handles_signals();
+    // Registered before the cleanup thread stands down for the app: a signal in between
+    // would otherwise reach neither.
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    crate::snapshot::cleanup::app_handles_signals();
+    // SIGHUP reaches only the terminal's session leader; see `hangup`.
+    let tty = super::hangup::TerminalWatch::open();
     let signals = async_stream(move |tx| async move {
+        let mut check = tokio::time::interval(HANGUP_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut hung_up = false;
         loop {
             tokio::select! {
                 _ = sigterm.recv() => tracing::info!("SIGTERM: stopping streams and finalising the snapshot"),
                 _ = sighup.recv() => tracing::info!("SIGHUP: stopping streams and finalising the snapshot"),
+                _ = check.tick(), if !hung_up => {
+                    if !tty.hung_up() {
+                        continue;
+                    }
+                    hung_up = true;
+                    tracing::info!("the terminal hung up (no SIGHUP came): stopping streams and finalising the snapshot");
+                }
             }
             if tx.send(Ok(Input::Stop)).await.is_err() {
                 return;

@@ -7,6 +7,7 @@ pub mod app; // the event loop, screens, capture tasks
 pub mod demo; // demo data for screen snapshots and screenshots (not in the shipped binary)
 pub mod export_job; // runs an export from the Export screen in the background
 pub mod fleet_jobs; // folding, diffs and baselines off the loop for the fleet views
+pub mod hangup; // noticing a terminal that went away when no SIGHUP came
 pub mod inert_backend; // every cell passes the sanitiser before it reaches the terminal
 pub mod keymap; // per-screen key tables, overridable in [keys]
 pub mod screens; // one file per screen
