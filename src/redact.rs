@@ -626,6 +626,11 @@ impl StreamRedactor {
         self.carry.extend_from_slice(&buffer[done..]);
     }
 
+    /// Bytes held back from earlier chunks (an unfinished line's tail), emitted with later ones.
+    pub fn held_back(&self) -> usize {
+        self.carry.len()
+    }
+
     /// Flushes what is held back at end of stream.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let carry = std::mem::take(&mut self.carry);

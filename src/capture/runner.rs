@@ -45,11 +45,16 @@ pub struct StreamIo<'a> {
 impl StreamIo<'_> {
     /// Stores a chunk (disk first) and shows it live.
     pub fn chunk(&mut self, fd: Fd, data: &[u8]) -> io::Result<()> {
+        self.chunks(fd, &[data])
+    }
+
+    /// Stores pieces that arrived back to back as one chunk (see [`OutputFile::write_chunks`]).
+    pub fn chunks<B: AsRef<[u8]>>(&mut self, fd: Fd, pieces: &[B]) -> io::Result<()> {
         let file = match fd {
             Fd::Out => &mut self.stdout,
             Fd::Err => &mut self.stderr,
         };
-        let written = file.write_chunk(data)?;
+        let written = file.write_chunks(pieces)?;
         if !written.is_empty() {
             self.live.push(self.stream, fd, written);
             self.live.changed.notify_one();
