@@ -186,22 +186,14 @@ fn record(
     hashed: bool,
 ) -> StreamRecord {
     StreamRecord {
-        spec: StreamSpec {
-            id: format!("{index:04}"),
-            target: host,
-            preset: "linux-triage".into(),
-            step: format!("step-{step:02}"),
-            action: StepAction::Command("true".into()),
-            requires: vec![],
-            timeout: Duration::from_secs(30),
-            max_bytes: None,
-            sudo: false,
-            intrusive: false,
-            max_rows: None,
-            repeat: None,
-            fetch: None,
-            skip_reason: None,
-        },
+        spec: StreamSpec::new(
+            format!("{index:04}"),
+            host,
+            "linux-triage",
+            format!("step-{step:02}"),
+            StepAction::Command("true".into()),
+            Duration::from_secs(30),
+        ),
         target_name: format!("web{:03}", host + 1),
         result: StreamResult {
             status: StreamStatus::Exited,

@@ -47,21 +47,15 @@ fn plan(streams: usize) -> CapturePlan {
         incident: None,
         targets: vec![Target::local()],
         streams: (0..streams)
-            .map(|i| StreamSpec {
-                id: format!("{:02}-local-bench", i + 1),
-                target: 0,
-                preset: "adhoc".into(),
-                step: format!("s{i}"),
-                action: StepAction::Command("bench".into()),
-                requires: vec![],
-                timeout: Duration::from_secs(120),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
+            .map(|i| {
+                StreamSpec::new(
+                    format!("{:02}-local-bench", i + 1),
+                    0,
+                    "adhoc",
+                    format!("s{i}"),
+                    StepAction::Command("bench".into()),
+                    Duration::from_secs(120),
+                )
             })
             .collect(),
     }

@@ -78,22 +78,14 @@ fn tui_first_frame(home: &Path, config: Option<&Path>, marker: &str) -> Duration
 }
 
 fn spec(i: usize) -> StreamSpec {
-    StreamSpec {
-        id: format!("{:04}-web{:03}-linux-triage-step{}", i + 1, i / 14, i % 14),
-        target: 0,
-        preset: "linux-triage".into(),
-        step: format!("step{}", i % 14),
-        action: StepAction::Command("uptime".into()),
-        requires: vec![],
-        timeout: Duration::from_secs(30),
-        max_bytes: None,
-        sudo: false,
-        intrusive: false,
-        max_rows: None,
-        repeat: None,
-        fetch: None,
-        skip_reason: None,
-    }
+    StreamSpec::new(
+        format!("{:04}-web{:03}-linux-triage-step{}", i + 1, i / 14, i % 14),
+        0,
+        "linux-triage",
+        format!("step{}", i % 14),
+        StepAction::Command("uptime".into()),
+        Duration::from_secs(30),
+    )
 }
 
 /// A finished snapshot of `streams` streams, one line of output each.

@@ -52,21 +52,15 @@ fn plan(streams: usize, command: &str) -> CapturePlan {
         incident: None,
         targets: vec![Target::local()],
         streams: (0..streams)
-            .map(|i| StreamSpec {
-                id: format!("{:02}-local-bench", i + 1),
-                target: 0,
-                preset: "adhoc".into(),
-                step: format!("s{i}"),
-                action: StepAction::Command(command.into()),
-                requires: vec![],
-                timeout: Duration::from_secs(120),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
+            .map(|i| {
+                StreamSpec::new(
+                    format!("{:02}-local-bench", i + 1),
+                    0,
+                    "adhoc",
+                    format!("s{i}"),
+                    StepAction::Command(command.into()),
+                    Duration::from_secs(120),
+                )
             })
             .collect(),
     }

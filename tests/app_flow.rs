@@ -183,23 +183,17 @@ async fn the_real_loop_runs_a_capture_and_returns_when_it_ends() {
         incident: None,
         targets: vec![Target::local()],
         streams: (0..4)
-            .map(|i| StreamSpec {
-                id: format!("{:02}-local-loop", i + 1),
-                target: 0,
-                preset: "adhoc".into(),
-                step: format!("s{i}"),
-                action: StepAction::Command(format!(
-                    "for n in 1 2 3; do echo line-$n; done; echo pane-{i}"
-                )),
-                requires: vec![],
-                timeout: Duration::from_secs(10),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
+            .map(|i| {
+                StreamSpec::new(
+                    format!("{:02}-local-loop", i + 1),
+                    0,
+                    "adhoc",
+                    format!("s{i}"),
+                    StepAction::Command(format!(
+                        "for n in 1 2 3; do echo line-$n; done; echo pane-{i}"
+                    )),
+                    Duration::from_secs(10),
+                )
             })
             .collect(),
     };
@@ -252,22 +246,14 @@ async fn quitting_while_a_capture_is_prepared_closes_its_snapshot() {
         CapturePlan {
             incident: None,
             targets: vec![Target::local()],
-            streams: vec![StreamSpec {
-                id: "01-local-never".into(),
-                target: 0,
-                preset: "adhoc".into(),
-                step: "never".into(),
-                action: StepAction::Command("echo should-not-run".into()),
-                requires: vec![],
-                timeout: Duration::from_secs(10),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
-            }],
+            streams: vec![StreamSpec::new(
+                "01-local-never",
+                0,
+                "adhoc",
+                "never",
+                StepAction::Command("echo should-not-run".into()),
+                Duration::from_secs(10),
+            )],
         },
         None,
     );

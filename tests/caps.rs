@@ -351,22 +351,14 @@ async fn a_huge_timeout_is_no_panic_in_a_worker() {
     use casefile::redact::Redactor;
     use casefile::snapshot::SnapshotWriter;
     use std::sync::Arc;
-    let spec = StreamSpec {
-        id: "01-huge".into(),
-        target: 0,
-        preset: "adhoc".into(),
-        step: "huge".into(),
-        action: StepAction::Command("echo fine".into()),
-        requires: vec![],
-        timeout: Duration::MAX,
-        max_bytes: None,
-        sudo: false,
-        intrusive: false,
-        max_rows: None,
-        repeat: None,
-        fetch: None,
-        skip_reason: None,
-    };
+    let spec = StreamSpec::new(
+        "01-huge",
+        0,
+        "adhoc",
+        "huge",
+        StepAction::Command("echo fine".into()),
+        Duration::MAX,
+    );
     let plan = CapturePlan {
         incident: None,
         targets: vec![Target::local()],

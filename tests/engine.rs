@@ -8,22 +8,14 @@ use casefile::snapshot::{Manifest, SnapshotWriter, StreamStatus};
 use std::{sync::Arc, time::Duration};
 
 fn stream(id: &str, command: &str, timeout: Duration) -> StreamSpec {
-    StreamSpec {
-        id: id.into(),
-        target: 0,
-        preset: "adhoc".into(),
-        step: id.into(),
-        action: StepAction::Command(command.into()),
-        requires: vec![],
+    StreamSpec::new(
+        id,
+        0,
+        "adhoc",
+        id,
+        StepAction::Command(command.into()),
         timeout,
-        max_bytes: None,
-        sudo: false,
-        intrusive: false,
-        max_rows: None,
-        repeat: None,
-        skip_reason: None,
-        fetch: None,
-    }
+    )
 }
 
 fn plan(streams: Vec<StreamSpec>) -> CapturePlan {

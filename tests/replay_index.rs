@@ -16,22 +16,14 @@ use std::time::Duration;
 const STREAMS: usize = 3;
 
 fn spec(id: &str) -> StreamSpec {
-    StreamSpec {
-        id: id.into(),
-        target: 0,
-        preset: "adhoc".into(),
-        step: id.into(),
-        action: StepAction::Command("true".into()),
-        requires: vec![],
-        timeout: Duration::from_secs(5),
-        max_bytes: None,
-        sudo: false,
-        intrusive: false,
-        max_rows: None,
-        repeat: None,
-        fetch: None,
-        skip_reason: None,
-    }
+    StreamSpec::new(
+        id,
+        0,
+        "adhoc",
+        id,
+        StepAction::Command("true".into()),
+        Duration::from_secs(5),
+    )
 }
 
 /// The letter every line of stream `s`'s output `fd` is made of.

@@ -328,22 +328,14 @@ mod tests {
     /// An item whose key is made from `value` (same value, same key).
     fn item(stream: usize, target: &str, step: &str, value: u8) -> FoldItem {
         let snapshot_stream = crate::snapshot::StreamRecord {
-            spec: crate::model::StreamSpec {
-                id: format!("{stream}"),
-                target: 0,
-                preset: "p".into(),
-                step: step.into(),
-                action: crate::model::StepAction::Command("true".into()),
-                requires: vec![],
-                timeout: std::time::Duration::from_secs(1),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
-            },
+            spec: crate::model::StreamSpec::new(
+                format!("{stream}"),
+                0,
+                "p",
+                step,
+                crate::model::StepAction::Command("true".into()),
+                std::time::Duration::from_secs(1),
+            ),
             target_name: target.into(),
             result: crate::snapshot::manifest::StreamResult {
                 status: crate::snapshot::StreamStatus::Exited,

@@ -65,6 +65,36 @@ pub struct StreamSpec {
     pub skip_reason: Option<String>,
 }
 
+impl StreamSpec {
+    /// A stream that runs `action` once, uncapped, without sudo, sampling or fetch; set any of
+    /// those with struct update syntax (`StreamSpec { max_bytes: Some(n), ..StreamSpec::new(…) }`).
+    pub fn new(
+        id: impl Into<String>,
+        target: usize,
+        preset: impl Into<String>,
+        step: impl Into<String>,
+        action: StepAction,
+        timeout: Duration,
+    ) -> StreamSpec {
+        StreamSpec {
+            id: id.into(),
+            target,
+            preset: preset.into(),
+            step: step.into(),
+            action,
+            requires: vec![],
+            timeout,
+            max_bytes: None,
+            sudo: false,
+            intrusive: false,
+            max_rows: None,
+            repeat: None,
+            fetch: None,
+            skip_reason: None,
+        }
+    }
+}
+
 /// Sampling: `samples` runs, each starting `every` after the previous one started (or right
 /// after it ended, when a run takes longer): samples never overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

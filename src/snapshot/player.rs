@@ -452,22 +452,14 @@ mod tests {
         let plan = CapturePlan {
             incident: None,
             targets: vec![Target::local()],
-            streams: vec![StreamSpec {
-                id: "01-local-echo".into(),
-                target: 0,
-                preset: "adhoc".into(),
-                step: "echo".into(),
-                action: StepAction::Command("echo".into()),
-                requires: vec![],
-                timeout: std::time::Duration::from_secs(5),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
-            }],
+            streams: vec![StreamSpec::new(
+                "01-local-echo",
+                0,
+                "adhoc",
+                "echo",
+                StepAction::Command("echo".into()),
+                std::time::Duration::from_secs(5),
+            )],
         };
         let writer = SnapshotWriter::create(
             dir.path(),

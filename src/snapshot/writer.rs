@@ -557,22 +557,14 @@ mod tests {
         CapturePlan {
             incident: None,
             targets: vec![Target::local()],
-            streams: vec![StreamSpec {
-                id: "01-local-cat".into(),
-                target: 0,
-                preset: "adhoc".into(),
-                step: "cat".into(),
-                action: StepAction::Command("cat".into()),
-                requires: vec![],
-                timeout: Duration::from_secs(5),
-                max_bytes: None,
-                sudo: false,
-                intrusive: false,
-                max_rows: None,
-                repeat: None,
-                fetch: None,
-                skip_reason: None,
-            }],
+            streams: vec![StreamSpec::new(
+                "01-local-cat",
+                0,
+                "adhoc",
+                "cat",
+                StepAction::Command("cat".into()),
+                Duration::from_secs(5),
+            )],
         }
     }
 

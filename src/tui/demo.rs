@@ -120,22 +120,14 @@ fn recent_captures() -> Vec<RecentCapture> {
 }
 
 fn spec(id: usize, target: usize, preset: &str, step: &str, action: StepAction) -> StreamSpec {
-    StreamSpec {
-        id: format!("{:02}-{preset}-{step}", id + 1),
+    StreamSpec::new(
+        format!("{:02}-{preset}-{step}", id + 1),
         target,
-        preset: preset.into(),
-        step: step.into(),
+        preset,
+        step,
         action,
-        requires: vec![],
-        timeout: Duration::from_secs(30),
-        max_bytes: None,
-        sudo: false,
-        intrusive: false,
-        max_rows: None,
-        repeat: None,
-        fetch: None,
-        skip_reason: None,
-    }
+        Duration::from_secs(30),
+    )
 }
 
 /// The demo capture plan: two web hosts and a database.

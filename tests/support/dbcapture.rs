@@ -53,22 +53,14 @@ pub fn target(url: &str) -> Target {
 
 /// A query step with a timeout.
 pub fn step(name: &str, sql: &str, timeout: Duration) -> StreamSpec {
-    StreamSpec {
-        id: name.to_string(),
-        target: 0,
-        preset: "test".into(),
-        step: name.into(),
-        action: StepAction::Query(sql.into()),
-        requires: vec![],
+    StreamSpec::new(
+        name.to_string(),
+        0,
+        "test",
+        name,
+        StepAction::Query(sql.into()),
         timeout,
-        max_bytes: None,
-        sudo: false,
-        intrusive: false,
-        max_rows: None,
-        repeat: None,
-        fetch: None,
-        skip_reason: None,
-    }
+    )
 }
 
 pub fn repeated(mut spec: StreamSpec, every: Duration, samples: u32) -> StreamSpec {
