@@ -14,10 +14,13 @@
 //! Each figure is the median of 7 runs.
 // A bench reports its figures to the person running it; nothing captured is printed.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+#[path = "../tests/support/pty.rs"]
+mod pty;
+
 use casefile::model::{CapturePlan, StepAction, StreamSpec, Target};
 use casefile::snapshot::manifest::StreamResult;
 use casefile::snapshot::{CaptureState, SnapshotWriter, StreamStatus};
-use std::io::Read;
+use pty::Terminal;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,42 +41,11 @@ fn ms(d: Duration) -> f64 {
 fn tui_first_frame(home: &Path, config: Option<&Path>, marker: &str) -> Duration {
     let config = config.map_or(String::new(), |c| format!(" --config '{}'", c.display()));
     let started = Instant::now();
-    let mut child = Command::new("script")
-        .args([
-            "-q",
-            "-c",
-            &format!("stty cols 200 rows 60; exec {BIN}{config}"),
-            "/dev/null",
-        ])
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("TERM", "xterm-256color")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script (util-linux)");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 65536];
-    let elapsed = loop {
-        let n = stdout.read(&mut buffer).expect("read the terminal");
-        assert!(
-            n > 0,
-            "the TUI ended before showing {marker:?}: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buffer[..n]);
-        if seen.windows(marker.len()).any(|w| w == marker.as_bytes()) {
-            break started.elapsed();
-        }
-    };
+    let mut terminal = Terminal::start(&format!("stty cols 200 rows 60; exec {BIN}{config}"), home);
+    terminal.wait_for(marker);
+    let elapsed = started.elapsed();
     // Closing the terminal hangs the TUI up, which quits on SIGHUP.
-    let _ = child.kill();
-    drop(stdout);
-    let _ = child.wait();
+    terminal.hang_up();
     elapsed
 }
 

@@ -5,10 +5,10 @@
 //! that, from polling its terminal (`tui::hangup`, whose own test closes a pseudo-terminal).
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::cli::Sandbox;
+use support::pty::Terminal;
 
 /// The pid of the running casefile whose command line holds `needle`.
 fn casefile_pid(needle: &str) -> Option<u32> {
@@ -46,37 +46,13 @@ fn a_terminal_that_hangs_up_without_a_sighup_still_stops_the_tui() {
         "stty cols 120 rows 40; trap '' HUP; '{bin}' --config '{}'; true",
         config.display()
     );
-    let mut terminal = Command::new("script")
-        .args(["-q", "-c", &script, "/dev/null"])
-        .env("HOME", sandbox.path())
-        .env("XDG_CONFIG_HOME", sandbox.path().join("config"))
-        .env("XDG_DATA_HOME", sandbox.path().join("data"))
-        .env("XDG_STATE_HOME", sandbox.path().join("state"))
-        .env("TERM", "xterm-256color")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script (util-linux)");
-    let mut output = terminal.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buffer = [0u8; 65536];
-    while !String::from_utf8_lossy(&seen).contains("ncident") {
-        let n = output.read(&mut buffer).expect("read the terminal");
-        assert!(
-            n > 0,
-            "the TUI ended early: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buffer[..n]);
-    }
+    let mut terminal = Terminal::start(&script, sandbox.path());
+    terminal.wait_for("ncident");
     let config_path = config.display().to_string();
     let pid = casefile_pid(&config_path).expect("the TUI's process");
 
     // The terminal goes away: its master side closes with `script`.
-    let _ = terminal.kill();
-    drop(output);
-    let _ = terminal.wait();
+    terminal.hang_up();
 
     let deadline = Instant::now() + Duration::from_secs(15);
     while alive(pid) && Instant::now() < deadline {

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod mariadb;
 pub mod postgres;
 pub mod prism;
+pub mod pty;
 pub mod s3;
 pub mod sshd;
 pub mod tmux;
